@@ -1,0 +1,143 @@
+# emperor — one non-recursive GNU Makefile.
+#   make                 build/vassal (and later build/emperor, build/emperorctl)
+#   make test            cmocka unit tests + integration tests
+#   make asan            the same tests under ASan+UBSan (build/asan/)
+#   make fuzz            every libFuzzer target for FUZZ_SECONDS (default 10) each
+#   make deps            install the Debian packages needed to build, test and benchmark
+#   make run             start the example app (conf.d/hello.ini) on 127.0.0.1:8080
+#   make install PREFIX=/usr DESTDIR=/tmp/pkg
+#   V=1 shows the commands; SANITIZE=address,undefined builds with sanitizers.
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+PKG_CONFIG ?= pkg-config
+PYTHON ?= /usr/bin/python3
+
+CFLAGS ?= -O2 -g
+WARNFLAGS = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wpointer-arith -Wformat=2 -Wsign-compare -Wno-format-nonliteral
+PROJECT_CFLAGS = -std=gnu17 -D_GNU_SOURCE -pthread -MMD -MP -Ilib $(WARNFLAGS) \
+                 -DPYTHON_EXECUTABLE='"$(PYTHON)"'
+
+ifneq ($(SANITIZE),)
+  BUILD ?= build/asan
+  PROJECT_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+  PROJECT_LDFLAGS += -fsanitize=$(SANITIZE)
+else
+  BUILD ?= build
+endif
+
+PKGS = libsystemd libcjson
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) python3-embed 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+PY_LIBS := $(shell $(PKG_CONFIG) --libs python3-embed 2>/dev/null)
+CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
+
+ALL_CFLAGS = $(PROJECT_CFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(CPPFLAGS)
+ALL_LDFLAGS = -pthread $(PROJECT_LDFLAGS) $(LDFLAGS)
+
+ifeq ($(V),1)
+  Q =
+  say =
+else
+  Q = @
+  say = @printf '  %-6s %s\n' $(1) $(2);
+endif
+
+LIB_SRCS := $(sort $(wildcard lib/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+VASSAL_SRCS := $(sort $(wildcard vassal/*.c))
+VASSAL_OBJS := $(VASSAL_SRCS:%.c=$(BUILD)/%.o)
+# Every vassal object but main, so unit tests can link the vassal's modules.
+VASSAL_MODS := $(filter-out $(BUILD)/vassal/main.o,$(VASSAL_OBJS))
+
+UNIT_SRCS := $(sort $(wildcard tests/unit/test-*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz-*.c))
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
+
+PROGRAMS = $(BUILD)/vassal
+
+all: $(PROGRAMS)
+.PHONY: all
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(call say,CC,$@)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libcommon.a: $(LIB_OBJS)
+	$(call say,AR,$@)rm -f $@ && $(AR) rcs $@ $^
+
+$(BUILD)/vassal: $(VASSAL_OBJS) $(BUILD)/libcommon.a
+	$(call say,LINK,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(PY_LIBS)
+
+# A unit test links the lib; a test of a vassal module names its objects below.
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcommon.a
+	@mkdir -p $(@D)
+	$(call say,TEST,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests/unit -Ivassal -o $@ $< \
+		$(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS) $(PY_LIBS) $(CMOCKA_LIBS)
+
+# libFuzzer targets: clang, each with the lib sources, ASan+UBSan.
+FUZZ_CC ?= clang
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) lib/*.h
+	@mkdir -p $(@D)
+	$(call say,FUZZ,$@)$(FUZZ_CC) -g -O1 -std=gnu17 -D_GNU_SOURCE -Ilib \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< $(LIB_SRCS)
+
+check-build: $(PROGRAMS) $(UNIT_BINS)
+.PHONY: check-build
+
+unit: check-build
+	$(Q)tests/run-unit.sh $(UNIT_BINS)
+integration: check-build
+	$(Q)BUILD=$(BUILD) tests/integration/run.sh
+test: check-build
+	$(Q)tests/run-unit.sh $(UNIT_BINS) && BUILD=$(BUILD) tests/integration/run.sh
+check: test
+asan:
+	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined test
+.PHONY: unit integration test check asan
+
+FUZZ_SECONDS ?= 10
+fuzz: $(FUZZ_BINS)
+	$(Q)tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
+.PHONY: fuzz
+
+DEBIAN_DEPS = build-essential pkg-config libsystemd-dev libcjson-dev libsqlite3-dev \
+              libcmocka-dev python3-dev python3-flask python3-venv clang libclang-rt-14-dev \
+              curl apache2-utils wrk nginx-light uwsgi uwsgi-plugin-python3 gunicorn procps
+deps:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 \
+		--no-install-recommends $(DEBIAN_DEPS)
+.PHONY: deps
+
+run: $(PROGRAMS)
+	$(BUILD)/vassal conf.d/hello.ini
+.PHONY: run
+
+bench: $(PROGRAMS)
+	bench/run.sh
+.PHONY: bench
+
+install: $(PROGRAMS)
+	install -D -m 0755 $(BUILD)/vassal $(DESTDIR)$(BINDIR)/vassal
+	for m in man/*.[1-8]; do [ -e "$$m" ] || continue; \
+		s=$${m##*.}; install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/vassal
+	for m in man/*.[1-8]; do [ -e "$$m" ] || continue; \
+		s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
+.PHONY: install uninstall
+
+clean:
+	rm -rf build
+.PHONY: clean
+
+-include $(shell find build -name '*.d' 2>/dev/null)

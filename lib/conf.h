@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Typed option tables (nginx command tables, redis standardConfig): each module describes its
+ * keys once, with type, field offset and bounds, and conf_apply() turns an Ini into a filled
+ * struct, reporting every bad value as "file:line: key: expected ..." and every unknown key as
+ * a warning with the closest known key. The struct's defaults are set by its owner before. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ini.h"
+
+typedef enum ConfType {
+        CONF_BOOL,   /* bool: true/false yes/no on/off 1/0 (case-insensitive); empty = true */
+        CONF_INT,    /* int64_t within [min, max] */
+        CONF_SIZE,   /* uint64_t bytes: 65536, 64k, 50M, 2G (powers of 1024), within [min, max] */
+        CONF_STRING, /* char *, the latest value wins (strdup'd; the old one freed) */
+        CONF_STRV,   /* char **, NULL-terminated; every occurrence appends */
+        CONF_MODE,   /* int: octal file mode 0-07777; empty = 0666 (uWSGI's chmod-socket) */
+        CONF_CUSTOM, /* parsed by .parse */
+        CONF_IGNORED, /* accepted for compatibility; has no effect (.help says why) */
+} ConfType;
+
+typedef struct ConfOption ConfOption;
+
+/* Custom parser: returns 0, or -EINVAL with *ret_expected set to a static phrase
+ * ("a user:group pair") for the "expected ..." message. */
+typedef int (*ConfParseFunc)(const ConfOption *opt, const char *value, void *field,
+                             const char **ret_expected);
+
+struct ConfOption {
+        const char *name;
+        ConfType type;
+        size_t offset; /* of the field in the config struct */
+        int64_t min, max; /* CONF_INT and CONF_SIZE; both 0 = no bound */
+        ConfParseFunc parse; /* CONF_CUSTOM */
+        const char *help;
+};
+
+/* Looks key up: exact name. NULL when unknown. */
+const ConfOption *conf_find(const ConfOption *table, size_t n, const char *key);
+/* The known name closest to key (edit distance, at most a third of the key's length, at least
+ * 2), or NULL when nothing is close. Used for "did you mean ...?". */
+const char *conf_suggest(const ConfOption *table, size_t n, const char *key);
+
+/* Applies every entry of ini, in order, to config. Returns 0, or -EINVAL when any value was
+ * bad (all of them are reported, not only the first). An unknown key is a warning with the
+ * closest known key ("did you mean 'enable-threads'?"), except a key that a later %(key)
+ * referenced (entry->referenced): that is the user's own variable (project = site1). */
+int conf_apply(const ConfOption *table, size_t n, void *config, const Ini *ini,
+               IniDiagFunc diag, void *userdata);
+
+/* Frees every CONF_STRING and CONF_STRV field of config (not config itself). */
+void conf_free(const ConfOption *table, size_t n, void *config);
+
+/* Turns argv into ini entries ("command line", line 0): "--key value", "--key=value", and for
+ * CONF_BOOL options a bare "--key" (the next argument is taken as its value only when it
+ * parses as a boolean). Arguments not starting with "--" are positional: their pointers are
+ * stored in ret_positional (up to max_positional; more is an error). "--" ends options.
+ * Returns 0 or -EINVAL (reported: an option missing its value, too many positionals).
+ * Unknown keys are added too and then warned about by conf_apply(), as in an ini. */
+int conf_parse_argv(const ConfOption *table, size_t n, int argc, char **argv, Ini *ini,
+                    char **ret_positional, size_t max_positional, size_t *ret_n_positional,
+                    IniDiagFunc diag, void *userdata);
+
+/* Value parsers, usable on their own. Each returns 0 or -EINVAL. */
+int conf_parse_bool(const char *s, bool *ret);
+int conf_parse_int(const char *s, int64_t *ret);
+int conf_parse_size(const char *s, uint64_t *ret);
