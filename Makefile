@@ -51,11 +51,11 @@ else
 endif
 
 LIB_SRCS := $(sort $(wildcard lib/*.c))
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 VASSAL_SRCS := $(sort $(wildcard vassal/*.c))
-VASSAL_OBJS := $(VASSAL_SRCS:%.c=$(BUILD)/%.o)
+VASSAL_OBJS := $(VASSAL_SRCS:%.c=$(BUILD)/obj/%.o)
 # Every vassal object but main, so unit tests can link the vassal's modules.
-VASSAL_MODS := $(filter-out $(BUILD)/vassal/main.o,$(VASSAL_OBJS))
+VASSAL_MODS := $(filter-out $(BUILD)/obj/vassal/main.o,$(VASSAL_OBJS))
 
 UNIT_SRCS := $(sort $(wildcard tests/unit/test-*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -67,7 +67,7 @@ PROGRAMS = $(BUILD)/vassal
 all: $(PROGRAMS)
 .PHONY: all
 
-$(BUILD)/%.o: %.c
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(call say,CC,$@)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 

@@ -25,7 +25,7 @@ int log_internalv(int level, int error, const char *func, const char *fmt, va_li
         ({                                                                           \
                 int _l_ = (level), _e_ = (error);                                    \
                 _l_ <= log_get_max_level() ? log_internal(_l_, _e_, __func__, __VA_ARGS__) \
-                                           : -abs(_e_);                              \
+                                           : -__builtin_abs(_e_);                            \
         })
 
 #define log_debug(...) log_full_errno(LOG_DEBUG, 0, __VA_ARGS__)

@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "conf.h"
+#include "config.h"
+#include "log.h"
+
+#define F(field) offsetof(VassalConfig, field)
+#define NOT_YET "not implemented yet, ignored"
+
+/* Every key a vassal understands. Aliases are separate rows pointing at the same field, as in
+ * uWSGI. Keys that only make sense in uWSGI (we are always a master, always Python, always
+ * threaded) are CONF_IGNORED so configs that carry them load without noise. */
+static const ConfOption vassal_options[] = {
+        { "processes", CONF_INT, F(processes), 1, 1024, NULL, "worker processes" },
+        { "workers", CONF_INT, F(processes), 1, 1024, NULL, "alias of processes" },
+        { "threads", CONF_INT, F(threads), 1, 10000, NULL, "threads per worker" },
+        { "thread-stacksize", CONF_SIZE, F(thread_stacksize), 0, 0, NULL,
+          "stack size of each worker thread (a bare number is KiB, as in uWSGI)" },
+        { "threads-stacksize", CONF_SIZE, F(thread_stacksize), 0, 0, NULL, "alias" },
+        { "thread-stack-size", CONF_SIZE, F(thread_stacksize), 0, 0, NULL, "alias" },
+        { "threads-stack-size", CONF_SIZE, F(thread_stacksize), 0, 0, NULL, "alias" },
+        { "lazy-apps", CONF_BOOL, F(lazy_apps), 0, 0, NULL, "load the app in each worker" },
+        { "reload-mercy", CONF_INT, F(reload_mercy), 1, 86400, NULL,
+          "seconds a graceful stop may take before workers are killed" },
+        { "worker-reload-mercy", CONF_INT, F(worker_reload_mercy), 1, 86400, NULL,
+          "seconds one worker may take to finish its requests" },
+        { "max-requests", CONF_INT, F(max_requests), 0, INT64_MAX, NULL,
+          "replace a worker after this many requests (0: never)" },
+
+        { "http-socket", CONF_STRV, F(http_sockets), 0, 0, NULL, "serve HTTP/1.1 on ADDR" },
+        { "http", CONF_STRV, F(http_sockets), 0, 0, NULL, "same as http-socket" },
+        { "http11-socket", CONF_STRV, F(http_sockets), 0, 0, NULL, "same as http-socket" },
+        { "socket", CONF_STRV, F(uwsgi_sockets), 0, 0, NULL, "serve the uwsgi protocol on ADDR" },
+        { "uwsgi-socket", CONF_STRV, F(uwsgi_sockets), 0, 0, NULL, "same as socket" },
+        { "chmod-socket", CONF_MODE, F(chmod_socket), 0, 0, NULL, "mode of unix sockets" },
+        { "chown-socket", CONF_STRING, F(chown_socket), 0, 0, NULL, "owner of unix sockets" },
+        { "listen", CONF_INT, F(listen), 1, 65535, NULL, "listen backlog (default: somaxconn)" },
+        { "buffer-size", CONF_SIZE, F(buffer_size), 1024, 1048576, NULL,
+          "largest request head in bytes (431 past it)" },
+        { "post-buffering", CONF_SIZE, F(post_buffering), 0, 0, NULL,
+          "read request bodies before the app runs; past this size into a temp file" },
+        { "limit-post", CONF_SIZE, F(limit_post), 0, 0, NULL, "largest request body (413)" },
+        { "socket-timeout", CONF_INT, F(socket_timeout), 1, 3600, NULL,
+          "seconds a client may stall mid-request (408)" },
+        { "http-timeout", CONF_INT, F(socket_timeout), 1, 3600, NULL, "alias of socket-timeout" },
+        { "keepalive-timeout", CONF_INT, F(keepalive_timeout), 1, 3600, NULL,
+          "seconds an idle keep-alive connection is kept open" },
+
+        { "module", CONF_STRING, F(module), 0, 0, NULL, "WSGI module, pkg.mod[:callable]" },
+        { "wsgi", CONF_STRING, F(module), 0, 0, NULL, "same as module" },
+        { "wsgi-file", CONF_STRING, F(wsgi_file), 0, 0, NULL, "load the app from this file" },
+        { "file", CONF_STRING, F(wsgi_file), 0, 0, NULL, "same as wsgi-file" },
+        { "callable", CONF_STRING, F(callable), 0, 0, NULL, "name of the WSGI callable" },
+        { "chdir", CONF_STRING, F(chdir), 0, 0, NULL, "directory to run in" },
+        { "pythonpath", CONF_STRV, F(pythonpath), 0, 0, NULL, "add to sys.path" },
+        { "python-path", CONF_STRV, F(pythonpath), 0, 0, NULL, "same as pythonpath" },
+        { "pp", CONF_STRV, F(pythonpath), 0, 0, NULL, "same as pythonpath" },
+        { "virtualenv", CONF_STRING, F(virtualenv), 0, 0, NULL, "the app's virtualenv" },
+        { "venv", CONF_STRING, F(virtualenv), 0, 0, NULL, "same as virtualenv" },
+        { "home", CONF_STRING, F(virtualenv), 0, 0, NULL, "same as virtualenv" },
+        { "pyhome", CONF_STRING, F(virtualenv), 0, 0, NULL, "same as virtualenv" },
+        { "env", CONF_STRV, F(env), 0, 0, NULL, "set KEY=VALUE in the environment" },
+
+        { "disable-logging", CONF_BOOL, F(disable_logging), 0, 0, NULL, "no request log" },
+        { "logto", CONF_STRING, F(logto), 0, 0, NULL, "append the log to this file" },
+
+        /* Accepted for compatibility: what they ask for is how we always work. */
+        { "master", CONF_IGNORED, 0, 0, 0, NULL, NULL },
+        { "enable-threads", CONF_IGNORED, 0, 0, 0, NULL, NULL },
+        { "plugins", CONF_IGNORED, 0, 0, 0, NULL, NULL },
+        { "plugin", CONF_IGNORED, 0, 0, 0, NULL, NULL },
+        { "die-on-term", CONF_IGNORED, 0, 0, 0, NULL, NULL },
+        { "strict", CONF_IGNORED, 0, 0, 0, NULL, NULL },
+        { "need-app", CONF_IGNORED, 0, 0, 0, NULL, NULL },
+        { "single-interpreter", CONF_IGNORED, 0, 0, 0, NULL, NULL },
+        { "thunder-lock", CONF_IGNORED, 0, 0, 0, NULL, NULL },
+        { "http-keepalive", CONF_IGNORED, 0, 0, 0, NULL, NULL },
+        { "auto-procname", CONF_IGNORED, 0, 0, 0, NULL, NULL },
+        { "procname-prefix", CONF_IGNORED, 0, 0, 0, NULL, NULL },
+        { "procname-prefix-spaced", CONF_IGNORED, 0, 0, 0, NULL, NULL },
+        { "py-call-osafterfork", CONF_IGNORED, 0, 0, 0, NULL, NULL },
+        { "vacuum", CONF_IGNORED, 0, 0, 0, NULL, NULL },
+
+        /* uWSGI keys we know and will implement; until then they warn. */
+        { "harakiri", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
+        { "harakiri-verbose", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
+        { "max-requests-delta", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
+        { "reload-on-as", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
+        { "reload-on-rss", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
+        { "memory-report", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
+        { "touch-reload", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
+        { "touch-chain-reload", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
+        { "touch-logreopen", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
+        { "log-maxsize", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
+        { "log-backupname", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
+        { "log-reopen", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
+        { "stats", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
+        { "stats-http", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
+        { "pidfile", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
+        { "uid", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
+        { "gid", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
+        { "daemonize", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
+};
+
+void vassal_config_init(VassalConfig *c) {
+        *c = (VassalConfig) {
+                .processes = 1,
+                .threads = 1,
+                .thread_stacksize = 0,
+                .reload_mercy = 60,
+                .worker_reload_mercy = 60,
+                .chmod_socket = -1,
+                .buffer_size = 8192,
+                .socket_timeout = 4,
+                .keepalive_timeout = 30,
+        };
+}
+
+void vassal_config_done(VassalConfig *c) {
+        conf_free(vassal_options, ELEMENTSOF(vassal_options), c);
+        free(c->ini_path);
+        free(c->name);
+        *c = (VassalConfig) {};
+}
+
+static void on_diag(void *userdata, IniLevel level, const char *file, unsigned line,
+                    const char *message) {
+        (void) userdata;
+        if (line > 0)
+                fprintf(stderr, "%s:%u: %s%s\n", file, line,
+                        level == INI_ERROR ? "" : "warning: ", message);
+        else
+                fprintf(stderr, "%s: %s%s\n", file, level == INI_ERROR ? "" : "warning: ",
+                        message);
+}
+
+static char *name_from_path(const char *path) {
+        const char *base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+        size_t n = strlen(base);
+        if (n > 4 && streq(base + n - 4, ".ini"))
+                n -= 4;
+        return strndup(base, n);
+}
+
+int vassal_config_load(VassalConfig *c, const char *ini_spec, int argc, char **argv) {
+        _cleanup_(ini_freep) Ini *ini = ini_new();
+        char *positional[1];
+        size_t n_positional = 0;
+        int r;
+
+        if (!ini)
+                return log_oom();
+        if (ini_spec) {
+                r = ini_load_file(ini, ini_spec, on_diag, NULL);
+                if (r < 0)
+                        return r;
+        }
+        r = conf_parse_argv(vassal_options, ELEMENTSOF(vassal_options), argc, argv, ini,
+                            positional, ELEMENTSOF(positional), &n_positional, on_diag, NULL);
+        if (r < 0)
+                return r;
+        if (n_positional > 0) {
+                fprintf(stderr, "command line: unexpected argument '%s'\n", positional[0]);
+                return -EINVAL;
+        }
+        r = conf_apply(vassal_options, ELEMENTSOF(vassal_options), c, ini, on_diag, NULL);
+        if (r < 0)
+                return r;
+
+        if (ini_path(ini)) {
+                c->ini_path = strdup(ini_path(ini));
+                c->name = name_from_path(ini_path(ini));
+        } else
+                c->name = strdup("vassal");
+        if (!c->name || (ini_path(ini) && !c->ini_path))
+                return log_oom();
+
+        /* uWSGI's thread-stacksize is in KiB when given as a bare number. */
+        if (c->thread_stacksize > 0 && c->thread_stacksize < 16384)
+                c->thread_stacksize *= 1024;
+        return 0;
+}
+
+int vassal_config_verify(const VassalConfig *c) {
+        const char *where = c->ini_path ?: "command line";
+        int r = 0;
+
+        if (!c->module && !c->wsgi_file) {
+                fprintf(stderr, "%s: no app to serve: set 'module' or 'wsgi-file'\n", where);
+                r = -EINVAL;
+        }
+        if (c->module && c->wsgi_file) {
+                fprintf(stderr, "%s: 'module' and 'wsgi-file' both set: choose one\n", where);
+                r = -EINVAL;
+        }
+        if (!c->http_sockets && !c->uwsgi_sockets) {
+                fprintf(stderr, "%s: no socket to serve on: set 'http-socket' or 'socket'\n",
+                        where);
+                r = -EINVAL;
+        }
+        if (c->thread_stacksize > 0 && c->thread_stacksize < 65536) {
+                fprintf(stderr, "%s: thread-stacksize: must be at least 64k\n", where);
+                r = -EINVAL;
+        }
+        return r;
+}
+
+void vassal_config_help(void) {
+        for (size_t i = 0; i < ELEMENTSOF(vassal_options); i++) {
+                const ConfOption *o = &vassal_options[i];
+                if (o->type == CONF_IGNORED)
+                        continue;
+                printf("  --%-22s %s\n", o->name, strempty(o->help));
+        }
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The vassal's settings: one typed struct filled from the ini and the command line through the
+ * option table in config.c. uWSGI names and meanings, so existing uwsgi.ini files work. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ini.h"
+
+typedef struct VassalConfig {
+        char *ini_path; /* absolute, NULL when configured from the command line only */
+        char *name;     /* the ini's name without .ini, or "vassal" */
+
+        /* Processes */
+        int64_t processes;
+        int64_t threads;
+        uint64_t thread_stacksize; /* bytes */
+        bool lazy_apps;
+        int64_t reload_mercy;        /* seconds: graceful stop and reload bound */
+        int64_t worker_reload_mercy; /* seconds: one worker's graceful exit */
+        int64_t max_requests;
+
+        /* Sockets */
+        char **http_sockets;  /* http-socket, http, http11-socket */
+        char **uwsgi_sockets; /* socket, uwsgi-socket */
+        int chmod_socket;     /* -1: leave the umask's mode */
+        char *chown_socket;   /* user[:group] */
+        int64_t listen;       /* backlog; 0: the system's somaxconn */
+        uint64_t buffer_size; /* the largest request head (or uwsgi packet) */
+        uint64_t post_buffering; /* 0: stream bodies; else buffer them, past this on disk */
+        uint64_t limit_post;  /* 0: no limit on request bodies */
+        int64_t socket_timeout;     /* seconds a client may stall mid-request */
+        int64_t keepalive_timeout;  /* seconds an idle keep-alive connection is kept */
+
+        /* Python */
+        char *module;
+        char *wsgi_file;
+        char *callable;
+        char *chdir;
+        char **pythonpath;
+        char *virtualenv;
+        char **env;
+
+        /* Logging */
+        bool disable_logging;
+        char *logto;
+} VassalConfig;
+
+/* Sets every default. */
+void vassal_config_init(VassalConfig *c);
+void vassal_config_done(VassalConfig *c);
+
+/* Loads FILE.ini[:section] (NULL: command line only) and then the command-line options in
+ * argv (already stripped of the ini file and the vassal's own flags), reporting every problem as
+ * "file:line: message" on stderr. Returns 0, or -EINVAL when any value was bad (the caller
+ * exits EX_CONFIG), or -errno when the file cannot be read. */
+int vassal_config_load(VassalConfig *c, const char *ini_spec, int argc, char **argv);
+
+/* Checks what the table cannot: an app to load, a socket to serve. Reported; -EINVAL. */
+int vassal_config_verify(const VassalConfig *c);
+
+/* Prints the option table (for --help). */
+void vassal_config_help(void);

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "exitcodes.h"
+#include "log.h"
+#include "master.h"
+
+#define VASSAL_VERSION "0.1.0"
+
+static void help(void) {
+        printf("Usage: vassal [--ini] FILE.ini[:section] [--KEY VALUE | --BOOLKEY ...]\n"
+               "       vassal --http-socket :8080 --wsgi-file app.py [--processes 4 ...]\n"
+               "       vassal --check FILE.ini\n\n"
+               "Serves a Python WSGI app: a master with worker processes and threads, over\n"
+               "HTTP/1.1 (http-socket) and the uwsgi protocol (socket). Every ini key is also a\n"
+               "command-line option, as in uWSGI.\n\n"
+               "  --check                only validate the configuration\n"
+               "  -v, --verbose          debug logging\n"
+               "  -h, --help             this help\n"
+               "      --version          the version\n\n"
+               "Options:\n");
+        vassal_config_help();
+}
+
+/* Applies `env` and `chdir` before Python starts: the app sees both from its first line. */
+static int apply_environment(const VassalConfig *c) {
+        for (char **e = c->env; e && *e; e++) {
+                char *eq = strchr(*e, '=');
+                if (!eq) {
+                        log_error("env = %s: expected KEY=VALUE", *e);
+                        return -EINVAL;
+                }
+                _cleanup_free_ char *key = strndup(*e, eq - *e);
+                if (!key || setenv(key, eq + 1, 1) < 0)
+                        return log_oom();
+        }
+        if (c->chdir && chdir(c->chdir) < 0)
+                return log_error_errno(errno, "chdir '%s': %m", c->chdir);
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        VassalConfig cfg;
+        const char *ini = NULL;
+        bool check = false;
+        char **rest = calloc(argc + 1, sizeof(char *));
+        int n_rest = 0, r;
+
+        if (!rest)
+                return EXIT_RUNTIME;
+        /* Our own flags and the ini file; everything else is a config key (config.c). A first
+         * argument that does not start with "--" is the ini, as in `vassal app.ini`. */
+        for (int i = 1; i < argc; i++) {
+                const char *a = argv[i];
+                if (streq(a, "-h") || streq(a, "--help")) {
+                        help();
+                        free(rest);
+                        return 0;
+                } else if (streq(a, "--version")) {
+                        printf("vassal " VASSAL_VERSION "\n");
+                        free(rest);
+                        return 0;
+                } else if (streq(a, "--check"))
+                        check = true;
+                else if (streq(a, "-v") || streq(a, "--verbose"))
+                        log_set_max_level(LOG_DEBUG);
+                else if (streq(a, "--ini") && i + 1 < argc)
+                        ini = argv[++i];
+                else if (strncmp(a, "--ini=", 6) == 0)
+                        ini = a + 6;
+                else if (i == 1 && a[0] != '-')
+                        ini = a;
+                else
+                        rest[n_rest++] = argv[i];
+        }
+
+        /* Log prefixes for journald only when a supervisor reads our stderr. */
+        log_set_level_prefix(getenv("JOURNAL_STREAM") || getenv("NOTIFY_SOCKET"));
+
+        vassal_config_init(&cfg);
+        r = vassal_config_load(&cfg, ini, n_rest, rest);
+        free(rest);
+        if (r >= 0)
+                r = vassal_config_verify(&cfg);
+        if (r < 0) {
+                vassal_config_done(&cfg);
+                return r == -EINVAL ? EX_CONFIG : (r == -ENOENT || r == -EACCES ? EX_CONFIG : EXIT_RUNTIME);
+        }
+        if (check) {
+                printf("%s: OK\n", cfg.ini_path ?: "command line");
+                vassal_config_done(&cfg);
+                return 0;
+        }
+        log_set_prefix(cfg.name);
+
+        /* Block every signal we handle before any thread exists (Python may start some):
+         * sd-event reads them from a signalfd, and workers inherit the mask. */
+        sigset_t mask;
+        sigemptyset(&mask);
+        int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2 };
+        for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
+                sigaddset(&mask, sigs[i]);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        signal(SIGPIPE, SIG_IGN);
+
+        r = apply_environment(&cfg);
+        if (r < 0) {
+                vassal_config_done(&cfg);
+                return EX_CONFIG;
+        }
+        int code = master_run(&cfg);
+        vassal_config_done(&cfg);
+        return code;
+}

@@ -1,0 +1,421 @@
+/* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+#include <time.h>
+
+#include "exitcodes.h"
+#include "log.h"
+#include "master.h"
+#include "socket.h"
+#include "worker.h"
+#include "wsgi.h"
+
+/* A worker that dies within this long of its start counts as a fast death: the next spawn
+ * waits 1 s, doubling up to RESPAWN_MAX_DELAY, so a crashing app does not fork-bomb. */
+#define FAST_DEATH_USEC (1000 * 1000ULL)
+#define RESPAWN_MAX_DELAY_SEC 30
+
+typedef struct Master Master;
+
+typedef struct WorkerSlot {
+        Master *m;
+        int id;
+        pid_t pid;
+        sd_event_source *child;
+        sd_event_source *respawn_timer;
+        sd_event_source *kill_timer;
+        uint64_t started_usec;
+        unsigned fast_deaths;
+        unsigned respawns;
+        bool ready;
+        bool restart; /* asked to exit so a fresh one takes its place */
+} WorkerSlot;
+
+struct Master {
+        VassalConfig *cfg;
+        ListenerSet listeners;
+        sd_event *event;
+        WorkerSlot *slots;
+        size_t n_slots;
+        int ready_pipe[2];
+        int log_pipe[2];
+        sd_event_source *kill_timer;
+        bool stopping;
+        bool notified_ready;
+        int exit_code;
+};
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static size_t master_alive(const Master *m) {
+        size_t n = 0;
+        for (size_t i = 0; i < m->n_slots; i++)
+                n += m->slots[i].pid > 0;
+        return n;
+}
+
+static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdata);
+
+static int slot_spawn(WorkerSlot *s) {
+        Master *m = s->m;
+
+        wsgi_before_fork();
+        pid_t pid = fork();
+        if (pid < 0) {
+                int r = -errno;
+                wsgi_after_fork_parent();
+                return log_error_errno(r, "Failed to fork worker %d: %m", s->id);
+        }
+        if (pid == 0) {
+                /* The worker: its log goes to the master's pipe, so only the master writes the
+                 * log file and rotation never cuts a line (DESIGN.md). */
+                (void) dup2(m->log_pipe[1], STDOUT_FILENO);
+                (void) dup2(m->log_pipe[1], STDERR_FILENO);
+                safe_close(m->log_pipe[0]);
+                safe_close(m->ready_pipe[0]);
+                WorkerArgs a = {
+                        .cfg = m->cfg,
+                        .listeners = &m->listeners,
+                        .id = s->id,
+                        .ready_fd = m->ready_pipe[1],
+                };
+                _exit(worker_run(&a));
+        }
+        wsgi_after_fork_parent();
+
+        s->pid = pid;
+        s->ready = false;
+        s->restart = false;
+        s->started_usec = now_usec();
+        int r = sd_event_add_child(m->event, &s->child, pid, WEXITED, on_worker_exit, s);
+        if (r < 0) {
+                /* Without a child source nobody would reap it: kill it now. */
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                s->pid = 0;
+                return log_error_errno(r, "Failed to watch worker %d: %m", s->id);
+        }
+        log_info("spawned worker %d (pid %d)", s->id, pid);
+        return 0;
+}
+
+static int on_respawn(sd_event_source *src, uint64_t usec, void *userdata) {
+        WorkerSlot *s = userdata;
+        (void) usec;
+        s->respawn_timer = sd_event_source_disable_unref(src);
+        if (!s->m->stopping && s->pid == 0 && slot_spawn(s) < 0) {
+                /* fork failed (out of memory or pids): try again in a second */
+                (void) sd_event_add_time_relative(s->m->event, &s->respawn_timer,
+                                                  CLOCK_MONOTONIC, 1000000, 0, on_respawn, s);
+        }
+        return 0;
+}
+
+static void master_maybe_exit(Master *m) {
+        if (m->stopping && master_alive(m) == 0)
+                (void) sd_event_exit(m->event, m->exit_code);
+}
+
+static void slot_signal(WorkerSlot *s, int sig) {
+        if (s->pid <= 0)
+                return;
+        /* Through the pidfd: no risk of hitting a recycled pid. */
+        if (!s->child || sd_event_source_send_child_signal(s->child, sig, NULL, 0) < 0)
+                (void) kill(s->pid, sig);
+}
+
+static int on_slot_kill(sd_event_source *src, uint64_t usec, void *userdata) {
+        WorkerSlot *s = userdata;
+        (void) usec;
+        s->kill_timer = sd_event_source_disable_unref(src);
+        if (s->pid > 0) {
+                log_warning("worker %d (pid %d) did not finish within worker-reload-mercy, "
+                            "killing it", s->id, s->pid);
+                slot_signal(s, SIGKILL);
+        }
+        return 0;
+}
+
+static int on_worker_exit(sd_event_source *src, const siginfo_t *si, void *userdata) {
+        WorkerSlot *s = userdata;
+        Master *m = s->m;
+        uint64_t lived = now_usec() - s->started_usec;
+
+        if (si->si_code == CLD_EXITED)
+                log_full_errno(si->si_status == 0 ? LOG_INFO : LOG_WARNING, 0,
+                               "worker %d (pid %d) exited with status %d", s->id, s->pid,
+                               si->si_status);
+        else
+                log_warning("worker %d (pid %d) killed by signal %s%s", s->id, s->pid,
+                            strsignal(si->si_status), si->si_code == CLD_DUMPED ? " (core dumped)" : "");
+
+        s->pid = 0;
+        s->ready = false;
+        s->child = sd_event_source_disable_unref(src);
+        s->kill_timer = sd_event_source_disable_unref(s->kill_timer);
+
+        if (m->stopping) {
+                master_maybe_exit(m);
+                return 0;
+        }
+        if (m->cfg->lazy_apps && si->si_code == CLD_EXITED && si->si_status == EX_CONFIG) {
+                log_error("worker %d could not load the app: stopping", s->id);
+                m->exit_code = EX_CONFIG;
+                m->stopping = true;
+                for (size_t i = 0; i < m->n_slots; i++)
+                        slot_signal(&m->slots[i], SIGTERM);
+                master_maybe_exit(m);
+                return 0;
+        }
+
+        s->respawns++;
+        bool asked = s->restart || (si->si_code == CLD_EXITED && si->si_status == 0);
+        if (asked || lived >= FAST_DEATH_USEC)
+                s->fast_deaths = 0;
+        else
+                s->fast_deaths++;
+        if (s->fast_deaths == 0)
+                return slot_spawn(s) < 0 ? on_respawn(NULL, 0, s) : 0;
+
+        unsigned delay = 1u << MIN(s->fast_deaths - 1, 5u);
+        delay = MIN(delay, (unsigned) RESPAWN_MAX_DELAY_SEC);
+        log_warning("worker %d died %u time(s) in a row within 1 s of starting, respawning in "
+                    "%u s", s->id, s->fast_deaths, delay);
+        return sd_event_add_time_relative(m->event, &s->respawn_timer, CLOCK_MONOTONIC,
+                                          (uint64_t) delay * 1000000, 0, on_respawn, s);
+}
+
+static int on_ready(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+        Master *m = userdata;
+        uint32_t ids[64];
+        (void) src;
+        (void) revents;
+
+        ssize_t n = read(fd, ids, sizeof(ids));
+        for (ssize_t i = 0; i + (ssize_t) sizeof(uint32_t) <= n; i += sizeof(uint32_t)) {
+                uint32_t id = ids[i / sizeof(uint32_t)];
+                if (id >= 1 && id <= m->n_slots)
+                        m->slots[id - 1].ready = true;
+        }
+        size_t ready = 0;
+        for (size_t i = 0; i < m->n_slots; i++)
+                ready += m->slots[i].ready;
+        if (!m->notified_ready && ready == m->n_slots) {
+                m->notified_ready = true;
+                log_notice("ready: %zu worker(s) x %lld thread(s)", m->n_slots,
+                           (long long) m->cfg->threads);
+                (void) sd_notifyf(0, "READY=1\nSTATUS=%zu workers ready\nMAINPID=%d", m->n_slots,
+                                  (int) getpid());
+        }
+        return 0;
+}
+
+/* Copies the workers' log lines to ours (the logto file, or stderr). */
+static void log_drain(Master *m) {
+        char buf[65536];
+        for (;;) {
+                ssize_t n = read(m->log_pipe[0], buf, sizeof(buf));
+                if (n <= 0)
+                        return;
+                for (ssize_t off = 0; off < n;) {
+                        ssize_t k = write(STDERR_FILENO, buf + off, n - off);
+                        if (k < 0) {
+                                if (errno == EINTR)
+                                        continue;
+                                return; /* the log is gone; nothing better to do */
+                        }
+                        off += k;
+                }
+        }
+}
+
+static int on_log(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+        (void) src;
+        (void) fd;
+        (void) revents;
+        log_drain(userdata);
+        return 0;
+}
+
+static int log_open(const VassalConfig *c) {
+        if (!c->logto)
+                return 0;
+        int fd = open(c->logto, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to open logto '%s': %m", c->logto);
+        (void) dup2(fd, STDOUT_FILENO);
+        (void) dup2(fd, STDERR_FILENO);
+        safe_close(fd);
+        log_set_level_prefix(0);
+        return 0;
+}
+
+static int on_kill_timer(sd_event_source *src, uint64_t usec, void *userdata) {
+        Master *m = userdata;
+        (void) src;
+        (void) usec;
+        log_warning("workers still running after reload-mercy (%llds): killing them",
+                    (long long) m->cfg->reload_mercy);
+        for (size_t i = 0; i < m->n_slots; i++)
+                slot_signal(&m->slots[i], SIGKILL);
+        return 0;
+}
+
+static void master_stop(Master *m, bool graceful) {
+        if (m->stopping && graceful)
+                return;
+        m->stopping = true;
+        (void) sd_notify(0, "STOPPING=1");
+        log_notice("%s stop: %zu worker(s) running", graceful ? "graceful" : "immediate",
+                   master_alive(m));
+        for (size_t i = 0; i < m->n_slots; i++) {
+                m->slots[i].respawn_timer = sd_event_source_disable_unref(m->slots[i].respawn_timer);
+                slot_signal(&m->slots[i], graceful ? SIGTERM : SIGKILL);
+        }
+        if (graceful && !m->kill_timer)
+                (void) sd_event_add_time_relative(m->event, &m->kill_timer, CLOCK_MONOTONIC,
+                                                  (uint64_t) m->cfg->reload_mercy * 1000000, 0,
+                                                  on_kill_timer, m);
+        master_maybe_exit(m);
+}
+
+/* Every worker finishes its requests and a fresh one replaces it. */
+static void master_restart_workers(Master *m) {
+        log_notice("restarting %zu worker(s)", master_alive(m));
+        (void) sd_notify(0, "RELOADING=1");
+        for (size_t i = 0; i < m->n_slots; i++) {
+                WorkerSlot *s = &m->slots[i];
+                if (s->pid <= 0)
+                        continue;
+                s->restart = true;
+                slot_signal(s, SIGTERM);
+                if (!s->kill_timer)
+                        (void) sd_event_add_time_relative(
+                                m->event, &s->kill_timer, CLOCK_MONOTONIC,
+                                (uint64_t) m->cfg->worker_reload_mercy * 1000000, 0,
+                                on_slot_kill, s);
+        }
+        m->notified_ready = false;
+}
+
+static int on_signal(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata) {
+        Master *m = userdata;
+        (void) src;
+
+        switch (si->ssi_signo) {
+        case SIGTERM:
+        case SIGINT:
+                master_stop(m, true);
+                break;
+        case SIGQUIT:
+                master_stop(m, false);
+                break;
+        case SIGHUP:
+        case SIGUSR2:
+                if (!m->stopping)
+                        master_restart_workers(m);
+                break;
+        case SIGUSR1:
+                log_drain(m);
+                if (log_open(m->cfg) >= 0)
+                        log_info("log reopened");
+                break;
+        }
+        return 0;
+}
+
+int master_run(VassalConfig *cfg) {
+        Master m = {
+                .cfg = cfg,
+                .ready_pipe = { -1, -1 },
+                .log_pipe = { -1, -1 },
+        };
+        int r, code = EXIT_RUNTIME;
+
+        r = log_open(cfg);
+        if (r < 0)
+                return EXIT_RUNTIME;
+        r = listeners_open(&m.listeners, cfg);
+        if (r < 0)
+                goto finish;
+
+        if (!cfg->lazy_apps) {
+                r = wsgi_init(cfg);
+                if (r >= 0)
+                        r = wsgi_load_app(cfg);
+                if (r < 0) {
+                        code = EX_CONFIG;
+                        goto finish;
+                }
+        }
+
+        if (pipe2(m.ready_pipe, O_CLOEXEC) < 0 || pipe2(m.log_pipe, O_CLOEXEC) < 0) {
+                log_error_errno(errno, "pipe: %m");
+                goto finish;
+        }
+        (void) fcntl(m.ready_pipe[0], F_SETFL, O_NONBLOCK);
+        (void) fcntl(m.log_pipe[0], F_SETFL, O_NONBLOCK);
+
+        r = sd_event_new(&m.event);
+        if (r < 0) {
+                log_error_errno(r, "sd_event_new: %m");
+                goto finish;
+        }
+        int sigs[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2 };
+        for (size_t i = 0; i < ELEMENTSOF(sigs) && r >= 0; i++)
+                r = sd_event_add_signal(m.event, NULL, sigs[i], on_signal, &m);
+        if (r >= 0)
+                r = sd_event_add_io(m.event, NULL, m.ready_pipe[0], EPOLLIN, on_ready, &m);
+        if (r >= 0)
+                r = sd_event_add_io(m.event, NULL, m.log_pipe[0], EPOLLIN, on_log, &m);
+        if (r < 0) {
+                log_error_errno(r, "Failed to set up the event loop: %m");
+                goto finish;
+        }
+
+        m.n_slots = cfg->processes;
+        m.slots = calloc(m.n_slots, sizeof(WorkerSlot));
+        if (!m.slots) {
+                log_oom();
+                goto finish;
+        }
+        for (size_t i = 0; i < m.n_slots; i++) {
+                m.slots[i] = (WorkerSlot) { .m = &m, .id = (int) i + 1 };
+                if (slot_spawn(&m.slots[i]) < 0) {
+                        master_stop(&m, false);
+                        break;
+                }
+        }
+
+        r = sd_event_loop(m.event);
+        code = r < 0 ? EXIT_RUNTIME : r;
+        log_drain(&m);
+        log_notice("stopped");
+
+finish:
+        for (size_t i = 0; m.slots && i < m.n_slots; i++) {
+                WorkerSlot *s = &m.slots[i];
+                sd_event_source_disable_unref(s->child);
+                sd_event_source_disable_unref(s->respawn_timer);
+                sd_event_source_disable_unref(s->kill_timer);
+        }
+        free(m.slots);
+        sd_event_source_disable_unref(m.kill_timer);
+        sd_event_unref(m.event);
+        safe_close(m.ready_pipe[0]);
+        safe_close(m.ready_pipe[1]);
+        safe_close(m.log_pipe[0]);
+        safe_close(m.log_pipe[1]);
+        listeners_close(&m.listeners, true);
+        return code;
+}

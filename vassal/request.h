@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* One request on a connection, protocol-neutral: the CGI variables the app sees, the body
+ * reader behind wsgi.input, and the response writer behind start_response/write/iteration.
+ * HTTP/1.1 and the uwsgi protocol fill it differently (worker.c); wsgi.c only uses this API.
+ *
+ * Every function that touches the socket may block up to socket-timeout (poll): callers in
+ * wsgi.c release the GIL around them. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "http.h"
+#include "socket.h"
+#include "uwsgi.h"
+
+#define REQUEST_MAX_VARS (HTTP_MAX_HEADERS + 32)
+
+typedef struct RequestVar {
+        const char *key;
+        size_t key_len;
+        const char *value;
+        size_t value_len;
+} RequestVar;
+
+typedef enum BodyMode {
+        BODY_NONE,
+        BODY_LENGTH,  /* Content-Length bytes from the connection */
+        BODY_CHUNKED, /* chunked from the connection */
+        BODY_MEMORY,  /* already buffered (post-buffering) */
+        BODY_FILE,    /* spooled to a temp file (post-buffering) */
+} BodyMode;
+
+typedef struct Conn Conn;
+
+/* Where a connection's unread bytes live: the request body starts in it, and whatever follows
+ * the body (a pipelined request) stays in it. Owned by the connection. */
+typedef struct ConnBuffer {
+        char *data;
+        size_t size;
+        size_t start; /* first unconsumed byte */
+        size_t end;   /* one past the last byte received */
+} ConnBuffer;
+
+typedef struct Request {
+        int fd;
+        SocketProto proto;
+        ConnBuffer *in;
+        int timeout_ms;
+        bool keep_alive; /* the connection may serve another request afterwards */
+        bool http10;     /* HTTP/1.0 client: no chunked responses */
+        bool head;       /* HEAD: no body is sent */
+
+        RequestVar vars[REQUEST_MAX_VARS];
+        size_t n_vars;
+        const char *method;
+        size_t method_len;
+        const char *uri; /* REQUEST_URI, for the log */
+        size_t uri_len;
+        const char *url_scheme;
+
+        /* Body */
+        BodyMode body_mode;
+        uint64_t body_left;   /* BODY_LENGTH: bytes still on the wire; MEMORY/FILE: unread */
+        uint64_t body_read;   /* bytes handed to the app so far */
+        uint64_t limit_post;  /* 0: none */
+        HttpChunked chunked;
+        bool body_done;
+        int body_errno; /* why the body could not be read (errno): the connection closes */
+        bool expect_continue;
+        bool continue_sent;
+        char *body_mem;
+        size_t body_mem_off;
+        int body_fd;
+
+        /* Response */
+        int status;
+        char status_line[128]; /* "HTTP/1.1 200 OK\r\n" */
+        size_t status_line_len;
+        char *headers; /* app headers, "Name: value\r\n" each; owned by the thread */
+        size_t headers_len, headers_size;
+        int64_t content_length; /* -1 unknown */
+        bool started;      /* start_response was called */
+        bool head_sent;
+        bool chunked_out;
+        bool failed;       /* a write failed: the client is gone */
+        uint64_t bytes_sent; /* body bytes */
+} Request;
+
+/* Prepares r for a new request on fd. Keeps r->headers' allocation. */
+void request_reset(Request *r, int fd, SocketProto proto, ConnBuffer *in, int timeout_ms);
+void request_done(Request *r); /* frees what request_reset's users allocated, keeps r reusable */
+
+/* The connection's addresses, formatted once per connection. */
+typedef struct ConnInfo {
+        char remote_addr[64];
+        char remote_port[8];
+        char server_addr[64];
+        char server_port[8];
+} ConnInfo;
+
+/* Fills r from a parsed HTTP head: method, URI, decoded PATH_INFO, QUERY_STRING, HTTP_*,
+ * CONTENT_TYPE/LENGTH, SERVER_*, REMOTE_*; body mode from Content-Length/chunked. scratch
+ * holds the strings made here (header names as HTTP_X, the decoded path); it must be at least
+ * 2 * head length + 1024 bytes. Returns 0, or a negative HTTP status (-413 over limit-post). */
+int request_from_http(Request *r, const HttpRequest *h, const ConnInfo *ci, char *scratch,
+                      size_t scratch_size);
+/* Fills r from a uwsgi packet (nginx's variables as they are). Returns 0 or -400. */
+int request_from_uwsgi(Request *r, const UwsgiPacket *p, const ConnInfo *ci);
+
+/* Adds a CGI variable; the strings must outlive the request. Returns -E2BIG when full. */
+int request_add_var(Request *r, const char *key, size_t key_len, const char *value,
+                    size_t value_len);
+const char *request_get_var(const Request *r, const char *key, size_t *ret_len);
+
+/* Reads up to size body bytes: > 0 bytes, 0 at the end of the body, or -errno (-ETIMEDOUT,
+ * -ECONNRESET, -EBADMSG for a malformed chunked body, -EFBIG past limit-post). */
+ssize_t request_read_body(Request *r, char *buf, size_t size);
+/* Reads the whole body now, into memory up to `memory_max` bytes, past that into a temp file,
+ * so the app never waits on a slow client (post-buffering). Returns 0 or -errno. */
+int request_buffer_body(Request *r, uint64_t memory_max);
+/* After the response: reads and discards what the app left of the body, so the connection can
+ * serve the next request. Returns 0, or -errno when it cannot (the connection must close). */
+int request_drain_body(Request *r);
+void request_body_free(Request *r);
+
+/* The response. status_text is "200 OK". Headers are validated: a name that is not a token or
+ * a value with CR, LF or NUL is refused with -EINVAL. Content-Length is remembered; the
+ * hop-by-hop Connection, Keep-Alive and Transfer-Encoding headers are ours to set and dropped. */
+int response_start(Request *r, const char *status_text, size_t len);
+int response_add_header(Request *r, const char *name, size_t name_len, const char *value,
+                        size_t value_len);
+/* Adds "Content-Length: len" unless the app gave one (a list response's total). */
+int response_set_length(Request *r, uint64_t len);
+/* Discards a started response that has not been sent (start_response with exc_info). */
+void response_restart(Request *r);
+/* Sends the head if it has not been sent, then the body pieces, framed (chunked when the length
+ * is unknown on HTTP/1.1). Returns 0 or -errno; once it failed, every later call fails. */
+int response_write(Request *r, const struct iovec *iov, int n);
+/* Sends count bytes of fd from offset with sendfile(2). */
+int response_sendfile(Request *r, int fd, off_t offset, uint64_t count);
+/* Ends the response (the head if nothing was sent, the last chunk). Returns 0 or -errno. */
+int response_finish(Request *r);
+/* Sends a complete plain-text error response when nothing was sent yet, and marks the
+ * connection to be closed. */
+void response_error(Request *r, int status);

@@ -1,0 +1,627 @@
+/* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sysexits.h>
+#include <systemd/sd-event.h>
+#include <time.h>
+
+#include "http.h"
+#include "log.h"
+#include "request.h"
+#include "uwsgi.h"
+#include "worker.h"
+#include "wsgi.h"
+
+/* Tags for epoll data: every registered object starts with one of these. */
+enum {
+        TAG_LISTENER = 1,
+        TAG_CONN,
+};
+
+typedef enum ConnState {
+        CONN_OWNED,   /* a thread is reading or serving it */
+        CONN_WAITING, /* in the epoll set, waiting for bytes */
+} ConnState;
+
+typedef struct Worker Worker;
+
+typedef struct ListenerRef {
+        int tag;
+        Listener *l;
+        char server_addr[64];
+        char server_port[8];
+} ListenerRef;
+
+typedef struct Conn {
+        int tag;
+        int fd;
+        ListenerRef *lr;
+        ConnBuffer in;
+        ConnInfo info;
+        _Atomic int state;
+        _Atomic int64_t last_active; /* ms, CLOCK_MONOTONIC */
+        _Atomic bool timed_out;      /* the sweep shut its read side down */
+        bool registered;             /* added to the epoll set once */
+        struct Conn *prev, *next;
+} Conn;
+
+typedef struct ThreadCtx {
+        Worker *w;
+        pthread_t tid;
+        WsgiThread *wt;
+        Request req;
+        union {
+                HttpRequest http;
+                UwsgiPacket uwsgi;
+        };
+        char *scratch;
+        size_t scratch_size;
+        char method[32];
+        char uri[1024];
+        char date[64];
+        time_t date_sec;
+} ThreadCtx;
+
+struct Worker {
+        const VassalConfig *cfg;
+        int id;
+        pid_t pid;
+        int epfd;
+        int done_fd; /* eventfd: the last connection closed while stopping */
+        ListenerRef *refs;
+        size_t n_refs;
+        ThreadCtx *threads;
+
+        pthread_mutex_t lock; /* guards the conns list and fds while the sweep uses them */
+        Conn *conns;
+        atomic_uint n_conns;
+        atomic_bool stopping;
+        atomic_bool paused; /* listeners out of the epoll set after EMFILE */
+        _Atomic int64_t paused_at;
+        atomic_uint_fast64_t requests;
+        int timeout_ms;
+};
+
+static int64_t now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void listeners_arm(Worker *w, bool on) {
+        for (size_t i = 0; i < w->n_refs; i++) {
+                if (on) {
+                        /* EPOLLEXCLUSIVE: a new connection wakes one idle worker process, not
+                         * all of them; busy processes are skipped by the kernel. */
+                        struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE,
+                                                  .data.ptr = &w->refs[i] };
+                        if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->refs[i].l->fd, &ev) < 0 &&
+                            errno != EEXIST)
+                                log_warning_errno(errno, "Failed to watch '%s': %m",
+                                                  w->refs[i].l->address);
+                } else
+                        (void) epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->refs[i].l->fd, NULL);
+        }
+}
+
+static void worker_signal_done(Worker *w) {
+        uint64_t one = 1;
+        (void) !write(w->done_fd, &one, sizeof(one));
+}
+
+/* Stops taking connections; idle keep-alive connections are closed, requests in flight finish.
+ * Callable from any thread. */
+static void worker_begin_stop(Worker *w, const char *why) {
+        if (atomic_exchange(&w->stopping, true))
+                return;
+        log_info("worker %d stopping (%s), %u connection(s) open", w->id, why,
+                 atomic_load(&w->n_conns));
+        if (!atomic_load(&w->paused))
+                listeners_arm(w, false);
+
+        pthread_mutex_lock(&w->lock);
+        for (Conn *c = w->conns; c; c = c->next)
+                if (atomic_load(&c->state) == CONN_WAITING && c->in.end == c->in.start &&
+                    !atomic_exchange(&c->timed_out, true))
+                        (void) shutdown(c->fd, SHUT_RD); /* its thread wakes up to EOF */
+        pthread_mutex_unlock(&w->lock);
+
+        if (atomic_load(&w->n_conns) == 0)
+                worker_signal_done(w);
+}
+
+/* ---- connections ---- */
+
+static void format_addr(const struct sockaddr_storage *sa, char *addr, size_t addr_size,
+                        char *port, size_t port_size) {
+        addr[0] = port[0] = 0;
+        if (sa->ss_family == AF_INET) {
+                const struct sockaddr_in *in = (const void *) sa;
+                inet_ntop(AF_INET, &in->sin_addr, addr, addr_size);
+                snprintf(port, port_size, "%u", ntohs(in->sin_port));
+        } else if (sa->ss_family == AF_INET6) {
+                const struct sockaddr_in6 *in6 = (const void *) sa;
+                inet_ntop(AF_INET6, &in6->sin6_addr, addr, addr_size);
+                snprintf(port, port_size, "%u", ntohs(in6->sin6_port));
+        }
+}
+
+static Conn *conn_new(Worker *w, int fd, ListenerRef *lr, const struct sockaddr_storage *peer) {
+        Conn *c = malloc(sizeof(Conn));
+        if (!c)
+                return NULL;
+        *c = (Conn) { .tag = TAG_CONN, .fd = fd, .lr = lr };
+        c->in.size = w->cfg->buffer_size;
+        c->in.data = malloc(c->in.size);
+        if (!c->in.data) {
+                free(c);
+                return NULL;
+        }
+        format_addr(peer, c->info.remote_addr, sizeof(c->info.remote_addr), c->info.remote_port,
+                    sizeof(c->info.remote_port));
+        memcpy(c->info.server_addr, lr->server_addr, sizeof(c->info.server_addr));
+        memcpy(c->info.server_port, lr->server_port, sizeof(c->info.server_port));
+        atomic_store(&c->last_active, now_ms());
+
+        pthread_mutex_lock(&w->lock);
+        c->next = w->conns;
+        if (w->conns)
+                w->conns->prev = c;
+        w->conns = c;
+        pthread_mutex_unlock(&w->lock);
+        atomic_fetch_add(&w->n_conns, 1);
+        return c;
+}
+
+static void conn_close(Worker *w, Conn *c) {
+        pthread_mutex_lock(&w->lock);
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                w->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        /* Closed under the lock: the sweep never shuts down a recycled fd number. */
+        safe_close(c->fd);
+        pthread_mutex_unlock(&w->lock);
+        free(c->in.data);
+        free(c);
+        if (atomic_fetch_sub(&w->n_conns, 1) == 1 && atomic_load(&w->stopping))
+                worker_signal_done(w);
+}
+
+/* Puts the connection back into the epoll set until bytes arrive. */
+static bool conn_wait(Worker *w, Conn *c) {
+        struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT, .data.ptr = c };
+        atomic_store(&c->state, CONN_WAITING);
+        if (epoll_ctl(w->epfd, c->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd, &ev) < 0) {
+                log_warning_errno(errno, "Failed to watch a connection: %m, closing it");
+                return false;
+        }
+        c->registered = true;
+        return true;
+}
+
+static const char *log_date(ThreadCtx *t) {
+        time_t now = time(NULL);
+        if (now != t->date_sec) {
+                struct tm tm;
+                localtime_r(&now, &tm);
+                strftime(t->date, sizeof(t->date), "%a %b %e %H:%M:%S %Y", &tm);
+                t->date_sec = now;
+        }
+        return t->date;
+}
+
+/* One line per request, in uWSGI's spirit, written with one write() so lines from every worker
+ * and thread stay whole in the master's log pipe. */
+static void log_request(ThreadCtx *t, Conn *c, Request *r, int64_t start_us, uint64_t nreq) {
+        struct timespec ts;
+        char line[1536];
+
+        if (t->w->cfg->disable_logging)
+                return;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        int64_t us = (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - start_us;
+        int n = snprintf(line, sizeof(line),
+                         "[pid: %d|worker: %d|req: %llu] %s () [%s] %.*s %.*s => %d, %llu bytes "
+                         "in %lld.%03lld ms\n",
+                         t->w->pid, t->w->id, (unsigned long long) nreq,
+                         c->info.remote_addr[0] ? c->info.remote_addr : "-", log_date(t),
+                         (int) r->method_len, r->method, (int) r->uri_len, r->uri, r->status,
+                         (unsigned long long) r->bytes_sent, (long long) (us / 1000),
+                         (long long) (us % 1000));
+        if (n >= (int) sizeof(line)) {
+                n = sizeof(line) - 1;
+                line[n - 1] = '\n';
+        }
+        (void) !write(STDERR_FILENO, line, n);
+}
+
+static int64_t mono_us(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The method and URI are kept for the log: the connection buffer they point into may be
+ * reused for a pipelined request while the body is read. */
+static void request_keep_names(ThreadCtx *t, Request *r) {
+        size_t ml = MIN(r->method_len, sizeof(t->method));
+        size_t ul = MIN(r->uri_len, sizeof(t->uri));
+        memcpy(t->method, r->method, ml);
+        memcpy(t->uri, r->uri, ul);
+        r->method = t->method;
+        r->method_len = ml;
+        r->uri = t->uri;
+        r->uri_len = ul;
+}
+
+/* Serves one parsed request; returns whether the connection may go on. */
+static bool conn_serve(ThreadCtx *t, Conn *c, Request *r) {
+        Worker *w = t->w;
+        int64_t start = mono_us();
+        bool exception = false;
+        int k;
+
+        request_keep_names(t, r);
+        if (w->cfg->post_buffering > 0) {
+                k = request_buffer_body(r, w->cfg->post_buffering);
+                if (k < 0) {
+                        response_error(r, k == -EFBIG ? 413 : k == -ETIMEDOUT ? 408 : 400);
+                        goto done;
+                }
+        }
+        (void) wsgi_handle(t->wt, r, &exception);
+        if (r->keep_alive && request_drain_body(r) < 0)
+                r->keep_alive = false;
+done:;
+        uint64_t n = atomic_fetch_add(&w->requests, 1) + 1;
+        log_request(t, c, r, start, n);
+        request_done(r);
+        if (w->cfg->max_requests > 0 && n == (uint64_t) w->cfg->max_requests)
+                worker_begin_stop(w, "max-requests reached");
+        return r->keep_alive && !atomic_load(&w->stopping);
+}
+
+/* Parses what the buffer holds. Returns 1 when a request was served and the connection goes
+ * on, 0 when more bytes are needed, -1 when the connection is done. */
+static int conn_process(ThreadCtx *t, Conn *c) {
+        Worker *w = t->w;
+        Request *r = &t->req;
+        const char *data = c->in.data + c->in.start;
+        size_t avail = c->in.end - c->in.start;
+        int k;
+
+        request_reset(r, c->fd, c->lr->l->proto, &c->in, w->timeout_ms);
+        r->limit_post = w->cfg->limit_post;
+
+        if (c->lr->l->proto == SOCKET_HTTP) {
+                k = http_request_parse(data, avail, &t->http);
+                if (k == 0) {
+                        if (avail < c->in.size)
+                                return 0;
+                        log_warning("request head from %s larger than buffer-size %zu: 431",
+                                    c->info.remote_addr, c->in.size);
+                        response_error(r, 431);
+                        return -1;
+                }
+                if (k < 0) {
+                        log_info("bad request from %s: %s (%d)", c->info.remote_addr,
+                                 strempty(t->http.error), -k);
+                        response_error(r, -k);
+                        return -1;
+                }
+                c->in.start += k;
+                k = request_from_http(r, &t->http, &c->info, t->scratch, t->scratch_size);
+        } else {
+                if (avail >= UWSGI_HEADER_SIZE) {
+                        size_t need = UWSGI_HEADER_SIZE + ((unsigned char) data[1] |
+                                                           (unsigned char) data[2] << 8);
+                        if (need > c->in.size) {
+                                log_warning("uwsgi packet of %zu bytes from %s is larger than "
+                                            "buffer-size %zu: raise buffer-size",
+                                            need, c->info.remote_addr, c->in.size);
+                                response_error(r, 431);
+                                return -1;
+                        }
+                }
+                k = uwsgi_packet_parse(data, avail, &t->uwsgi);
+                if (k == 0)
+                        return 0;
+                if (k < 0) {
+                        log_info("bad uwsgi packet from %s: %s", c->info.remote_addr,
+                                 strerror(-k));
+                        response_error(r, 400);
+                        return -1;
+                }
+                c->in.start += k;
+                k = request_from_uwsgi(r, &t->uwsgi, &c->info);
+        }
+        if (k < 0) {
+                response_error(r, -k);
+                return -1;
+        }
+        return conn_serve(t, c, r) ? 1 : -1;
+}
+
+/* Runs a connection until it has to wait for bytes (back into the epoll set) or is done. */
+static void conn_run(ThreadCtx *t, Conn *c) {
+        Worker *w = t->w;
+
+        atomic_store(&c->state, CONN_OWNED);
+        for (;;) {
+                if (c->in.end > c->in.start) {
+                        int k = conn_process(t, c);
+                        if (k < 0)
+                                break;
+                        if (k > 0)
+                                continue;
+                }
+                if (c->in.start == c->in.end)
+                        c->in.start = c->in.end = 0;
+                else if (c->in.start > 0) {
+                        memmove(c->in.data, c->in.data + c->in.start, c->in.end - c->in.start);
+                        c->in.end -= c->in.start;
+                        c->in.start = 0;
+                }
+
+                ssize_t n = recv(c->fd, c->in.data + c->in.end, c->in.size - c->in.end, 0);
+                if (n > 0) {
+                        c->in.end += n;
+                        atomic_store(&c->last_active, now_ms());
+                        continue;
+                }
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EAGAIN) {
+                        if (conn_wait(w, c))
+                                return;
+                        break;
+                }
+                /* EOF or error. A request cut short by our timeout gets its 408. */
+                if (atomic_load(&c->timed_out) && c->in.end > c->in.start) {
+                        request_reset(&t->req, c->fd, c->lr->l->proto, &c->in, w->timeout_ms);
+                        response_error(&t->req, 408);
+                }
+                break;
+        }
+        conn_close(w, c);
+}
+
+static void on_listener(ThreadCtx *t, ListenerRef *lr) {
+        Worker *w = t->w;
+        struct sockaddr_storage peer;
+        socklen_t len = sizeof(peer);
+
+        int fd = accept4(lr->l->fd, (struct sockaddr *) &peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+                if (errno == EMFILE || errno == ENFILE) {
+                        /* Out of descriptors: stop accepting for a second (the sweep re-arms),
+                         * rather than spinning on a listener that stays readable. */
+                        if (!atomic_exchange(&w->paused, true)) {
+                                atomic_store(&w->paused_at, now_ms());
+                                listeners_arm(w, false);
+                                log_warning_errno(errno, "worker %d: accept: %m, pausing for 1 s",
+                                                  w->id);
+                        }
+                }
+                return; /* EAGAIN: another thread or process took it */
+        }
+        if (!lr->l->tcp)
+                peer.ss_family = AF_UNIX;
+        Conn *c = conn_new(w, fd, lr, &peer);
+        if (!c) {
+                log_oom();
+                safe_close(fd);
+                return;
+        }
+        conn_run(t, c);
+}
+
+static void *thread_main(void *arg) {
+        ThreadCtx *t = arg;
+        Worker *w = t->w;
+        struct epoll_event evs[64];
+        /* One thread takes every ready event; several take one each, so a slow request never
+         * holds events another thread could serve. */
+        int max = w->cfg->threads == 1 ? (int) ELEMENTSOF(evs) : 1;
+
+        for (;;) {
+                int n = epoll_wait(w->epfd, evs, max, -1);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        log_error_errno(errno, "epoll_wait: %m");
+                        return NULL;
+                }
+                for (int i = 0; i < n; i++) {
+                        int tag = *(int *) evs[i].data.ptr;
+                        if (tag == TAG_LISTENER)
+                                on_listener(t, evs[i].data.ptr);
+                        else
+                                conn_run(t, evs[i].data.ptr);
+                }
+        }
+}
+
+/* ---- the worker's main thread ---- */
+
+static int on_stop_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Worker *w = userdata;
+        (void) s;
+        if (si->ssi_signo == SIGQUIT)
+                _exit(0);
+        worker_begin_stop(w, strsignal(si->ssi_signo));
+        return 0;
+}
+
+static int on_done(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Worker *w = userdata;
+        uint64_t v;
+        (void) revents;
+        (void) !read(fd, &v, sizeof(v));
+        if (atomic_load(&w->n_conns) == 0)
+                return sd_event_exit(sd_event_source_get_event(s), 0);
+        return 0;
+}
+
+/* Every second: time out stalled requests and idle keep-alive connections, and re-arm the
+ * listeners after an EMFILE pause. */
+static int on_sweep(sd_event_source *s, uint64_t usec, void *userdata) {
+        Worker *w = userdata;
+        int64_t now = now_ms();
+
+        pthread_mutex_lock(&w->lock);
+        for (Conn *c = w->conns; c; c = c->next) {
+                if (atomic_load(&c->state) != CONN_WAITING || atomic_load(&c->timed_out))
+                        continue;
+                bool partial = c->in.end > c->in.start;
+                int64_t limit = (partial ? w->cfg->socket_timeout : w->cfg->keepalive_timeout) *
+                                1000;
+                if (now - atomic_load(&c->last_active) > limit &&
+                    !atomic_exchange(&c->timed_out, true))
+                        (void) shutdown(c->fd, SHUT_RD);
+        }
+        pthread_mutex_unlock(&w->lock);
+
+        if (atomic_load(&w->paused) && !atomic_load(&w->stopping) &&
+            now - atomic_load(&w->paused_at) >= 1000) {
+                atomic_store(&w->paused, false);
+                listeners_arm(w, true);
+        }
+        int r = sd_event_source_set_time(s, usec + 1000000);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        return r;
+}
+
+static int worker_start_threads(Worker *w) {
+        pthread_attr_t attr;
+        int r;
+
+        pthread_attr_init(&attr);
+        size_t stack = w->cfg->thread_stacksize ?: 2 * 1024 * 1024;
+        r = pthread_attr_setstacksize(&attr, stack);
+        if (r != 0)
+                log_warning_errno(r, "Invalid thread-stacksize %zu: %m, using the default", stack);
+
+        w->threads = calloc(w->cfg->threads, sizeof(ThreadCtx));
+        if (!w->threads)
+                return log_oom();
+        for (int64_t i = 0; i < w->cfg->threads; i++) {
+                ThreadCtx *t = &w->threads[i];
+                t->w = w;
+                t->scratch_size = 2 * w->cfg->buffer_size + 1024;
+                t->scratch = malloc(t->scratch_size);
+                t->wt = t->scratch ? wsgi_thread_new(w->cfg) : NULL;
+                if (!t->wt)
+                        return -ENOMEM;
+                r = pthread_create(&t->tid, &attr, thread_main, t);
+                if (r != 0)
+                        return log_error_errno(r, "Failed to start thread %lld of %lld: %m",
+                                               (long long) i + 1, (long long) w->cfg->threads);
+        }
+        pthread_attr_destroy(&attr);
+        return 0;
+}
+
+static int worker_listener_refs(Worker *w, ListenerSet *ls) {
+        w->refs = calloc(ls->n, sizeof(ListenerRef));
+        if (!w->refs)
+                return log_oom();
+        w->n_refs = ls->n;
+        for (size_t i = 0; i < ls->n; i++) {
+                ListenerRef *lr = &w->refs[i];
+                struct sockaddr_storage sa;
+                socklen_t len = sizeof(sa);
+                lr->tag = TAG_LISTENER;
+                lr->l = &ls->items[i];
+                if (getsockname(lr->l->fd, (struct sockaddr *) &sa, &len) == 0)
+                        format_addr(&sa, lr->server_addr, sizeof(lr->server_addr),
+                                    lr->server_port, sizeof(lr->server_port));
+                if (!lr->server_addr[0])
+                        snprintf(lr->server_addr, sizeof(lr->server_addr), "localhost");
+        }
+        return 0;
+}
+
+int worker_run(const WorkerArgs *a) {
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        Worker w = {
+                .cfg = a->cfg,
+                .id = a->id,
+                .pid = getpid(),
+                .timeout_ms = (int) a->cfg->socket_timeout * 1000,
+        };
+        char name[32];
+        int r;
+
+        snprintf(name, sizeof(name), "worker %d", a->id);
+        log_set_prefix(name);
+        /* The master's death stops us gracefully; we never outlive it. */
+        (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
+        (void) prctl(PR_SET_NAME, name);
+
+        if (a->cfg->lazy_apps) {
+                r = wsgi_init(a->cfg);
+                if (r >= 0)
+                        r = wsgi_load_app(a->cfg);
+                if (r < 0)
+                        return EX_CONFIG;
+        } else
+                wsgi_after_fork_child();
+        wsgi_release_main();
+
+        pthread_mutex_init(&w.lock, NULL);
+        w.epfd = epoll_create1(EPOLL_CLOEXEC);
+        w.done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (w.epfd < 0 || w.done_fd < 0)
+                return log_error_errno(errno, "epoll/eventfd: %m"), 1;
+        if (worker_listener_refs(&w, a->listeners) < 0)
+                return 1;
+
+        r = sd_event_new(&e);
+        if (r < 0)
+                return log_error_errno(r, "sd_event_new: %m"), 1;
+        int sigs[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP };
+        for (size_t i = 0; i < ELEMENTSOF(sigs); i++) {
+                r = sd_event_add_signal(e, NULL, sigs[i], on_stop_signal, &w);
+                if (r < 0)
+                        return log_error_errno(r, "sd_event_add_signal: %m"), 1;
+        }
+        r = sd_event_add_io(e, NULL, w.done_fd, EPOLLIN, on_done, &w);
+        if (r >= 0)
+                r = sd_event_add_time_relative(e, NULL, CLOCK_MONOTONIC, 1000000, 100000,
+                                               on_sweep, &w);
+        if (r < 0)
+                return log_error_errno(r, "sd-event: %m"), 1;
+
+        listeners_arm(&w, true);
+        r = worker_start_threads(&w);
+        if (r < 0)
+                return 1;
+
+        uint32_t id = a->id;
+        (void) !write(a->ready_fd, &id, sizeof(id));
+        safe_close(a->ready_fd);
+
+        r = sd_event_loop(e);
+        log_debug("worker %d done after %llu requests", w.id,
+                  (unsigned long long) atomic_load(&w.requests));
+        /* Threads are parked in epoll_wait; the process ends here without running Python's
+         * finalisation, which would wait for them. */
+        return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* A worker process: T threads share one epoll set holding the listening sockets and every
+ * idle connection (EPOLLONESHOT), so whichever thread is free serves whichever connection is
+ * ready, keep-alive connections never wait behind a busy thread, and no request is handed
+ * between threads. The main thread runs an sd-event loop for signals and a 1 s sweep that
+ * times out stalled and idle connections. */
+
+#include "config.h"
+#include "socket.h"
+
+typedef struct WorkerArgs {
+        const VassalConfig *cfg;
+        ListenerSet *listeners;
+        int id;       /* 1-based */
+        int ready_fd; /* write our id here once we accept */
+} WorkerArgs;
+
+/* Runs in the forked child; returns the exit status (0, or EX_CONFIG when a lazy app fails
+ * to import). */
+int worker_run(const WorkerArgs *args);

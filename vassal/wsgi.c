@@ -1,0 +1,989 @@
+/* SPDX-License-Identifier: MIT */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "wsgi.h"
+
+#ifndef PYTHON_EXECUTABLE
+#define PYTHON_EXECUTABLE "/usr/bin/python3"
+#endif
+
+/* The app and what every request shares. Set once before the workers fork. */
+static PyObject *wsgi_app;
+static bool wsgi_ready;
+static PyThreadState *main_state;
+
+/* ---- wsgi.input ---- */
+
+typedef struct {
+        PyObject_HEAD
+        Request *req; /* NULL once the request is over: reading then raises */
+        char *pending; /* bytes read from the body but not yet returned (readline) */
+        size_t pending_len, pending_off, pending_size;
+} Input;
+
+static PyObject *input_error(Input *in, ssize_t n) {
+        (void) in;
+        switch (-n) {
+        case ETIMEDOUT:
+                return PyErr_Format(PyExc_OSError, "timed out reading the request body");
+        case ECONNRESET:
+                return PyErr_Format(PyExc_OSError, "client disconnected while sending the body");
+        case EFBIG:
+                return PyErr_Format(PyExc_OSError, "request body larger than limit-post");
+        case EBADMSG:
+                return PyErr_Format(PyExc_OSError, "malformed chunked request body");
+        default:
+                errno = (int) -n;
+                return PyErr_SetFromErrno(PyExc_OSError);
+        }
+}
+
+/* Reads up to size body bytes into buf, without the GIL. */
+static ssize_t input_raw(Input *in, char *buf, size_t size) {
+        ssize_t n;
+        Py_BEGIN_ALLOW_THREADS
+        n = request_read_body(in->req, buf, size);
+        Py_END_ALLOW_THREADS
+        return n;
+}
+
+static bool input_check(Input *in) {
+        if (!in->req) {
+                PyErr_SetString(PyExc_ValueError, "wsgi.input used after its request ended");
+                return false;
+        }
+        return true;
+}
+
+/* read(size=-1): up to size bytes, fewer only at the end of the body. */
+static PyObject *input_read(Input *in, PyObject *args) {
+        Py_ssize_t size = -1;
+        if (!PyArg_ParseTuple(args, "|n:read", &size) || !input_check(in))
+                return NULL;
+
+        size_t cap = size >= 0 ? (size_t) size : 65536, len = 0;
+        PyObject *b = PyBytes_FromStringAndSize(NULL, cap);
+        if (!b)
+                return NULL;
+        for (;;) {
+                if (size >= 0 && len == (size_t) size)
+                        break;
+                if (len == cap) {
+                        cap *= 2;
+                        if (_PyBytes_Resize(&b, cap) < 0)
+                                return NULL;
+                }
+                char *p = PyBytes_AS_STRING(b) + len;
+                size_t want = cap - len;
+                if (in->pending_off < in->pending_len) {
+                        size_t n = MIN(want, in->pending_len - in->pending_off);
+                        memcpy(p, in->pending + in->pending_off, n);
+                        in->pending_off += n;
+                        len += n;
+                        continue;
+                }
+                ssize_t n = input_raw(in, p, want);
+                if (n < 0) {
+                        Py_DECREF(b);
+                        return input_error(in, n);
+                }
+                if (n == 0)
+                        break;
+                len += n;
+        }
+        if (len != cap && _PyBytes_Resize(&b, len) < 0)
+                return NULL;
+        return b;
+}
+
+/* Makes sure pending has unread bytes; returns false at the end of the body or on error. */
+static int input_fill(Input *in) {
+        if (in->pending_off < in->pending_len)
+                return 1;
+        if (!in->pending) {
+                in->pending_size = 16384;
+                in->pending = PyMem_Malloc(in->pending_size);
+                if (!in->pending) {
+                        PyErr_NoMemory();
+                        return -1;
+                }
+        }
+        ssize_t n = input_raw(in, in->pending, in->pending_size);
+        if (n < 0) {
+                input_error(in, n);
+                return -1;
+        }
+        in->pending_off = 0;
+        in->pending_len = n;
+        return n > 0;
+}
+
+static PyObject *input_readline_impl(Input *in, Py_ssize_t size) {
+        PyObject *out = NULL;
+        size_t len = 0;
+
+        for (;;) {
+                int k = input_fill(in);
+                if (k < 0) {
+                        Py_XDECREF(out);
+                        return NULL;
+                }
+                if (k == 0)
+                        break;
+                const char *p = in->pending + in->pending_off;
+                size_t avail = in->pending_len - in->pending_off;
+                if (size >= 0)
+                        avail = MIN(avail, (size_t) size - len);
+                const char *nl = memchr(p, '\n', avail);
+                size_t take = nl ? (size_t) (nl - p) + 1 : avail;
+
+                if (!out)
+                        out = PyBytes_FromStringAndSize(p, take);
+                else if (_PyBytes_Resize(&out, len + take) == 0)
+                        memcpy(PyBytes_AS_STRING(out) + len, p, take);
+                if (!out)
+                        return NULL;
+                len += take;
+                in->pending_off += take;
+                if (nl || (size >= 0 && len >= (size_t) size))
+                        break;
+        }
+        return out ? out : PyBytes_FromStringAndSize("", 0);
+}
+
+static PyObject *input_readline(Input *in, PyObject *args) {
+        Py_ssize_t size = -1;
+        if (!PyArg_ParseTuple(args, "|n:readline", &size) || !input_check(in))
+                return NULL;
+        return input_readline_impl(in, size);
+}
+
+static PyObject *input_readlines(Input *in, PyObject *args) {
+        Py_ssize_t hint = -1, total = 0;
+        if (!PyArg_ParseTuple(args, "|n:readlines", &hint) || !input_check(in))
+                return NULL;
+        PyObject *list = PyList_New(0);
+        if (!list)
+                return NULL;
+        for (;;) {
+                PyObject *line = input_readline_impl(in, -1);
+                if (!line) {
+                        Py_DECREF(list);
+                        return NULL;
+                }
+                Py_ssize_t n = PyBytes_GET_SIZE(line);
+                if (n == 0) {
+                        Py_DECREF(line);
+                        break;
+                }
+                int k = PyList_Append(list, line);
+                Py_DECREF(line);
+                if (k < 0) {
+                        Py_DECREF(list);
+                        return NULL;
+                }
+                total += n;
+                if (hint > 0 && total >= hint)
+                        break;
+        }
+        return list;
+}
+
+static PyObject *input_iternext(Input *in) {
+        if (!input_check(in))
+                return NULL;
+        PyObject *line = input_readline_impl(in, -1);
+        if (line && PyBytes_GET_SIZE(line) == 0) {
+                Py_DECREF(line);
+                return NULL; /* StopIteration */
+        }
+        return line;
+}
+
+static void input_dealloc(Input *in) {
+        PyMem_Free(in->pending);
+        PyObject_Free(in);
+}
+
+static PyMethodDef input_methods[] = {
+        { "read", (PyCFunction) input_read, METH_VARARGS, "read([size]) -> bytes" },
+        { "readline", (PyCFunction) input_readline, METH_VARARGS, "readline([size]) -> bytes" },
+        { "readlines", (PyCFunction) input_readlines, METH_VARARGS, "readlines([hint]) -> list" },
+        { NULL, NULL, 0, NULL },
+};
+
+static PyTypeObject InputType = {
+        PyVarObject_HEAD_INIT(NULL, 0)
+        .tp_name = "vassal.Input",
+        .tp_basicsize = sizeof(Input),
+        .tp_dealloc = (destructor) input_dealloc,
+        .tp_flags = Py_TPFLAGS_DEFAULT,
+        .tp_doc = "wsgi.input: the request body",
+        .tp_iter = PyObject_SelfIter,
+        .tp_iternext = (iternextfunc) input_iternext,
+        .tp_methods = input_methods,
+};
+
+/* ---- wsgi.file_wrapper ---- */
+
+typedef struct {
+        PyObject_HEAD
+        PyObject *filelike;
+        Py_ssize_t blksize;
+} FileWrapper;
+
+static int filewrapper_init(FileWrapper *self, PyObject *args, PyObject *kw) {
+        static char *kwlist[] = { "filelike", "blksize", NULL };
+        PyObject *f;
+        self->blksize = 8192;
+        if (!PyArg_ParseTupleAndKeywords(args, kw, "O|n:file_wrapper", kwlist, &f, &self->blksize))
+                return -1;
+        if (self->blksize <= 0)
+                self->blksize = 8192;
+        Py_XSETREF(self->filelike, Py_NewRef(f));
+        return 0;
+}
+
+static PyObject *filewrapper_iternext(FileWrapper *self) {
+        PyObject *data = PyObject_CallMethod(self->filelike, "read", "n", self->blksize);
+        if (!data)
+                return NULL;
+        if (PyObject_Length(data) == 0) {
+                Py_DECREF(data);
+                return NULL;
+        }
+        return data;
+}
+
+static PyObject *filewrapper_close(FileWrapper *self, PyObject *unused) {
+        (void) unused;
+        if (PyObject_HasAttrString(self->filelike, "close"))
+                return PyObject_CallMethod(self->filelike, "close", NULL);
+        Py_RETURN_NONE;
+}
+
+static void filewrapper_dealloc(FileWrapper *self) {
+        Py_XDECREF(self->filelike);
+        Py_TYPE(self)->tp_free(self);
+}
+
+static PyMethodDef filewrapper_methods[] = {
+        { "close", (PyCFunction) filewrapper_close, METH_NOARGS, "close the file" },
+        { NULL, NULL, 0, NULL },
+};
+
+static PyTypeObject FileWrapperType = {
+        PyVarObject_HEAD_INIT(NULL, 0)
+        .tp_name = "vassal.FileWrapper",
+        .tp_basicsize = sizeof(FileWrapper),
+        .tp_dealloc = (destructor) filewrapper_dealloc,
+        .tp_flags = Py_TPFLAGS_DEFAULT,
+        .tp_doc = "wsgi.file_wrapper: served with sendfile(2) when the file has a fileno()",
+        .tp_iter = PyObject_SelfIter,
+        .tp_iternext = (iternextfunc) filewrapper_iternext,
+        .tp_methods = filewrapper_methods,
+        .tp_init = (initproc) filewrapper_init,
+        .tp_new = PyType_GenericNew,
+};
+
+/* ---- start_response and write ---- */
+
+typedef struct {
+        PyObject_HEAD
+        Request *req;
+} Responder;
+
+static Request *responder_req(Responder *self) {
+        if (!self->req)
+                PyErr_SetString(PyExc_RuntimeError, "start_response used outside its request");
+        return self->req;
+}
+
+/* Encodes a native string (PEP 3333: str holding latin-1 code points) to bytes. */
+static PyObject *native_bytes(PyObject *s, const char *what) {
+        if (!PyUnicode_Check(s))
+                return PyErr_Format(PyExc_TypeError, "%s must be str, not %.100s", what,
+                                    Py_TYPE(s)->tp_name);
+        PyObject *b = PyUnicode_AsLatin1String(s);
+        if (!b) {
+                PyErr_Clear();
+                PyErr_Format(PyExc_ValueError, "%s %R is not latin-1", what, s);
+        }
+        return b;
+}
+
+static int add_headers(Request *req, PyObject *headers) {
+        PyObject *seq = PySequence_Fast(headers, "response headers must be a list of tuples");
+        if (!seq)
+                return -1;
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+        for (Py_ssize_t i = 0; i < n; i++) {
+                PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+                if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
+                        PyErr_SetString(PyExc_TypeError,
+                                        "each response header must be a (name, value) tuple");
+                        Py_DECREF(seq);
+                        return -1;
+                }
+                PyObject *name = native_bytes(PyTuple_GET_ITEM(item, 0), "header name");
+                PyObject *value = name ? native_bytes(PyTuple_GET_ITEM(item, 1), "header value")
+                                       : NULL;
+                int k = -1;
+                if (value) {
+                        k = response_add_header(req, PyBytes_AS_STRING(name),
+                                                PyBytes_GET_SIZE(name), PyBytes_AS_STRING(value),
+                                                PyBytes_GET_SIZE(value));
+                        if (k < 0)
+                                PyErr_Format(PyExc_ValueError,
+                                             "invalid response header %R: %R (CR, LF or "
+                                             "another control character, or a bad name)",
+                                             PyTuple_GET_ITEM(item, 0), PyTuple_GET_ITEM(item, 1));
+                }
+                Py_XDECREF(name);
+                Py_XDECREF(value);
+                if (k < 0) {
+                        Py_DECREF(seq);
+                        return -1;
+                }
+        }
+        Py_DECREF(seq);
+        return 0;
+}
+
+static PyObject *responder_start_response(Responder *self, PyObject *args) {
+        PyObject *status, *headers, *exc_info = Py_None;
+        Request *req = responder_req(self);
+
+        if (!req || !PyArg_ParseTuple(args, "OO|O:start_response", &status, &headers, &exc_info))
+                return NULL;
+
+        if (exc_info != Py_None) {
+                if (req->head_sent) {
+                        /* Too late to change the response: re-raise, as PEP 3333 says. */
+                        PyObject *t, *v, *tb;
+                        if (!PyArg_ParseTuple(exc_info, "OOO", &t, &v, &tb))
+                                return NULL;
+                        PyErr_Restore(Py_NewRef(t), Py_NewRef(v), Py_NewRef(tb));
+                        return NULL;
+                }
+                response_restart(req);
+        } else if (req->started) {
+                PyErr_SetString(PyExc_RuntimeError,
+                                "start_response called a second time without exc_info");
+                return NULL;
+        }
+
+        PyObject *sb = native_bytes(status, "status");
+        if (!sb)
+                return NULL;
+        int k = response_start(req, PyBytes_AS_STRING(sb), PyBytes_GET_SIZE(sb));
+        Py_DECREF(sb);
+        if (k < 0)
+                return PyErr_Format(PyExc_ValueError, "invalid status %R", status);
+        if (add_headers(req, headers) < 0) {
+                response_restart(req);
+                return NULL;
+        }
+        return PyObject_GetAttrString((PyObject *) self, "write");
+}
+
+static int send_iov(Request *req, const struct iovec *iov, int n) {
+        int k;
+        Py_BEGIN_ALLOW_THREADS
+        k = response_write(req, iov, n);
+        Py_END_ALLOW_THREADS
+        return k;
+}
+
+static PyObject *responder_write(Responder *self, PyObject *data) {
+        Request *req = responder_req(self);
+        Py_buffer view;
+
+        if (!req)
+                return NULL;
+        if (!req->started) {
+                PyErr_SetString(PyExc_RuntimeError, "write() called before start_response()");
+                return NULL;
+        }
+        if (!PyBytes_Check(data))
+                return PyErr_Format(PyExc_TypeError, "write() takes bytes, not %.100s",
+                                    Py_TYPE(data)->tp_name);
+        if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0)
+                return NULL;
+        struct iovec iov = { view.buf, view.len };
+        int k = send_iov(req, &iov, 1);
+        PyBuffer_Release(&view);
+        if (k < 0) {
+                errno = -k;
+                return PyErr_SetFromErrno(PyExc_OSError);
+        }
+        Py_RETURN_NONE;
+}
+
+static PyMethodDef responder_methods[] = {
+        { "start_response", (PyCFunction) responder_start_response, METH_VARARGS,
+          "start_response(status, headers, exc_info=None)" },
+        { "write", (PyCFunction) responder_write, METH_O, "write(data)" },
+        { NULL, NULL, 0, NULL },
+};
+
+static PyTypeObject ResponderType = {
+        PyVarObject_HEAD_INIT(NULL, 0)
+        .tp_name = "vassal.Responder",
+        .tp_basicsize = sizeof(Responder),
+        .tp_flags = Py_TPFLAGS_DEFAULT,
+        .tp_methods = responder_methods,
+};
+
+/* ---- interpreter and app ---- */
+
+bool wsgi_initialized(void) {
+        return Py_IsInitialized();
+}
+
+/* A virtualenv made by another Python (pyenv's, say) would load its stdlib into our libpython
+ * with no error at all: refuse it, saying why. */
+static int check_virtualenv(const char *venv, char *exe, size_t exe_size) {
+        char cfg_path[PATH_MAX], line[1024], home[PATH_MAX] = "", version[64] = "";
+
+        (void) snprintf(exe, exe_size, "%s/bin/python", venv);
+        if (access(exe, X_OK) < 0)
+                return log_error_errno(errno, "virtualenv '%s': no bin/python: %m", venv);
+        (void) snprintf(cfg_path, sizeof(cfg_path), "%s/pyvenv.cfg", venv);
+        FILE *f = fopen(cfg_path, "re");
+        if (!f)
+                return log_error_errno(errno, "virtualenv '%s': cannot read pyvenv.cfg: %m", venv);
+        while (fgets(line, sizeof(line), f)) {
+                char *eq = strchr(line, '=');
+                if (!eq)
+                        continue;
+                *eq = 0;
+                char *k = line, *v = eq + 1;
+                while (*k == ' ')
+                        k++;
+                for (char *e = k + strlen(k); e > k && e[-1] == ' '; e--)
+                        e[-1] = 0;
+                v += strspn(v, " ");
+                v[strcspn(v, "\r\n")] = 0;
+                if (streq(k, "home"))
+                        (void) snprintf(home, sizeof(home), "%s", v);
+                else if (streq(k, "version") || streq(k, "version_info"))
+                        (void) snprintf(version, sizeof(version), "%s", v);
+        }
+        fclose(f);
+
+        char want[32];
+        (void) snprintf(want, sizeof(want), "%d.%d.", PY_MAJOR_VERSION, PY_MINOR_VERSION);
+        if (version[0] && strncmp(version, want, strlen(want)) != 0)
+                return log_error_errno(EINVAL,
+                                       "virtualenv '%s' is for Python %s, but this vassal embeds "
+                                       "Python %d.%d", venv, version, PY_MAJOR_VERSION,
+                                       PY_MINOR_VERSION);
+        if (home[0]) {
+                char a[PATH_MAX], b[PATH_MAX], candidate[PATH_MAX];
+                (void) snprintf(candidate, sizeof(candidate), "%s/python%d.%d", home,
+                                PY_MAJOR_VERSION, PY_MINOR_VERSION);
+                if (!realpath(candidate, a) || !realpath(PYTHON_EXECUTABLE, b) || !streq(a, b))
+                        return log_error_errno(EINVAL,
+                                               "virtualenv '%s' was made by another Python "
+                                               "(home = %s), not %s: recreate it with '%s -m venv'",
+                                               venv, home, PYTHON_EXECUTABLE, PYTHON_EXECUTABLE);
+        }
+        return 0;
+}
+
+static int sys_path_insert(Py_ssize_t index, const char *dir) {
+        PyObject *path = PySys_GetObject("path"); /* borrowed */
+        PyObject *s = PyUnicode_DecodeFSDefault(dir);
+        int k = s && path ? PyList_Insert(path, index, s) : -1;
+        Py_XDECREF(s);
+        return k;
+}
+
+int wsgi_init(const VassalConfig *c) {
+        char exe[PATH_MAX] = PYTHON_EXECUTABLE;
+        PyStatus st;
+        PyConfig cfg;
+        int r;
+
+        if (c->virtualenv) {
+                r = check_virtualenv(c->virtualenv, exe, sizeof(exe));
+                if (r < 0)
+                        return r;
+        }
+
+        PyConfig_InitIsolatedConfig(&cfg);
+        cfg.site_import = 1;          /* Debian's dist-packages come from site.py */
+        cfg.buffered_stdio = 0;       /* app prints reach the log at once, in order */
+        cfg.install_signal_handlers = 0; /* signals are the master's and workers' C code's */
+        /* Without an executable, getpath searches $PATH for python3 and may pick another
+         * installation's stdlib (see PLATFORM.md). */
+        st = PyConfig_SetBytesString(&cfg, &cfg.executable, exe);
+        if (!PyStatus_Exception(st))
+                st = PyConfig_SetBytesString(&cfg, &cfg.program_name, exe);
+        if (!PyStatus_Exception(st)) {
+                char *argv[] = { (char *) "vassal", NULL };
+                st = PyConfig_SetBytesArgv(&cfg, 1, argv);
+        }
+        if (!PyStatus_Exception(st))
+                st = Py_InitializeFromConfig(&cfg);
+        PyConfig_Clear(&cfg);
+        if (PyStatus_Exception(st))
+                return log_error_errno(EINVAL, "Failed to initialise Python: %s",
+                                       strempty(st.err_msg));
+
+        if (PyType_Ready(&InputType) < 0 || PyType_Ready(&FileWrapperType) < 0 ||
+            PyType_Ready(&ResponderType) < 0) {
+                PyErr_Print();
+                return log_error_errno(EINVAL, "Failed to set up Python types");
+        }
+
+        /* sys.path: the working directory first (uWSGI does the same for module=), then every
+         * pythonpath entry in order, ahead of the stdlib. */
+        char cwd[PATH_MAX];
+        Py_ssize_t at = 0;
+        if (getcwd(cwd, sizeof(cwd)) && sys_path_insert(at++, cwd) < 0)
+                goto fail;
+        for (char **p = c->pythonpath; p && *p; p++)
+                if (sys_path_insert(at++, *p) < 0)
+                        goto fail;
+        return 0;
+fail:
+        PyErr_Print();
+        return log_error_errno(EINVAL, "Failed to set sys.path");
+}
+
+static PyObject *load_wsgi_file(const char *path) {
+        char full[PATH_MAX], name[PATH_MAX + 16];
+        PyObject *util = NULL, *spec = NULL, *mod = NULL, *loader = NULL, *res = NULL;
+
+        if (!realpath(path, full)) {
+                log_error_errno(errno, "wsgi-file '%s': %m", path);
+                return NULL;
+        }
+        /* A module name from the path, as uWSGI does: /srv/app/wsgi.py -> uwsgi_file__srv_app_wsgi */
+        size_t n = snprintf(name, sizeof(name), "uwsgi_file_%s", full);
+        for (size_t i = 11; i < n; i++)
+                if (!isalnum((unsigned char) name[i]))
+                        name[i] = '_';
+        if (n > 14 && streq(name + n - 3, "_py"))
+                name[n - 3] = 0;
+
+        /* The file's directory goes on sys.path so its sibling modules import. */
+        char dir[PATH_MAX];
+        (void) snprintf(dir, sizeof(dir), "%s", full);
+        char *slash = strrchr(dir, '/');
+        if (slash) {
+                *slash = 0;
+                if (sys_path_insert(0, dir[0] ? dir : "/") < 0)
+                        goto finish;
+        }
+
+        util = PyImport_ImportModule("importlib.util");
+        if (!util)
+                goto finish;
+        spec = PyObject_CallMethod(util, "spec_from_file_location", "ss", name, full);
+        if (!spec || spec == Py_None) {
+                if (spec == Py_None)
+                        PyErr_Format(PyExc_ImportError, "cannot load '%s' as Python", full);
+                goto finish;
+        }
+        mod = PyObject_CallMethod(util, "module_from_spec", "O", spec);
+        if (!mod)
+                goto finish;
+        if (PyDict_SetItemString(PyImport_GetModuleDict(), name, mod) < 0)
+                goto finish;
+        loader = PyObject_GetAttrString(spec, "loader");
+        if (!loader)
+                goto finish;
+        res = PyObject_CallMethod(loader, "exec_module", "O", mod);
+finish:
+        Py_XDECREF(util);
+        Py_XDECREF(spec);
+        Py_XDECREF(loader);
+        if (!res) {
+                Py_XDECREF(mod);
+                return NULL;
+        }
+        Py_DECREF(res);
+        return mod;
+}
+
+int wsgi_load_app(const VassalConfig *c) {
+        _cleanup_free_ char *modname = NULL;
+        const char *callable = c->callable ?: "application";
+        PyObject *mod;
+
+        if (c->module) {
+                modname = strdup(c->module);
+                if (!modname)
+                        return log_oom();
+                char *colon = strchr(modname, ':');
+                if (colon) {
+                        *colon = 0;
+                        callable = c->module + (colon - modname) + 1;
+                }
+                mod = PyImport_ImportModule(modname);
+        } else
+                mod = load_wsgi_file(c->wsgi_file);
+
+        const char *what = c->module ? c->module : c->wsgi_file;
+        if (!mod) {
+                if (PyErr_Occurred())
+                        PyErr_Print();
+                return log_error_errno(ENOENT, "Failed to import the app '%s'", what);
+        }
+        wsgi_app = PyObject_GetAttrString(mod, callable);
+        Py_DECREF(mod);
+        if (!wsgi_app || !PyCallable_Check(wsgi_app)) {
+                PyErr_Clear();
+                Py_CLEAR(wsgi_app);
+                return log_error_errno(ENOENT, "The app '%s' has no callable '%s'", what,
+                                       callable);
+        }
+        wsgi_ready = true;
+        log_info("app '%s' loaded (callable '%s')", what, callable);
+        return 0;
+}
+
+void wsgi_before_fork(void) {
+        if (Py_IsInitialized())
+                PyOS_BeforeFork();
+}
+
+void wsgi_after_fork_parent(void) {
+        if (Py_IsInitialized())
+                PyOS_AfterFork_Parent();
+}
+
+void wsgi_after_fork_child(void) {
+        if (Py_IsInitialized())
+                PyOS_AfterFork_Child();
+}
+
+void wsgi_release_main(void) {
+        if (Py_IsInitialized() && !main_state)
+                main_state = PyEval_SaveThread();
+}
+
+/* ---- per thread ---- */
+
+struct WsgiThread {
+        PyGILState_STATE gil;
+        PyThreadState *ts;
+        Responder *responder;
+        PyObject *start_response;
+        PyObject *environ_template;
+        char *scratch;
+};
+
+/* Interned environ keys used on every request. */
+static PyObject *key_input, *key_scheme;
+
+WsgiThread *wsgi_thread_new(const VassalConfig *c) {
+        WsgiThread *t = calloc(1, sizeof(*t));
+        if (!t) {
+                log_oom();
+                return NULL;
+        }
+        t->gil = PyGILState_Ensure();
+
+        if (!key_input) {
+                key_input = PyUnicode_InternFromString("wsgi.input");
+                key_scheme = PyUnicode_InternFromString("wsgi.url_scheme");
+        }
+        t->responder = PyObject_New(Responder, &ResponderType);
+        if (t->responder)
+                t->responder->req = NULL;
+        t->start_response = t->responder
+                                    ? PyObject_GetAttrString((PyObject *) t->responder,
+                                                             "start_response")
+                                    : NULL;
+        PyObject *d = t->environ_template = PyDict_New();
+        PyObject *version = Py_BuildValue("(ii)", 1, 0);
+        PyObject *errors = PySys_GetObject("stderr"); /* borrowed */
+        bool ok = t->start_response && d && version && errors && key_input && key_scheme &&
+                  PyDict_SetItemString(d, "wsgi.version", version) == 0 &&
+                  PyDict_SetItemString(d, "wsgi.errors", errors) == 0 &&
+                  PyDict_SetItemString(d, "wsgi.multithread",
+                                       c->threads > 1 ? Py_True : Py_False) == 0 &&
+                  PyDict_SetItemString(d, "wsgi.multiprocess",
+                                       c->processes > 1 ? Py_True : Py_False) == 0 &&
+                  PyDict_SetItemString(d, "wsgi.run_once", Py_False) == 0 &&
+                  PyDict_SetItemString(d, "wsgi.file_wrapper", (PyObject *) &FileWrapperType) ==
+                          0;
+        Py_XDECREF(version);
+        if (!ok) {
+                if (PyErr_Occurred())
+                        PyErr_Print();
+                log_error("Failed to set up a worker thread's Python objects");
+                t->ts = PyEval_SaveThread();
+                wsgi_thread_free(t);
+                return NULL;
+        }
+        t->ts = PyEval_SaveThread();
+        return t;
+}
+
+void wsgi_thread_free(WsgiThread *t) {
+        if (!t)
+                return;
+        PyEval_RestoreThread(t->ts);
+        Py_XDECREF(t->start_response);
+        Py_XDECREF(t->responder);
+        Py_XDECREF(t->environ_template);
+        PyGILState_Release(t->gil);
+        free(t);
+}
+
+static PyObject *latin1(const char *s, size_t n) {
+        return PyUnicode_DecodeLatin1(s, n, NULL);
+}
+
+static PyObject *build_environ(WsgiThread *t, Request *r, Input *input) {
+        PyObject *env = PyDict_Copy(t->environ_template);
+        if (!env)
+                return NULL;
+        for (size_t i = 0; i < r->n_vars; i++) {
+                const RequestVar *v = &r->vars[i];
+                PyObject *k = latin1(v->key, v->key_len);
+                PyObject *val = k ? latin1(v->value, v->value_len) : NULL;
+                int rc = val ? PyDict_SetItem(env, k, val) : -1;
+                Py_XDECREF(k);
+                Py_XDECREF(val);
+                if (rc < 0) {
+                        Py_DECREF(env);
+                        return NULL;
+                }
+        }
+        PyObject *scheme = PyUnicode_FromString(r->url_scheme);
+        int rc = scheme ? PyDict_SetItem(env, key_scheme, scheme) : -1;
+        Py_XDECREF(scheme);
+        if (rc < 0 || PyDict_SetItem(env, key_input, (PyObject *) input) < 0) {
+                Py_DECREF(env);
+                return NULL;
+        }
+        return env;
+}
+
+/* Logs the exception in flight with what request raised it. */
+static void log_exception(Request *r, const char *what) {
+        log_error("%s in the app for %.*s %.*s:", what, (int) r->method_len, r->method,
+                  (int) MIN(r->uri_len, 512u), r->uri);
+        PyErr_Print();
+}
+
+/* The response a failure gets when nothing was sent yet: a body-reading error says what the
+ * client did wrong; anything else is the app's 500. */
+static void fail_response(Request *r) {
+        int status = 500;
+        switch (r->body_errno) {
+        case EFBIG:
+                status = 413;
+                break;
+        case ETIMEDOUT:
+                status = 408;
+                break;
+        case EBADMSG:
+                status = 400;
+                break;
+        }
+        Py_BEGIN_ALLOW_THREADS
+        response_error(r, status);
+        Py_END_ALLOW_THREADS
+}
+
+/* Serves a file_wrapper over a real file with sendfile(2). Returns 1 when done that way, 0 when
+ * the object is not such a file (iterate it instead), -1 on a Python error. */
+static int try_sendfile(Request *r, PyObject *result) {
+        if (Py_TYPE(result) != &FileWrapperType)
+                return 0;
+        PyObject *fn = PyObject_CallMethod(((FileWrapper *) result)->filelike, "fileno", NULL);
+        if (!fn) {
+                PyErr_Clear();
+                return 0;
+        }
+        int fd = (int) PyLong_AsLong(fn);
+        Py_DECREF(fn);
+        if (fd < 0 || PyErr_Occurred()) {
+                PyErr_Clear();
+                return 0;
+        }
+        /* Python's buffered file may have read ahead: its position is what counts. */
+        PyObject *pos = PyObject_CallMethod(((FileWrapper *) result)->filelike, "tell", NULL);
+        off_t offset = 0;
+        if (pos) {
+                offset = PyLong_AsLongLong(pos);
+                Py_DECREF(pos);
+        }
+        PyErr_Clear();
+        struct stat st;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || offset < 0 || offset > st.st_size)
+                return 0;
+        if (!r->started) {
+                PyErr_SetString(PyExc_RuntimeError, "the app did not call start_response");
+                return -1;
+        }
+        uint64_t count = st.st_size - offset;
+        if (r->content_length < 0)
+                (void) response_set_length(r, count);
+        Py_BEGIN_ALLOW_THREADS
+        (void) response_sendfile(r, fd, offset, count);
+        Py_END_ALLOW_THREADS
+        return 1;
+}
+
+/* A list or tuple of bytes: one writev, with Content-Length when the app gave none. */
+static int send_sequence(Request *r, PyObject *seq) {
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+        struct iovec stack_iov[16], *iov = stack_iov;
+        uint64_t total = 0;
+
+        for (Py_ssize_t i = 0; i < n; i++) {
+                PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+                if (!PyBytes_Check(item)) {
+                        PyErr_Format(PyExc_TypeError,
+                                     "the app returned %.100s in its response, not bytes",
+                                     Py_TYPE(item)->tp_name);
+                        return -1;
+                }
+                total += PyBytes_GET_SIZE(item);
+        }
+        if (!r->started) {
+                PyErr_SetString(PyExc_RuntimeError, "the app did not call start_response");
+                return -1;
+        }
+        if (n > (Py_ssize_t) ELEMENTSOF(stack_iov)) {
+                iov = PyMem_Malloc(n * sizeof(*iov));
+                if (!iov) {
+                        PyErr_NoMemory();
+                        return -1;
+                }
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+                PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+                iov[i] = (struct iovec) { PyBytes_AS_STRING(item), PyBytes_GET_SIZE(item) };
+        }
+        if (r->content_length < 0)
+                (void) response_set_length(r, total);
+        /* The sequence (and so every item) stays referenced while the GIL is released. */
+        (void) send_iov(r, iov, (int) n);
+        if (iov != stack_iov)
+                PyMem_Free(iov);
+        return 0;
+}
+
+/* Any other iterable: each non-empty item is sent as it comes (chunked without a length). */
+static int send_iterable(Request *r, PyObject *result) {
+        PyObject *it = PyObject_GetIter(result), *item;
+        if (!it)
+                return -1;
+        while ((item = PyIter_Next(it))) {
+                if (!PyBytes_Check(item)) {
+                        PyErr_Format(PyExc_TypeError,
+                                     "the app yielded %.100s in its response, not bytes",
+                                     Py_TYPE(item)->tp_name);
+                        Py_DECREF(item);
+                        break;
+                }
+                if (!r->started) {
+                        PyErr_SetString(PyExc_RuntimeError, "the app did not call start_response");
+                        Py_DECREF(item);
+                        break;
+                }
+                if (PyBytes_GET_SIZE(item) > 0) {
+                        struct iovec iov = { PyBytes_AS_STRING(item), PyBytes_GET_SIZE(item) };
+                        int k = send_iov(r, &iov, 1);
+                        Py_DECREF(item);
+                        if (k < 0)
+                                break; /* the client is gone: stop producing */
+                } else
+                        Py_DECREF(item);
+        }
+        Py_DECREF(it);
+        if (PyErr_Occurred())
+                return -1;
+        if (!r->started && !r->failed) {
+                PyErr_SetString(PyExc_RuntimeError, "the app did not call start_response");
+                return -1;
+        }
+        return 0;
+}
+
+int wsgi_handle(WsgiThread *t, Request *r, bool *ret_exception) {
+        PyObject *env = NULL, *result = NULL;
+        bool failed = false;
+        int k;
+
+        PyEval_RestoreThread(t->ts);
+
+        Input *input = PyObject_New(Input, &InputType);
+        if (!input) {
+                PyErr_Print();
+                t->ts = PyEval_SaveThread();
+                response_error(r, 500);
+                *ret_exception = true;
+                return 0;
+        }
+        input->req = r;
+        input->pending = NULL;
+        input->pending_len = input->pending_off = input->pending_size = 0;
+        t->responder->req = r;
+
+        env = build_environ(t, r, input);
+        if (env)
+                result = PyObject_CallFunctionObjArgs(wsgi_app, env, t->start_response, NULL);
+        if (!result) {
+                log_exception(r, "Exception");
+                failed = true;
+                goto done;
+        }
+
+        k = try_sendfile(r, result);
+        if (k == 0) {
+                if (PyList_CheckExact(result) || PyTuple_CheckExact(result))
+                        k = send_sequence(r, result);
+                else
+                        k = send_iterable(r, result);
+        }
+        if (k < 0) {
+                log_exception(r, "Error");
+                failed = true;
+        }
+
+        /* close() is always called, whatever happened (PEP 3333). */
+        if (PyObject_HasAttrString(result, "close")) {
+                PyObject *res = PyObject_CallMethod(result, "close", NULL);
+                if (!res) {
+                        log_exception(r, "Exception in close()");
+                        failed = true;
+                }
+                Py_XDECREF(res);
+        }
+
+done:
+        if (failed)
+                fail_response(r);
+        else {
+                Py_BEGIN_ALLOW_THREADS
+                (void) response_finish(r);
+                Py_END_ALLOW_THREADS
+        }
+        Py_XDECREF(result);
+        Py_XDECREF(env);
+        input->req = NULL;
+        Py_DECREF(input);
+        t->responder->req = NULL;
+        t->ts = PyEval_SaveThread();
+        *ret_exception = failed;
+        return 0;
+}
