@@ -68,22 +68,24 @@ static const ConfOption vassal_options[] = {
         { "disable-logging", CONF_BOOL, F(disable_logging), 0, 0, NULL, "no request log" },
         { "logto", CONF_STRING, F(logto), 0, 0, NULL, "append the log to this file" },
 
-        /* Accepted for compatibility: what they ask for is how we always work. */
-        { "master", CONF_IGNORED, 0, 0, 0, NULL, NULL },
-        { "enable-threads", CONF_IGNORED, 0, 0, 0, NULL, NULL },
+        /* Accepted for compatibility: what they ask for is how we always work. The flags are
+         * parsed as booleans (into a field nobody reads) so `--master app.ini` keeps app.ini
+         * as the ini and a bad value is still reported. */
+        { "master", CONF_BOOL, F(compat_flag), 0, 0, NULL, NULL },
+        { "enable-threads", CONF_BOOL, F(compat_flag), 0, 0, NULL, NULL },
         { "plugins", CONF_IGNORED, 0, 0, 0, NULL, NULL },
         { "plugin", CONF_IGNORED, 0, 0, 0, NULL, NULL },
-        { "die-on-term", CONF_IGNORED, 0, 0, 0, NULL, NULL },
-        { "strict", CONF_IGNORED, 0, 0, 0, NULL, NULL },
-        { "need-app", CONF_IGNORED, 0, 0, 0, NULL, NULL },
-        { "single-interpreter", CONF_IGNORED, 0, 0, 0, NULL, NULL },
-        { "thunder-lock", CONF_IGNORED, 0, 0, 0, NULL, NULL },
-        { "http-keepalive", CONF_IGNORED, 0, 0, 0, NULL, NULL },
-        { "auto-procname", CONF_IGNORED, 0, 0, 0, NULL, NULL },
+        { "die-on-term", CONF_BOOL, F(compat_flag), 0, 0, NULL, NULL },
+        { "strict", CONF_BOOL, F(compat_flag), 0, 0, NULL, NULL },
+        { "need-app", CONF_BOOL, F(compat_flag), 0, 0, NULL, NULL },
+        { "single-interpreter", CONF_BOOL, F(compat_flag), 0, 0, NULL, NULL },
+        { "thunder-lock", CONF_BOOL, F(compat_flag), 0, 0, NULL, NULL },
+        { "http-keepalive", CONF_BOOL, F(compat_flag), 0, 0, NULL, NULL },
+        { "auto-procname", CONF_BOOL, F(compat_flag), 0, 0, NULL, NULL },
         { "procname-prefix", CONF_IGNORED, 0, 0, 0, NULL, NULL },
         { "procname-prefix-spaced", CONF_IGNORED, 0, 0, 0, NULL, NULL },
-        { "py-call-osafterfork", CONF_IGNORED, 0, 0, 0, NULL, NULL },
-        { "vacuum", CONF_IGNORED, 0, 0, 0, NULL, NULL },
+        { "py-call-osafterfork", CONF_BOOL, F(compat_flag), 0, 0, NULL, NULL },
+        { "vacuum", CONF_BOOL, F(compat_flag), 0, 0, NULL, NULL },
 
         /* uWSGI keys we know and will implement; until then they warn. */
         { "harakiri", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },

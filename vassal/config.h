@@ -46,6 +46,8 @@ typedef struct VassalConfig {
         /* Logging */
         bool disable_logging;
         char *logto;
+
+        bool compat_flag; /* uWSGI flags we accept and ignore (master, enable-threads, ...) */
 } VassalConfig;
 
 /* Sets every default. */
@@ -53,7 +55,8 @@ void vassal_config_init(VassalConfig *c);
 void vassal_config_done(VassalConfig *c);
 
 /* Loads FILE.ini[:section] (NULL: command line only) and then the command-line options in
- * argv (already stripped of the ini file and the vassal's own flags), reporting every problem as
+ * argv (argv[0] the program, then the options without the ini file and the vassal's own
+ * flags), reporting every problem as
  * "file:line: message" on stderr. Returns 0, or -EINVAL when any value was bad (the caller
  * exits EX_CONFIG), or -errno when the file cannot be read. */
 int vassal_config_load(VassalConfig *c, const char *ini_spec, int argc, char **argv);

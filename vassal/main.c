@@ -27,6 +27,13 @@ static void help(void) {
         vassal_config_help();
 }
 
+/* "app.ini" or "app.ini:section": an ini anywhere on the command line, as in
+ * `vassal --check app.ini`. */
+static bool looks_like_ini(const char *a) {
+        size_t n = strlen(a);
+        return (n > 4 && streq(a + n - 4, ".ini")) || strstr(a, ".ini:") != NULL;
+}
+
 /* Applies `env` and `chdir` before Python starts: the app sees both from its first line. */
 static int apply_environment(const VassalConfig *c) {
         for (char **e = c->env; e && *e; e++) {
@@ -53,6 +60,7 @@ int main(int argc, char **argv) {
 
         if (!rest)
                 return EXIT_RUNTIME;
+        rest[n_rest++] = argv[0]; /* conf_parse_argv() skips it, as getopt does */
         /* Our own flags and the ini file; everything else is a config key (config.c). A first
          * argument that does not start with "--" is the ini, as in `vassal app.ini`. */
         for (int i = 1; i < argc; i++) {
@@ -73,7 +81,7 @@ int main(int argc, char **argv) {
                         ini = argv[++i];
                 else if (strncmp(a, "--ini=", 6) == 0)
                         ini = a + 6;
-                else if (i == 1 && a[0] != '-')
+                else if (!ini && a[0] != '-' && (i == 1 || looks_like_ini(a)))
                         ini = a;
                 else
                         rest[n_rest++] = argv[i];

@@ -1,0 +1,101 @@
+# Shared helpers for the integration scenarios: start real processes on 127.0.0.1, poll with a
+# deadline (never a bare sleep), assert, and clean up only what we started, by pid.
+# Each scenario sources this file, then calls its own steps; the first failed check exits 1.
+
+set -u
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=${BUILD:-build}
+case "$BUILD" in /*) ;; *) BUILD="$TOP/$BUILD" ;; esac
+VASSAL="$BUILD/vassal"
+APPS="$TOP/tests/integration/apps"
+T=$(mktemp -d /tmp/emperor-test.XXXXXX)
+export TESTAPP_MARKERS="$T"
+PIDS=()
+# Sanitizer builds: embedded CPython's own allocations are not ours to report (PLATFORM.md).
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0}
+
+cleanup() {
+        local p
+        for p in "${PIDS[@]}"; do
+                kill -TERM "$p" 2>/dev/null
+        done
+        for p in "${PIDS[@]}"; do
+                for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+                kill -KILL "$p" 2>/dev/null
+                wait "$p" 2>/dev/null
+        done
+        if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
+}
+trap cleanup EXIT
+
+fail() {
+        echo "FAIL: $*" >&2
+        for f in "$T"/*.log; do
+                [ -f "$f" ] || continue
+                echo "---- $f (last 30 lines)" >&2
+                tail -n 30 "$f" >&2
+        done
+        exit 1
+}
+ok() { echo "  ok: $*"; }
+
+# A TCP port nobody listens on now.
+free_port() {
+        python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# wait_until SECONDS CMD...: polls CMD every 50 ms until it succeeds, or fails the test.
+wait_until() {
+        local secs=$1; shift
+        local end=$((SECONDS + secs))
+        until "$@" >/dev/null 2>&1; do
+                [ $SECONDS -ge "$end" ] && return 1
+                sleep 0.05
+        done
+}
+
+http_ok() { curl -sf -o /dev/null --max-time 2 "$1"; }
+
+# start_vassal NAME ARGS...: runs the vassal in the background, log in $T/NAME.log, pid in
+# the variable NAME_pid (and in PIDS for cleanup).
+start_vassal() {
+        local name=$1; shift
+        "$VASSAL" "$@" >"$T/$name.log" 2>&1 &
+        local pid=$!
+        PIDS+=("$pid")
+        printf -v "${name}_pid" '%s' "$pid"
+}
+
+# wait_ready NAME URL: waits for the URL to answer, or fails with the log.
+wait_ready() {
+        wait_until 15 http_ok "$2" || fail "$1 did not come up at $2"
+}
+
+# stop_pid PID [SIGNAL]: sends SIGNAL (TERM) and waits up to 15 s for the process to end.
+stop_pid() {
+        kill -"${2:-TERM}" "$1" 2>/dev/null
+        for _ in $(seq 150); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+        kill -0 "$1" 2>/dev/null && fail "pid $1 did not stop"
+        wait "$1" 2>/dev/null
+        return 0
+}
+
+assert_eq() {
+        [ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"
+        ok "$3"
+}
+assert_contains() {
+        case "$1" in *"$2"*) ok "$3" ;; *) fail "$3: '$2' not in: $(printf '%s' "$1" | head -c 600)" ;; esac
+}
+assert_file_contains() {
+        grep -qF -- "$2" "$1" || fail "$3: '$2' not in $1"
+        ok "$3"
+}
+
+# raw PORT [TIMEOUT]: sends stdin as-is to 127.0.0.1:PORT and prints all it receives until the
+# server closes or TIMEOUT (default 5) seconds pass.
+raw() {
+        python3 "$TOP/tests/integration/rawclient.py" "$1" "${2:-5}"
+}
+
+status_of() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$@"; }
