@@ -53,7 +53,13 @@ typedef struct HttpRequest {
  * other than chunked), -505 (a version other than HTTP/1.0 or 1.1). ret->error says why.
  * A head longer than the caller's buffer is the caller's 431 (this returns 0 for it).
  * A request line alone ("GET /\r\n", HTTP/0.9) is refused with -400. Leading empty lines
- * before the request line are skipped, as RFC 9112 section 2.2 allows. */
+ * before the request line are skipped, as RFC 9112 section 2.2 allows; the returned length
+ * counts them. Also -400: a bare LF as line end (not tolerated: a proxy in front that does not
+ * split there would see different headers), two Host lines, two Transfer-Encoding lines, and
+ * Transfer-Encoding in an HTTP/1.0 request (RFC 9112 section 6.1).
+ * A prefix of a refused request returns 0 or the same status, never another one.
+ * On 0 or an error the fields are partly filled; version_minor is 1 until the request line
+ * has been parsed, so an error reply can always be written as "HTTP/1.%d". */
 int http_request_parse(const char *buf, size_t len, HttpRequest *ret);
 
 /* Case-insensitive header lookup; NULL when absent. */
@@ -71,7 +77,9 @@ typedef struct HttpChunked {
  * Returns 1 when the body is complete (last chunk and trailers consumed: the bytes after
  * *ret_in_used belong to the next request), 0 when it needs more input or more room, or -400
  * for a malformed body (bad hex, a size over 2^62, a missing CRLF, a chunk-size or trailer
- * line over 4096 bytes). */
+ * line over 4096 bytes, a trailer section over 16384 bytes, bare LF or whitespace after the size
+ * other than before ';'). Once it returned 1 or -400 it returns the same again and consumes
+ * nothing. Trailer fields are checked for syntax and dropped. */
 int http_chunked_decode(HttpChunked *c, const char *in, size_t in_len, size_t *ret_in_used,
                         char *out, size_t out_size, size_t *ret_out_len);
 
@@ -79,5 +87,6 @@ int http_chunked_decode(HttpChunked *c, const char *in, size_t in_len, size_t *r
 const char *http_status_reason(int status);
 
 /* Decodes %XX escapes from src into dst (dst may equal src; the result is never longer).
- * Returns the decoded length; malformed escapes are copied as they are. */
+ * Returns the decoded length; malformed escapes are copied as they are. '+' stays '+', and
+ * "%00" gives a NUL byte: a caller that wants C strings must check for it. */
 size_t http_percent_decode(char *dst, const char *src, size_t len);

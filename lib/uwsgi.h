@@ -34,9 +34,12 @@ typedef struct UwsgiPacket {
  * vars; -EPROTONOSUPPORT for a modifier1 other than 0 (WSGI request). */
 int uwsgi_packet_parse(const char *buf, size_t len, UwsgiPacket *ret);
 
-/* Looks a var up by key; NULL when absent. Sets *ret_len to the value's length. */
+/* Looks a var up by key (case-sensitive; the first one when a key repeats); NULL when absent.
+ * Sets *ret_len, when not NULL, to the value's length. */
 const char *uwsgi_packet_get(const UwsgiPacket *p, const char *key, size_t *ret_len);
 
 /* Appends one var to an encoder buffer: returns the bytes written, or -ENOBUFS when it does not
- * fit. For tests, benchmarks and tools that speak to a vassal's uwsgi socket. */
+ * fit (nothing is written then), or -EINVAL for an empty key or a key or value over 65535
+ * bytes. The 4-byte header is the caller's, as is keeping datasize under 65536.
+ * For tests, benchmarks and tools that speak to a vassal's uwsgi socket. */
 int uwsgi_var_encode(char *buf, size_t size, const char *key, const char *value);
