@@ -126,6 +126,11 @@ int request_from_http(Request *r, const HttpRequest *h, const ConnInfo *ci, char
                                                   : hd->value_len;
                 }
 
+                /* "X_Forwarded_For" would land on the same HTTP_X_FORWARDED_FOR key as the
+                 * proxy's "X-Forwarded-For" and could spoof it: such headers are dropped, as
+                 * nginx and gunicorn do. */
+                if (memchr(hd->name, '_', hd->name_len))
+                        continue;
                 if ((size_t) (end - s) < hd->name_len + 5)
                         return -431;
                 memcpy(s, "HTTP_", 5);
@@ -638,7 +643,7 @@ int response_add_header(Request *r, const char *name, size_t name_len, const cha
 
 int response_set_length(Request *r, uint64_t len) {
         char v[24];
-        if (r->content_length >= 0)
+        if (r->content_length >= 0 || r->head_sent)
                 return 0;
         int n = snprintf(v, sizeof(v), "%" PRIu64, len);
         return response_add_header(r, "Content-Length", 14, v, n);

@@ -134,7 +134,7 @@ void request_body_free(Request *r);
 int response_start(Request *r, const char *status_text, size_t len);
 int response_add_header(Request *r, const char *name, size_t name_len, const char *value,
                         size_t value_len);
-/* Adds "Content-Length: len" unless the app gave one (a list response's total). */
+/* Adds "Content-Length: len" unless the app gave one or the head is out (a list's total). */
 int response_set_length(Request *r, uint64_t len);
 /* Discards a started response that has not been sent (start_response with exc_info). */
 void response_restart(Request *r);

@@ -85,6 +85,9 @@ struct Worker {
         ThreadCtx *threads;
 
         pthread_mutex_t lock; /* guards the conns list and fds while the sweep uses them */
+        pthread_cond_t started_cond;
+        int64_t threads_started;
+        unsigned threads_failed;
         Conn *conns;
         atomic_uint n_conns;
         atomic_bool stopping;
@@ -370,6 +373,7 @@ static void conn_run(ThreadCtx *t, Conn *c) {
                         if (k > 0)
                                 continue;
                 }
+        read_more:
                 if (c->in.start == c->in.end)
                         c->in.start = c->in.end = 0;
                 else if (c->in.start > 0) {
@@ -380,8 +384,15 @@ static void conn_run(ThreadCtx *t, Conn *c) {
 
                 ssize_t n = recv(c->fd, c->in.data + c->in.end, c->in.size - c->in.end, 0);
                 if (n > 0) {
+                        char *fresh = c->in.data + c->in.end;
                         c->in.end += n;
                         atomic_store(&c->last_active, now_ms());
+                        /* A head can only complete (or fail) at a line end, and the parser
+                         * judges every prefix the same way: without a new '\n' there is
+                         * nothing to re-parse, which keeps a byte-at-a-time client linear. */
+                        if (c->lr->l->proto == SOCKET_HTTP && !memchr(fresh, '\n', n) &&
+                            c->in.end < c->in.size)
+                                goto read_more;
                         continue;
                 }
                 if (n < 0 && errno == EINTR)
@@ -431,10 +442,27 @@ static void on_listener(ThreadCtx *t, ListenerRef *lr) {
         conn_run(t, c);
 }
 
+/* Counts threads that finished setting up, so the worker says ready only once all can serve. */
+static void thread_started(Worker *w, bool ok) {
+        pthread_mutex_lock(&w->lock);
+        w->threads_started++;
+        w->threads_failed += !ok;
+        pthread_cond_signal(&w->started_cond);
+        pthread_mutex_unlock(&w->lock);
+}
+
 static void *thread_main(void *arg) {
         ThreadCtx *t = arg;
         Worker *w = t->w;
         struct epoll_event evs[64];
+
+        /* The Python thread state must be made on this thread: made elsewhere, every thread
+         * would share the maker's state. */
+        t->wt = wsgi_thread_new(w->cfg);
+        thread_started(w, t->wt != NULL);
+        if (!t->wt)
+                return NULL;
+
         /* One thread takes every ready event; several take one each, so a slow request never
          * holds events another thread could serve. */
         int max = w->cfg->threads == 1 ? (int) ELEMENTSOF(evs) : 1;
@@ -526,15 +554,21 @@ static int worker_start_threads(Worker *w) {
                 t->w = w;
                 t->scratch_size = 2 * w->cfg->buffer_size + 1024;
                 t->scratch = malloc(t->scratch_size);
-                t->wt = t->scratch ? wsgi_thread_new(w->cfg) : NULL;
-                if (!t->wt)
-                        return -ENOMEM;
+                if (!t->scratch)
+                        return log_oom();
                 r = pthread_create(&t->tid, &attr, thread_main, t);
                 if (r != 0)
                         return log_error_errno(r, "Failed to start thread %lld of %lld: %m",
                                                (long long) i + 1, (long long) w->cfg->threads);
         }
         pthread_attr_destroy(&attr);
+
+        pthread_mutex_lock(&w->lock);
+        while (w->threads_started < w->cfg->threads)
+                pthread_cond_wait(&w->started_cond, &w->lock);
+        pthread_mutex_unlock(&w->lock);
+        if (w->threads_failed > 0)
+                return log_error_errno(ENOMEM, "%u thread(s) failed to start", w->threads_failed);
         return 0;
 }
 
@@ -586,6 +620,7 @@ int worker_run(const WorkerArgs *a) {
         wsgi_release_main();
 
         pthread_mutex_init(&w.lock, NULL);
+        pthread_cond_init(&w.started_cond, NULL);
         w.epfd = epoll_create1(EPOLL_CLOEXEC);
         w.done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (w.epfd < 0 || w.done_fd < 0)

@@ -719,6 +719,9 @@ WsgiThread *wsgi_thread_new(const VassalConfig *c) {
                   PyDict_SetItemString(d, "wsgi.multiprocess",
                                        c->processes > 1 ? Py_True : Py_False) == 0 &&
                   PyDict_SetItemString(d, "wsgi.run_once", Py_False) == 0 &&
+                  /* read() returns b"" at the end of every body, chunked ones too, so apps
+                   * (werkzeug) may read without a Content-Length. */
+                  PyDict_SetItemString(d, "wsgi.input_terminated", Py_True) == 0 &&
                   PyDict_SetItemString(d, "wsgi.file_wrapper", (PyObject *) &FileWrapperType) ==
                           0;
         Py_XDECREF(version);
