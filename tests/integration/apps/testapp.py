@@ -7,6 +7,10 @@ import threading
 import time
 
 MARKER_DIR = os.environ.get("TESTAPP_MARKERS", "/tmp")
+# How many /sleep requests this worker process ran at once, at most.
+lock = threading.Lock()
+in_flight = 0
+max_in_flight = 0
 
 
 class ClosingBody:
@@ -134,8 +138,18 @@ def application(environ, start_response):
         start_response("200 OK", [("Content-Type", "text/plain")])
         return ClosingBody(return_name, [b"a"], fail=True)
     if path == "/sleep":
-        time.sleep(float(environ["QUERY_STRING"] or "1"))
+        global in_flight, max_in_flight
+        with lock:
+            in_flight += 1
+            max_in_flight = max(max_in_flight, in_flight)
+        try:
+            time.sleep(float(environ["QUERY_STRING"] or "1"))
+        finally:
+            with lock:
+                in_flight -= 1
         return text(start_response, "slept\n")
+    if path == "/max-in-flight":
+        return text(start_response, "%d\n" % max_in_flight)
     if path == "/status204":
         start_response("204 No Content", [])
         return []
