@@ -3,6 +3,7 @@
 #   make test            cmocka unit tests + integration tests
 #   make asan            the same tests under ASan+UBSan (build/asan/)
 #   make fuzz            every libFuzzer target for FUZZ_SECONDS (default 10) each
+#   make analyze         gcc -fanalyzer over every source file
 #   make deps            install the Debian packages needed to build, test and benchmark
 #   make run             start the example app (conf.d/hello.ini) on 127.0.0.1:8080
 #   make install PREFIX=/usr DESTDIR=/tmp/pkg
@@ -82,6 +83,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcommon.a
 	@mkdir -p $(@D)
 	$(call say,TEST,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests/unit -Ivassal -o $@ $< \
 		$(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS) $(PY_LIBS) $(CMOCKA_LIBS)
+$(BUILD)/tests/test-request: $(BUILD)/obj/vassal/request.o
+$(BUILD)/tests/test-config: $(BUILD)/obj/vassal/config.o
+$(BUILD)/tests/test-socket: $(BUILD)/obj/vassal/socket.o $(BUILD)/obj/vassal/config.o
 
 # libFuzzer targets: clang, each with the lib sources, ASan+UBSan.
 FUZZ_CC ?= clang
@@ -103,6 +107,17 @@ check: test
 asan:
 	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined test
 .PHONY: unit integration test check asan
+
+# gcc's static analyzer over every source file; warnings are errors.
+ANALYZE_SRCS = $(LIB_SRCS) $(VASSAL_SRCS)
+analyze:
+	@mkdir -p $(BUILD)
+	$(Q)for f in $(ANALYZE_SRCS); do \
+		printf '  %-6s %s\n' ANALYZE $$f; \
+		$(CC) -fanalyzer -Werror $(filter-out -MMD -MP,$(PROJECT_CFLAGS)) $(PKG_CFLAGS) \
+			-c -o $(BUILD)/analyze.o $$f || exit 1; \
+	done
+.PHONY: analyze
 
 FUZZ_SECONDS ?= 10
 fuzz: $(FUZZ_BINS)

@@ -209,6 +209,10 @@ static int conf_set_size(const ConfOption *opt, const char *value, uint64_t *fie
         return 0;
 }
 
+/* gcc 12's -fanalyzer loses track of a pointer stored through `config + offset` and reports
+ * the new string as leaked; conf_free() frees it. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wanalyzer-malloc-leak"
 static int conf_set_string(const char *value, char **field) {
         char *copy = strdup(value);
 
@@ -220,9 +224,9 @@ static int conf_set_string(const char *value, char **field) {
 }
 
 static int conf_strv_append(const char *value, char ***field) {
-        _cleanup_free_ char *copy = NULL;
         size_t n = 0;
         char **v;
+        char *copy;
 
         while (*field && (*field)[n])
                 n++;
@@ -230,13 +234,16 @@ static int conf_strv_append(const char *value, char ***field) {
         if (!copy)
                 return -ENOMEM;
         v = reallocarray(*field, n + 2, sizeof(char *));
-        if (!v)
+        if (!v) {
+                free(copy);
                 return -ENOMEM;
-        v[n] = TAKE_PTR(copy);
+        }
+        v[n] = copy;
         v[n + 1] = NULL;
         *field = v;
         return 0;
 }
+#pragma GCC diagnostic pop
 
 /* Parses one value into its field. Returns 0, -ENOMEM, or -EINVAL with what was expected
  * written to phrase. */

@@ -458,10 +458,14 @@ static void *thread_main(void *arg) {
 
         /* The Python thread state must be made on this thread: made elsewhere, every thread
          * would share the maker's state. */
-        t->wt = wsgi_thread_new(w->cfg);
+        t->scratch_size = 2 * w->cfg->buffer_size + 1024;
+        t->scratch = malloc(t->scratch_size);
+        t->wt = t->scratch ? wsgi_thread_new(w->cfg) : NULL;
         thread_started(w, t->wt != NULL);
-        if (!t->wt)
+        if (!t->wt) {
+                t->scratch = mfree(t->scratch);
                 return NULL;
+        }
 
         /* One thread takes every ready event; several take one each, so a slow request never
          * holds events another thread could serve. */
@@ -552,10 +556,6 @@ static int worker_start_threads(Worker *w) {
         for (int64_t i = 0; i < w->cfg->threads; i++) {
                 ThreadCtx *t = &w->threads[i];
                 t->w = w;
-                t->scratch_size = 2 * w->cfg->buffer_size + 1024;
-                t->scratch = malloc(t->scratch_size);
-                if (!t->scratch)
-                        return log_oom();
                 r = pthread_create(&t->tid, &attr, thread_main, t);
                 if (r != 0)
                         return log_error_errno(r, "Failed to start thread %lld of %lld: %m",

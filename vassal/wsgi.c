@@ -453,9 +453,10 @@ bool wsgi_initialized(void) {
 /* A virtualenv made by another Python (pyenv's, say) would load its stdlib into our libpython
  * with no error at all: refuse it, saying why. */
 static int check_virtualenv(const char *venv, char *exe, size_t exe_size) {
-        char cfg_path[PATH_MAX], line[1024], home[PATH_MAX] = "", version[64] = "";
+        char cfg_path[PATH_MAX + 16], line[1024], home[PATH_MAX] = "", version[64] = "";
 
-        (void) snprintf(exe, exe_size, "%s/bin/python", venv);
+        if (snprintf(exe, exe_size, "%s/bin/python", venv) >= (int) exe_size)
+                return log_error_errno(ENAMETOOLONG, "virtualenv '%s': path too long", venv);
         if (access(exe, X_OK) < 0)
                 return log_error_errno(errno, "virtualenv '%s': no bin/python: %m", venv);
         (void) snprintf(cfg_path, sizeof(cfg_path), "%s/pyvenv.cfg", venv);
@@ -489,7 +490,7 @@ static int check_virtualenv(const char *venv, char *exe, size_t exe_size) {
                                        "Python %d.%d", venv, version, PY_MAJOR_VERSION,
                                        PY_MINOR_VERSION);
         if (home[0]) {
-                char a[PATH_MAX], b[PATH_MAX], candidate[PATH_MAX];
+                char a[PATH_MAX], b[PATH_MAX], candidate[PATH_MAX + 32];
                 (void) snprintf(candidate, sizeof(candidate), "%s/python%d.%d", home,
                                 PY_MAJOR_VERSION, PY_MINOR_VERSION);
                 if (!realpath(candidate, a) || !realpath(PYTHON_EXECUTABLE, b) || !streq(a, b))
