@@ -11,11 +11,14 @@ APPS="$TOP/tests/integration/apps"
 T=$(mktemp -d /tmp/emperor-test.XXXXXX)
 export TESTAPP_MARKERS="$T"
 PIDS=()
-# Sanitizer builds: embedded CPython's own allocations are not ours to report (PLATFORM.md).
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0}
+# Sanitizer builds: leaks are checked when the master exits; embedded CPython's own
+# allocations are not ours to report (tests/lsan.supp, PLATFORM.md).
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$TOP/tests/lsan.supp:print_suppressions=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 
 cleanup() {
-        local p
+        local p rc=$?
         for p in "${PIDS[@]}"; do
                 kill -TERM "$p" 2>/dev/null
         done
@@ -24,7 +27,14 @@ cleanup() {
                 kill -KILL "$p" 2>/dev/null
                 wait "$p" 2>/dev/null
         done
+        # A sanitizer report anywhere fails the scenario, even when every check passed.
+        if grep -lE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$T"/*.log >/dev/null 2>&1; then
+                echo "FAIL: sanitizer report:" >&2
+                grep -hE -A12 "ERROR: (Address|Leak)Sanitizer|runtime error:" "$T"/*.log | head -40 >&2
+                rc=1
+        fi
         if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
+        exit $rc
 }
 trap cleanup EXIT
 
