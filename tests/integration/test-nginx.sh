@@ -6,10 +6,12 @@ command -v nginx >/dev/null || fail "nginx is not installed (make deps)"
 P_UWSGI=$(free_port); P_HTTP=$(free_port); P_NGINX=$(free_port)
 SOCK="$T/app.sock"
 start_vassal v --socket 127.0.0.1:$P_UWSGI --socket "$SOCK" --chmod-socket 660 \
+        --chown-socket nobody:nogroup \
         --http-socket 127.0.0.1:$P_HTTP --wsgi-file "$APPS/testapp.py" --processes 2 --threads 2
 wait_ready v http://127.0.0.1:$P_HTTP/
 wait_until 5 test -S "$SOCK" || fail "unix socket not created"
 assert_eq "$(stat -c %a "$SOCK")" "660" "chmod-socket applied"
+assert_eq "$(stat -c %U:%G "$SOCK")" "nobody:nogroup" "chown-socket applied"
 
 mkdir -p "$T/nginx/tmp"
 cat >"$T/nginx/nginx.conf" <<CONF
@@ -69,6 +71,19 @@ assert_eq "$(curl -s "$N/big?2000000" | wc -c)" "2000000" "2 MB response through
 assert_eq "$(status_of $N/exception)" "500" "app exception through nginx"
 assert_eq "$(curl -s $N/proxy/)" "Hello World" "proxy_pass to the http-socket"
 assert_contains "$(curl -s $N/proxy/stream)" "part 4" "chunked response through proxy_pass"
+
+# A uwsgi packet larger than buffer-size is refused with the reason in the log.
+python3 - "$P_UWSGI" <<'PY' >"$T/bigpacket.out"
+import socket, struct, sys
+def var(k, v):
+    return struct.pack("<H", len(k)) + k + struct.pack("<H", len(v)) + v
+body = var(b"REQUEST_METHOD", b"GET") + var(b"PATH_INFO", b"/") + var(b"HTTP_COOKIE", b"c" * 20000)
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(struct.pack("<BHB", 0, len(body), 0) + body)
+print(s.recv(100).split(b"\r\n")[0].decode())
+PY
+assert_eq "$(cat "$T/bigpacket.out")" "HTTP/1.1 431 Request Header Fields Too Large" "oversized uwsgi packet -> 431"
+assert_file_contains "$T/v.log" "is larger than buffer-size" "oversized packet explained in the log"
 
 # A burst through nginx: every request answered.
 if command -v ab >/dev/null; then
