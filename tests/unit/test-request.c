@@ -333,7 +333,8 @@ static void test_headers_with_underscore_are_dropped(void **state) {
         assert_var(r, "CONTENT_LENGTH", "");
         size_t n = 0;
         for (size_t i = 0; i < r->n_vars; i++)
-                if (r->vars[i].key_len == 20 && memcmp(r->vars[i].key, "HTTP_X_FORWARDED_FOR", 20) == 0)
+                if (r->vars[i].key_len == 20 &&
+                    memcmp(r->vars[i].key, "HTTP_X_FORWARDED_FOR", 20) == 0)
                         n++;
         assert_int_equal(n, 1);
 }
@@ -437,18 +438,49 @@ static void test_chunked_request_has_chunked_body_mode(void **state) {
         assert_false(f->r.body_done);
         assert_var(&f->r, "CONTENT_LENGTH", "");
         assert_var(&f->r, "HTTP_TRANSFER_ENCODING", "chunked");
+
+        restart(f, SOCKET_HTTP, 1000);
+        assert_int_equal(feed_http(f, "POST / HTTP/1.1\r\nHost: h\r\n"
+                                      "Content-Length: 0\r\n\r\n"),
+                         0);
+        assert_int_equal(f->r.body_mode, BODY_NONE);
+        assert_true(f->r.body_done);
+        assert_var(&f->r, "CONTENT_LENGTH", "0");
+}
+
+static void test_small_scratch_is_431_without_overflow(void **state) {
+        Fixture *f = *state;
+        /* Exactly sized heap blocks, so that ASan sees a write past the end. */
+        char *scratch = malloc(24);
+
+        assert_non_null(scratch);
+        static const char head[] = "GET /0123456789abcdefghijklmnopqrstuvwxyz HTTP/1.1\r\n"
+                                   "Host: h\r\n\r\n";
+        memcpy(f->in.data, head, strlen(head));
+        assert_true(http_request_parse(f->in.data, strlen(head), &f->http) > 0);
+        assert_int_equal(request_from_http(&f->r, &f->http, &f->ci, scratch, 24), -431);
+
+        restart(f, SOCKET_HTTP, 1000);
+        static const char head2[] = "GET / HTTP/1.1\r\nHost: h\r\n"
+                                    "X-A-Rather-Long-Header-Name: 1\r\n\r\n";
+        memcpy(f->in.data, head2, strlen(head2));
+        assert_true(http_request_parse(f->in.data, strlen(head2), &f->http) > 0);
+        assert_int_equal(request_from_http(&f->r, &f->http, &f->ci, scratch, 24), -431);
+        free(scratch);
 }
 
 static void test_content_length_over_limit_post_is_413(void **state) {
         Fixture *f = *state;
 
         f->r.limit_post = 10;
-        assert_int_equal(feed_http(f, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n"),
+        assert_int_equal(feed_http(f, "POST / HTTP/1.1\r\nHost: h\r\n"
+                                      "Content-Length: 11\r\n\r\n"),
                          -413);
 
         restart(f, SOCKET_HTTP, 1000);
         f->r.limit_post = 10;
-        assert_int_equal(feed_http(f, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n"),
+        assert_int_equal(feed_http(f, "POST / HTTP/1.1\r\nHost: h\r\n"
+                                      "Content-Length: 10\r\n\r\n"),
                          0);
         assert_int_equal(f->r.body_left, 10);
 }
@@ -527,16 +559,19 @@ static void test_uwsgi_https_scheme(void **state) {
         Fixture *f = *state;
 
         restart(f, SOCKET_UWSGI, 1000);
-        assert_int_equal(feed_uwsgi(f, "", "REQUEST_METHOD", "GET", "UWSGI_SCHEME", "https", NULL), 0);
-        assert_string_equal(f->r.url_scheme, "https");
-
-        restart(f, SOCKET_UWSGI, 1000);
-        assert_int_equal(feed_uwsgi(f, "", "REQUEST_METHOD", "GET", "REQUEST_SCHEME", "https", NULL),
+        assert_int_equal(feed_uwsgi(f, "", "REQUEST_METHOD", "GET", "UWSGI_SCHEME", "https", NULL),
                          0);
         assert_string_equal(f->r.url_scheme, "https");
 
         restart(f, SOCKET_UWSGI, 1000);
-        assert_int_equal(feed_uwsgi(f, "", "REQUEST_METHOD", "GET", "REQUEST_SCHEME", "http", NULL),
+        assert_int_equal(feed_uwsgi(f, "", "REQUEST_METHOD", "GET",
+                                    "REQUEST_SCHEME", "https", NULL),
+                         0);
+        assert_string_equal(f->r.url_scheme, "https");
+
+        restart(f, SOCKET_UWSGI, 1000);
+        assert_int_equal(feed_uwsgi(f, "", "REQUEST_METHOD", "GET",
+                                    "REQUEST_SCHEME", "http", NULL),
                          0);
         assert_string_equal(f->r.url_scheme, "http");
         assert_true(f->r.body_done);
@@ -571,6 +606,8 @@ static void test_uwsgi_bad_content_length_is_400_and_over_limit_413(void **state
         restart(f, SOCKET_UWSGI, 1000);
         assert_int_equal(feed_uwsgi(f, "", "CONTENT_LENGTH", "-1", NULL), -400);
         restart(f, SOCKET_UWSGI, 1000);
+        assert_int_equal(feed_uwsgi(f, "", "CONTENT_LENGTH", "99999999999999999999", NULL), -400);
+        restart(f, SOCKET_UWSGI, 1000);
         f->r.limit_post = 4;
         assert_int_equal(feed_uwsgi(f, "", "CONTENT_LENGTH", "5", NULL), -413);
         restart(f, SOCKET_UWSGI, 1000);
@@ -584,7 +621,8 @@ static void test_length_body_reads_buffer_then_socket(void **state) {
         Fixture *f = *state;
         char buf[64];
 
-        assert_int_equal(feed_http(f, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\nhel"),
+        assert_int_equal(feed_http(f, "POST / HTTP/1.1\r\nHost: h\r\n"
+                                      "Content-Length: 11\r\n\r\nhel"),
                          0);
         client_send(f, "lo worldNEXT");
         assert_int_equal(request_read_body(&f->r, buf, sizeof(buf)), 3);
@@ -667,6 +705,26 @@ static void test_chunked_body_in_buffer_leaves_pipelined_bytes(void **state) {
         assert_buffer_holds(f, "PUT /3 HTTP/1.1\r\n");
 }
 
+static void test_pipelined_bytes_beyond_the_buffer_close_the_connection(void **state) {
+        Fixture *f = *state;
+        char buf[4096], next[101];
+
+        assert_int_equal(feed_http(f, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
+                                      "\r\n"),
+                         0);
+        f->in.size = 32; /* a small buffer-size */
+        memset(next, 'N', 100);
+        next[100] = 0;
+        client_send(f, "3\r\nabc\r\n0\r\n\r\n");
+        client_send(f, next);
+        assert_int_equal(request_read_body(&f->r, buf, sizeof(buf)), 3);
+        assert_true(f->r.body_done);
+        assert_int_equal(f->in.start, 0);
+        assert_int_equal(f->in.end, 32);
+        assert_memory_equal(f->in.data, next, 32);
+        assert_false(f->r.keep_alive);
+}
+
 static void test_malformed_chunked_body_is_ebadmsg(void **state) {
         Fixture *f = *state;
         char buf[64];
@@ -738,7 +796,8 @@ static void test_silent_client_times_out(void **state) {
         char buf[64];
 
         restart(f, SOCKET_HTTP, 100);
-        assert_int_equal(feed_http(f, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n"), 0);
+        assert_int_equal(feed_http(f, "POST / HTTP/1.1\r\nHost: h\r\n"
+                                      "Content-Length: 5\r\n\r\n"), 0);
         assert_int_equal(request_read_body(&f->r, buf, sizeof(buf)), -ETIMEDOUT);
         assert_int_equal(f->r.body_errno, ETIMEDOUT);
         /* It stays failed, without waiting again. */
@@ -756,7 +815,8 @@ static void test_client_closing_mid_body_is_econnreset(void **state) {
         Fixture *f = *state;
         char buf[64];
 
-        assert_int_equal(feed_http(f, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nab"),
+        assert_int_equal(feed_http(f, "POST / HTTP/1.1\r\nHost: h\r\n"
+                                      "Content-Length: 10\r\n\r\nab"),
                          0);
         client_send(f, "cd");
         assert_int_equal(shutdown(f->client, SHUT_WR), 0);
@@ -847,7 +907,8 @@ static void test_buffer_body_into_memory_reads_back(void **state) {
         Fixture *f = *state;
         char buf[64];
 
-        assert_int_equal(feed_http(f, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\nhello"),
+        assert_int_equal(feed_http(f, "POST / HTTP/1.1\r\nHost: h\r\n"
+                                      "Content-Length: 11\r\n\r\nhello"),
                          0);
         client_send(f, " world");
         assert_int_equal(request_buffer_body(&f->r, 1024), 0);
@@ -871,8 +932,8 @@ static void test_buffer_body_spills_to_temp_file_and_reads_back(void **state) {
         assert_non_null(back);
         for (size_t i = 0; i < N; i++)
                 body[i] = (char) ('a' + (i * 7 + i / 251) % 26);
-        int hl = snprintf(head, sizeof(head), "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n",
-                          N);
+        int hl = snprintf(head, sizeof(head),
+                          "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n", N);
         char *bytes = malloc(hl + LEFTOVER);
         assert_non_null(bytes);
         memcpy(bytes, head, hl);
@@ -937,7 +998,8 @@ static void test_drain_body_discards_the_rest_and_keeps_the_next_request(void **
         Fixture *f = *state;
         char buf[4];
 
-        assert_int_equal(feed_http(f, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc"),
+        assert_int_equal(feed_http(f, "POST / HTTP/1.1\r\nHost: h\r\n"
+                                      "Content-Length: 10\r\n\r\nabc"),
                          0);
         client_send(f, "defghijNEXT");
         assert_int_equal(request_read_body(&f->r, buf, 2), 2);
@@ -967,7 +1029,8 @@ static void test_drain_body_gives_up_without_100_continue_or_when_huge(void **st
         assert_client_received(f, "");
 
         restart(f, SOCKET_HTTP, 1000);
-        assert_int_equal(feed_http(f, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2000000\r\n\r\n"),
+        assert_int_equal(feed_http(f, "POST / HTTP/1.1\r\nHost: h\r\n"
+                                      "Content-Length: 2000000\r\n\r\n"),
                          0);
         assert_int_equal(request_drain_body(&f->r), -EFBIG);
 
@@ -1004,8 +1067,12 @@ static void test_response_start_rejects_bad_status(void **state) {
 }
 
 static void test_response_add_header_rejects_bad_names_and_values(void **state) {
-        static const char *const bad_names[] = { "", "Bad Name", "X:Y", "X\tY", "Caf\xc3\xa9", "(x)" };
-        static const char *const bad_values[] = { "a\rb", "a\nb", "a\r\nX-Injected: 1", "\x7f", "\x01" };
+        static const char *const bad_names[] = {
+                "", "Bad Name", "X:Y", "X\tY", "Caf\xc3\xa9", "(x)",
+        };
+        static const char *const bad_values[] = {
+                "a\rb", "a\nb", "a\r\nX-Injected: 1", "\x7f", "\x01",
+        };
         Fixture *f = *state;
         Request *r = &f->r;
 
@@ -1235,7 +1302,8 @@ static void test_set_length_adds_content_length_once(void **state) {
         assert_int_equal(response_set_length(r, 11), 0);
         assert_int_equal(write_str(r, "hello world"), 0);
         assert_int_equal(response_finish(r), 0);
-        assert_client_received(f, "HTTP/1.1 200 OK\r\nX-A: 1\r\nContent-Length: 11\r\n\r\nhello world");
+        assert_client_received(f, "HTTP/1.1 200 OK\r\nX-A: 1\r\nContent-Length: 11\r\n\r\n"
+                                  "hello world");
         assert_true(r->keep_alive);
 }
 
@@ -1331,7 +1399,8 @@ static void test_response_error_sends_exact_bytes_and_closes(void **state) {
         restart(f, SOCKET_HTTP, 1000);
         assert_int_equal(feed_http(f, "POST / HTTP/1.1\r\nHost: h\r\n\r\n"), 0);
         response_error(r, 500);
-        assert_client_received(f, "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\n"
+        assert_client_received(f, "HTTP/1.1 500 Internal Server Error\r\n"
+                                  "Content-Type: text/plain\r\n"
                                   "Content-Length: 26\r\nConnection: close\r\n\r\n"
                                   "500 Internal Server Error\n");
 }
@@ -1359,7 +1428,8 @@ static void test_response_error_to_head_has_no_body(void **state) {
         skip();
         assert_int_equal(feed_http(f, "HEAD / HTTP/1.1\r\nHost: h\r\n\r\n"), 0);
         response_error(r, 500);
-        assert_client_received(f, "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\n"
+        assert_client_received(f, "HTTP/1.1 500 Internal Server Error\r\n"
+                                  "Content-Type: text/plain\r\n"
                                   "Content-Length: 26\r\nConnection: close\r\n\r\n");
 }
 
@@ -1436,6 +1506,26 @@ static void test_writes_to_a_closed_peer_fail(void **state) {
         assert_false(r->keep_alive);
 }
 
+static void test_write_to_a_stalled_client_times_out(void **state) {
+        enum { N = 4 << 20 };
+        Fixture *f = *state;
+        Request *r = &f->r;
+        int small = 4096;
+        char *big = calloc(1, N);
+
+        assert_non_null(big);
+        (void) setsockopt(f->server, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+        (void) setsockopt(f->client, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+        restart(f, SOCKET_HTTP, 100);
+        assert_int_equal(feed_http(f, "GET / HTTP/1.1\r\nHost: h\r\n\r\n"), 0);
+        assert_int_equal(start(r, "200 OK"), 0);
+        struct iovec iov = { big, N };
+        assert_int_equal(response_write(r, &iov, 1), -ETIMEDOUT);
+        assert_true(r->failed);
+        assert_int_equal(response_finish(r), -EPIPE);
+        free(big);
+}
+
 static void test_uwsgi_response_has_no_framing_headers(void **state) {
         Fixture *f = *state;
         Request *r = &f->r;
@@ -1476,7 +1566,8 @@ static void test_finish_without_a_body_sends_content_length_zero(void **state) {
         assert_int_equal(start(r, "302 Found"), 0);
         assert_int_equal(add_header(r, "Location", "/there"), 0);
         assert_int_equal(response_finish(r), 0);
-        assert_client_received(f, "HTTP/1.1 302 Found\r\nLocation: /there\r\nContent-Length: 0\r\n\r\n");
+        assert_client_received(f, "HTTP/1.1 302 Found\r\nLocation: /there\r\n"
+                                  "Content-Length: 0\r\n\r\n");
 }
 
 static void test_restart_discards_the_unsent_response(void **state) {
@@ -1511,6 +1602,7 @@ int main(void) {
                 T(test_http10_closes_unless_keep_alive),
                 T(test_head_method_sets_head),
                 T(test_chunked_request_has_chunked_body_mode),
+                T(test_small_scratch_is_431_without_overflow),
                 T(test_content_length_over_limit_post_is_413),
                 T(test_expect_continue_is_ignored_for_http10),
                 T(test_add_var_fails_when_full),
@@ -1523,6 +1615,7 @@ int main(void) {
                 T(test_chunked_body_leaves_pipelined_bytes_in_buffer),
                 T(test_chunked_body_read_in_small_pieces_keeps_the_next_request),
                 T(test_chunked_body_in_buffer_leaves_pipelined_bytes),
+                T(test_pipelined_bytes_beyond_the_buffer_close_the_connection),
                 T(test_malformed_chunked_body_is_ebadmsg),
                 T(test_chunked_body_over_limit_post_is_efbig),
                 T(test_chunked_limit_post_error_stays_when_the_body_ended),
@@ -1562,6 +1655,7 @@ int main(void) {
                 T(test_sendfile_without_length_is_chunked),
                 T(test_sendfile_of_a_short_file_fails_the_response),
                 T(test_writes_to_a_closed_peer_fail),
+                T(test_write_to_a_stalled_client_times_out),
                 T(test_uwsgi_response_has_no_framing_headers),
                 T(test_finish_without_a_body_sends_content_length_zero),
                 T(test_restart_discards_the_unsent_response),
