@@ -9,6 +9,21 @@
 #include "log.h"
 
 #define F(field) offsetof(VassalConfig, field)
+
+/* uWSGI's thread-stacksize is KiB when it is a bare number; with a suffix it is a size. */
+static int parse_stacksize(const ConfOption *opt, const char *value, void *field,
+                           const char **ret_expected) {
+        uint64_t v;
+        (void) opt;
+        if (conf_parse_size(value, &v) < 0 || v > (UINT64_C(1) << 40)) {
+                *ret_expected = "a size such as 512 (KiB), 256k or 1M";
+                return -EINVAL;
+        }
+        if (value[strspn(value, "0123456789")] == 0)
+                v *= 1024;
+        *(uint64_t *) field = v;
+        return 0;
+}
 #define NOT_YET "not implemented yet, ignored"
 
 /* Every key a vassal understands. Aliases are separate rows pointing at the same field, as in
@@ -18,11 +33,11 @@ static const ConfOption vassal_options[] = {
         { "processes", CONF_INT, F(processes), 1, 1024, NULL, "worker processes" },
         { "workers", CONF_INT, F(processes), 1, 1024, NULL, "alias of processes" },
         { "threads", CONF_INT, F(threads), 1, 10000, NULL, "threads per worker" },
-        { "thread-stacksize", CONF_SIZE, F(thread_stacksize), 0, 0, NULL,
+        { "thread-stacksize", CONF_CUSTOM, F(thread_stacksize), 0, 0, parse_stacksize,
           "stack size of each worker thread (a bare number is KiB, as in uWSGI)" },
-        { "threads-stacksize", CONF_SIZE, F(thread_stacksize), 0, 0, NULL, "alias" },
-        { "thread-stack-size", CONF_SIZE, F(thread_stacksize), 0, 0, NULL, "alias" },
-        { "threads-stack-size", CONF_SIZE, F(thread_stacksize), 0, 0, NULL, "alias" },
+        { "threads-stacksize", CONF_CUSTOM, F(thread_stacksize), 0, 0, parse_stacksize, "alias" },
+        { "thread-stack-size", CONF_CUSTOM, F(thread_stacksize), 0, 0, parse_stacksize, "alias" },
+        { "threads-stack-size", CONF_CUSTOM, F(thread_stacksize), 0, 0, parse_stacksize, "alias" },
         { "lazy-apps", CONF_BOOL, F(lazy_apps), 0, 0, NULL, "load the app in each worker" },
         { "reload-mercy", CONF_INT, F(reload_mercy), 1, 86400, NULL,
           "seconds a graceful stop may take before workers are killed" },
@@ -182,9 +197,6 @@ int vassal_config_load(VassalConfig *c, const char *ini_spec, int argc, char **a
         if (!c->name || (ini_path(ini) && !c->ini_path))
                 return log_oom();
 
-        /* uWSGI's thread-stacksize is in KiB when given as a bare number. */
-        if (c->thread_stacksize > 0 && c->thread_stacksize < 16384)
-                c->thread_stacksize *= 1024;
         return 0;
 }
 

@@ -56,6 +56,13 @@ const char *request_get_var(const Request *r, const char *key, size_t *ret_len) 
         return NULL;
 }
 
+static RequestVar *find_var(Request *r, const char *key, size_t key_len) {
+        for (size_t i = 0; i < r->n_vars; i++)
+                if (r->vars[i].key_len == key_len && memcmp(r->vars[i].key, key, key_len) == 0)
+                        return &r->vars[i];
+        return NULL;
+}
+
 #define ADD_VAR(r, k, v, vl) request_add_var((r), (k), sizeof(k) - 1, (v), (vl))
 
 /* ---- building requests from the two protocols ---- */
@@ -137,6 +144,22 @@ int request_from_http(Request *r, const HttpRequest *h, const ConnInfo *ci, char
                 for (size_t j = 0; j < hd->name_len; j++) {
                         char c = hd->name[j];
                         s[5 + j] = c == '-' ? '_' : (char) toupper((unsigned char) c);
+                }
+                RequestVar *dup = find_var(r, s, hd->name_len + 5);
+                if (dup) {
+                        /* A repeated header is one variable, its values joined (RFC 3875
+                         * 4.1.18, RFC 9110 5.3); cookies with "; " as HTTP/2 proxies split. */
+                        bool cookie = hd->name_len == 6 && strncasecmp(hd->name, "Cookie", 6) == 0;
+                        size_t need = dup->value_len + 2 + hd->value_len;
+                        if ((size_t) (end - s) < need)
+                                return -431;
+                        memcpy(s, dup->value, dup->value_len);
+                        memcpy(s + dup->value_len, cookie ? "; " : ", ", 2);
+                        memcpy(s + dup->value_len + 2, hd->value, hd->value_len);
+                        dup->value = s;
+                        dup->value_len = need;
+                        s += need;
+                        continue;
                 }
                 k |= request_add_var(r, s, hd->name_len + 5, hd->value, hd->value_len);
                 s += hd->name_len + 5;
@@ -355,10 +378,11 @@ static ssize_t read_chunked(Request *r, char *buf, size_t size) {
 ssize_t request_read_body(Request *r, char *buf, size_t size) {
         ssize_t n;
 
-        if (size == 0 || r->body_done)
-                return 0;
+        /* An error sticks, even when the read that failed also reached the end of the body. */
         if (r->body_errno)
                 return -r->body_errno;
+        if (size == 0 || r->body_done)
+                return 0;
 
         switch (r->body_mode) {
         case BODY_NONE:
@@ -623,9 +647,11 @@ int response_add_header(Request *r, const char *name, size_t name_len, const cha
                         return (uint64_t) r->content_length == n ? 0 : -EINVAL;
                 r->content_length = n;
         } else if (name_len == 10 && strncasecmp(name, "Connection", 10) == 0) {
-                /* Hop-by-hop: framing is ours. An app asking to close gets it. */
-                if (memmem(value, value_len, "close", 5))
-                        r->keep_alive = false;
+                /* Hop-by-hop: framing is ours. An app asking to close gets it (connection
+                 * options are case-insensitive tokens). */
+                for (size_t i = 0; i + 5 <= value_len; i++)
+                        if (strncasecmp(value + i, "close", 5) == 0)
+                                r->keep_alive = false;
                 return 0;
         } else if ((name_len == 10 && strncasecmp(name, "Keep-Alive", 10) == 0) ||
                    (name_len == 17 && strncasecmp(name, "Transfer-Encoding", 17) == 0))
@@ -836,9 +862,11 @@ void response_error(Request *r, int status) {
                          "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
                          "Connection: close\r\n\r\n%d %s\n",
                          status, reason, bl, status, reason);
+        if (r->head)
+                n -= bl; /* a HEAD response says the length but carries no body */
         r->status = status;
         r->head_sent = true;
-        r->bytes_sent = bl;
+        r->bytes_sent = r->head ? 0 : bl;
         struct iovec iov = { buf, MIN(n, (int) sizeof(buf) - 1) };
         (void) send_all(r, &iov, 1);
 }

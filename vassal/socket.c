@@ -175,9 +175,6 @@ static int listener_bind(Listener *l, const VassalConfig *c, int backlog) {
                         struct stat st;
                         if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
                                 (void) unlink(path);
-                        l->unix_path = strdup(path);
-                        if (!l->unix_path)
-                                return -ENOMEM;
                 }
         } else {
                 int one = 1;
@@ -189,6 +186,12 @@ static int listener_bind(Listener *l, const VassalConfig *c, int backlog) {
 
         if (bind(fd, (struct sockaddr *) &sa, salen) < 0)
                 return log_error_errno(errno, "Failed to bind '%s': %m", l->address);
+        /* Only a socket we created is ours to remove at exit (never a file that was there). */
+        if (sa.ss_family == AF_UNIX && ((struct sockaddr_un *) &sa)->sun_path[0]) {
+                l->unix_path = strdup(((struct sockaddr_un *) &sa)->sun_path);
+                if (!l->unix_path)
+                        return -ENOMEM;
+        }
 
         if (l->unix_path) {
                 if (c->chmod_socket >= 0 && chmod(l->unix_path, c->chmod_socket) < 0)

@@ -361,10 +361,9 @@ static void test_thread_stacksize_bare_number_is_kib(void **state) {
 static void test_thread_stacksize_with_a_suffix_is_not_scaled_again(void **state) {
         Fixture *f = *state;
 
-        /* BUG: vassal_config_load() multiplies every thread-stacksize under 16384 by 1024,
+        /* Regression (was a bug): vassal_config_load() multiplies every thread-stacksize under 16384 by 1024,
          * after CONF_SIZE already applied the suffix: "8k" (8192 bytes) becomes 8 MiB instead
          * of being refused by vassal_config_verify() as under 64k. Only a bare number is KiB. */
-        skip();
         write_ini(f, "app.ini", "[uwsgi]\nthread-stacksize = 8k\nhttp-socket = :1\nmodule = m\n");
         assert_int_equal(load(f, f->path, NULL), 0);
         assert_int_equal(f->c.thread_stacksize, 8192);
@@ -374,10 +373,9 @@ static void test_thread_stacksize_with_a_suffix_is_not_scaled_again(void **state
 static void test_thread_stacksize_large_bare_number_is_kib(void **state) {
         Fixture *f = *state;
 
-        /* BUG: a bare number of 16384 or more is taken as bytes, not KiB: uWSGI's
+        /* Regression (was a bug): a bare number of 16384 or more is taken as bytes, not KiB: uWSGI's
          * "thread-stacksize = 32768" (32 MiB) becomes 32768 bytes and the vassal refuses to
          * start ("thread-stacksize: must be at least 64k"). */
-        skip();
         write_ini(f, "app.ini",
                   "[uwsgi]\nthread-stacksize = 32768\nhttp-socket = :1\nmodule = m\n");
         assert_int_equal(load(f, f->path, NULL), 0);
