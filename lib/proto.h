@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The emperor's control protocol, spoken over RUN_DIR/control.sock (AF_UNIX, stream) by
+ * emperorctl and the web dashboard: one JSON object per line each way.
+ *
+ *   request   {"v":1,"cmd":"status"}                      every vassal
+ *             {"v":1,"cmd":"status","vassal":"hello"}     one vassal, with details
+ *             {"v":1,"cmd":"reload","vassal":"hello"}     blue-green reload
+ *             {"v":1,"cmd":"reload","all":true}           every vassal
+ *             {"v":1,"cmd":"restart"|"stop"|"start","vassal":"hello"}
+ *   reply     {"ok":true,"vassals":[VASSAL,...]}          status
+ *             {"ok":true,"message":"reloading 'hello'"}   the others
+ *             {"ok":false,"code":"no-such-vassal","error":"no vassal named 'x'"}
+ *
+ *   VASSAL    {"name":"hello","state":"running","pid":123,"uptime":12.5,"restarts":0,
+ *              "workers":{"busy":0,"total":2},"requests":1234,
+ *              "last_exit":"killed by signal KILL"|null,"last_error":"file:line: ..."|null,
+ *              "backoff":4 (seconds to the next start, in crash-loop),
+ *              "ini":"/etc/apps.d/hello.ini","sockets":["127.0.0.1:8080"],
+ *              "worker_pids":[124,125],"uid":33}
+ *
+ * A request line is at most PROTO_MAX_LINE bytes; the daemon answers a longer one with
+ * code "too-large" and closes the connection. The command table below is the one both sides
+ * use: the daemon to validate, emperorctl to parse and to print its help. */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define PROTO_VERSION 1
+#define PROTO_MAX_LINE 65536
+
+/* Error codes in replies, and emperorctl's exit status for each. */
+#define PROTO_E_USAGE "usage"                 /* exit 2 */
+#define PROTO_E_BAD_REQUEST "bad-request"     /* exit 2 */
+#define PROTO_E_TOO_LARGE "too-large"         /* exit 2 */
+#define PROTO_E_NO_SUCH_VASSAL "no-such-vassal" /* exit 3 */
+#define PROTO_E_PERMISSION "permission-denied" /* exit 1 */
+#define PROTO_E_FAILED "failed"               /* exit 1 */
+
+typedef enum ProtoTarget {
+        PROTO_TARGET_NONE,     /* takes no vassal */
+        PROTO_TARGET_OPTIONAL, /* one vassal or none (status) */
+        PROTO_TARGET_ONE,      /* exactly one vassal */
+        PROTO_TARGET_ONE_OR_ALL, /* one vassal, or "all" (reload --all) */
+} ProtoTarget;
+
+typedef struct ProtoCommand {
+        const char *name;
+        const char *usage;   /* "status [APP]" */
+        const char *summary; /* one line for help */
+        ProtoTarget target;
+        bool mutating;       /* changes state: needs permission on the vassal */
+} ProtoCommand;
+
+/* NULL when unknown. */
+const ProtoCommand *proto_command_find(const char *name);
+/* The table, for help output: *ret_n entries. */
+const ProtoCommand *proto_commands(size_t *ret_n);
+
+/* Vassal names are file names without ".ini": letters, digits, '.', '_', '-', '@', not
+ * starting with '.', at most 128 bytes. */
+bool proto_name_valid(const char *name);
