@@ -34,6 +34,3 @@ typedef struct VassalConfig VassalConfig;
 int listeners_open(ListenerSet *set, const VassalConfig *c);
 /* Closes the sockets and, for those we bound ourselves, removes unix socket files. */
 void listeners_close(ListenerSet *set, bool unlink_unix);
-
-/* Parses ADDR into a sockaddr; returns 0 or -EINVAL. For tests. */
-int socket_address_parse(const char *address, struct sockaddr_storage *ret, socklen_t *ret_len);

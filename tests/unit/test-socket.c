@@ -23,6 +23,7 @@
 #include "log.h"
 #include "macro.h"
 #include "socket.h"
+#include "sockutil.h"
 
 typedef struct Fixture {
         char dir[64]; /* a private temp directory for socket files */
@@ -129,13 +130,13 @@ static void assert_is_socket_file(const char *path, mode_t mode) {
                 assert_int_equal(st.st_mode & 07777, mode);
 }
 
-/* ---- socket_address_parse ---- */
+/* ---- sockaddr_parse ---- */
 
 static void assert_ipv4(const char *address, uint32_t host_addr, uint16_t port) {
         struct sockaddr_storage ss;
         socklen_t len = 0;
 
-        assert_int_equal(socket_address_parse(address, &ss, &len), 0);
+        assert_int_equal(sockaddr_parse(address, &ss, &len), 0);
         const struct sockaddr_in *in = (const struct sockaddr_in *) &ss;
         assert_int_equal(in->sin_family, AF_INET);
         assert_int_equal(ntohl(in->sin_addr.s_addr), host_addr);
@@ -161,14 +162,14 @@ static void test_bracketed_ipv6_address_and_port(void **state) {
         socklen_t len = 0;
 
         (void) state;
-        assert_int_equal(socket_address_parse("[::1]:8080", &ss, &len), 0);
+        assert_int_equal(sockaddr_parse("[::1]:8080", &ss, &len), 0);
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) &ss;
         assert_int_equal(in6->sin6_family, AF_INET6);
         assert_int_equal(ntohs(in6->sin6_port), 8080);
         assert_memory_equal(&in6->sin6_addr, &in6addr_loopback, sizeof(struct in6_addr));
         assert_int_equal(len, sizeof(struct sockaddr_in6));
 
-        assert_int_equal(socket_address_parse("[::]:443", &ss, &len), 0);
+        assert_int_equal(sockaddr_parse("[::]:443", &ss, &len), 0);
         assert_memory_equal(&in6->sin6_addr, &in6addr_any, sizeof(struct in6_addr));
         assert_int_equal(ntohs(in6->sin6_port), 443);
 }
@@ -180,7 +181,7 @@ static void test_unix_paths(void **state) {
 
         (void) state;
         for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
-                assert_int_equal(socket_address_parse(paths[i], &ss, &len), 0);
+                assert_int_equal(sockaddr_parse(paths[i], &ss, &len), 0);
                 const struct sockaddr_un *un = (const struct sockaddr_un *) &ss;
                 assert_int_equal(un->sun_family, AF_UNIX);
                 assert_string_equal(un->sun_path, paths[i]);
@@ -194,7 +195,7 @@ static void test_abstract_unix_name(void **state) {
         socklen_t len = 0;
 
         (void) state;
-        assert_int_equal(socket_address_parse("@abstract", &ss, &len), 0);
+        assert_int_equal(sockaddr_parse("@abstract", &ss, &len), 0);
         const struct sockaddr_un *un = (const struct sockaddr_un *) &ss;
         assert_int_equal(un->sun_family, AF_UNIX);
         assert_int_equal(un->sun_path[0], 0);
@@ -214,7 +215,7 @@ static void test_bad_addresses_are_refused(void **state) {
 
         (void) state;
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
-                if (socket_address_parse(bad[i], &ss, &len) != -EINVAL)
+                if (sockaddr_parse(bad[i], &ss, &len) != -EINVAL)
                         fail_msg("'%s' was accepted", bad[i]);
 }
 
@@ -228,9 +229,9 @@ static void test_unix_path_too_long_is_refused(void **state) {
         memset(path, 'a', sizeof(path) - 1);
         path[0] = '/';
         path[sizeof(un.sun_path)] = 0; /* 108 characters: no room for the NUL */
-        assert_int_equal(socket_address_parse(path, &ss, &len), -EINVAL);
+        assert_int_equal(sockaddr_parse(path, &ss, &len), -EINVAL);
         path[sizeof(un.sun_path) - 1] = 0; /* 107 fit */
-        assert_int_equal(socket_address_parse(path, &ss, &len), 0);
+        assert_int_equal(sockaddr_parse(path, &ss, &len), 0);
 }
 
 static void test_host_name_is_resolved(void **state) {
@@ -238,7 +239,7 @@ static void test_host_name_is_resolved(void **state) {
         socklen_t len = 0;
 
         (void) state;
-        assert_int_equal(socket_address_parse("localhost:8080", &ss, &len), 0);
+        assert_int_equal(sockaddr_parse("localhost:8080", &ss, &len), 0);
         if (ss.ss_family == AF_INET) {
                 const struct sockaddr_in *in = (const struct sockaddr_in *) &ss;
                 assert_int_equal(ntohl(in->sin_addr.s_addr), INADDR_LOOPBACK);
