@@ -24,7 +24,7 @@ CFLAGS ?= -O2 -g
 WARNFLAGS = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Wformat=2 -Wsign-compare -Wno-format-nonliteral
 PROJECT_CFLAGS = -std=gnu17 -D_GNU_SOURCE -pthread -MMD -MP -Ilib $(WARNFLAGS) \
-                 -DPYTHON_EXECUTABLE='"$(PYTHON)"'
+                 -DPYTHON_EXECUTABLE='"$(PYTHON)"' -DVASSAL_INSTALL_PATH='"$(BINDIR)/vassal"'
 
 ifneq ($(SANITIZE),)
   BUILD ?= build/asan
@@ -39,6 +39,7 @@ PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) python3-embed 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 PY_LIBS := $(shell $(PKG_CONFIG) --libs python3-embed 2>/dev/null)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
+SQLITE_LIBS := $(shell $(PKG_CONFIG) --libs sqlite3 2>/dev/null)
 
 ALL_CFLAGS = $(PROJECT_CFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(CPPFLAGS)
 ALL_LDFLAGS = -pthread $(PROJECT_LDFLAGS) $(LDFLAGS)
@@ -63,7 +64,12 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz-*.c))
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
 
-PROGRAMS = $(BUILD)/vassal
+EMPEROR_SRCS := $(sort $(wildcard emperor/*.c))
+EMPEROR_OBJS := $(EMPEROR_SRCS:%.c=$(BUILD)/obj/%.o)
+CTL_SRCS := $(sort $(wildcard ctl/*.c))
+CTL_OBJS := $(CTL_SRCS:%.c=$(BUILD)/obj/%.o)
+
+PROGRAMS = $(BUILD)/vassal $(if $(EMPEROR_SRCS),$(BUILD)/emperor) $(if $(CTL_SRCS),$(BUILD)/emperorctl)
 
 all: $(PROGRAMS)
 .PHONY: all
@@ -77,6 +83,12 @@ $(BUILD)/libcommon.a: $(LIB_OBJS)
 
 $(BUILD)/vassal: $(VASSAL_OBJS) $(BUILD)/libcommon.a
 	$(call say,LINK,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(PY_LIBS)
+
+$(BUILD)/emperor: $(EMPEROR_OBJS) $(BUILD)/libcommon.a
+	$(call say,LINK,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(SQLITE_LIBS)
+
+$(BUILD)/emperorctl: $(CTL_OBJS) $(BUILD)/libcommon.a
+	$(call say,LINK,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(SQLITE_LIBS)
 
 # A unit test links the lib; a test of a vassal module names its objects below.
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcommon.a
@@ -109,7 +121,7 @@ asan:
 .PHONY: unit integration test check asan
 
 # gcc's static analyzer over every source file; warnings are errors.
-ANALYZE_SRCS = $(LIB_SRCS) $(VASSAL_SRCS)
+ANALYZE_SRCS = $(LIB_SRCS) $(VASSAL_SRCS) $(EMPEROR_SRCS) $(CTL_SRCS)
 analyze:
 	@mkdir -p $(BUILD)
 	$(Q)for f in $(ANALYZE_SRCS); do \
@@ -144,10 +156,15 @@ bench: $(PROGRAMS)
 
 install: $(PROGRAMS)
 	install -D -m 0755 $(BUILD)/vassal $(DESTDIR)$(BINDIR)/vassal
+	[ ! -e $(BUILD)/emperor ] || install -D -m 0755 $(BUILD)/emperor $(DESTDIR)$(SBINDIR)/emperor
+	[ ! -e $(BUILD)/emperorctl ] || install -D -m 0755 $(BUILD)/emperorctl $(DESTDIR)$(BINDIR)/emperorctl
+	[ ! -e systemd/emperor.service ] || install -D -m 0644 systemd/emperor.service \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/emperor.service
 	for m in man/*.[1-8]; do [ -e "$$m" ] || continue; \
 		s=$${m##*.}; install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/vassal
+	rm -f $(DESTDIR)$(BINDIR)/vassal $(DESTDIR)$(SBINDIR)/emperor $(DESTDIR)$(BINDIR)/emperorctl
+	rm -f $(DESTDIR)$(PREFIX)/lib/systemd/system/emperor.service
 	for m in man/*.[1-8]; do [ -e "$$m" ] || continue; \
 		s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
 .PHONY: install uninstall
