@@ -90,6 +90,8 @@ def parse_meta(text):
             r[tool + "_overflows"] = int(m.group(4)) - int(m.group(2))
     m = re.search(r"loadavg: (\S+)", text)
     r["load"] = m.group(1) if m else "?"
+    m = re.search(r"cpu busy before: (\d+)%", text)
+    r["busy"] = m.group(1) + "%" if m else "?"
     return r
 
 
@@ -202,6 +204,9 @@ def report_pass(base, pass_name, config):
                                  f" (longest request {ab.get('max', 0):.0f} ms)")
             if m.get("wrk_overflows"):
                 notes.append(f"{tag}: listen queue overflowed {m['wrk_overflows']} times during wrk")
+            full = len(re.findall(r"listen queue of socket .* full", r["log"]))
+            if full:
+                notes.append(f"{tag}: server log: {full} x 'listen queue of socket ... full'")
             bad = [ln for ln in r["log"].splitlines()
                    if re.search(r"exited with status [1-9]|killed|signal \d|Traceback|segfault|"
                                 r"\berror\b|CRITICAL|WORKER TIMEOUT|DAMN", ln, re.I)]
@@ -245,7 +250,7 @@ def report_pass(base, pass_name, config):
             print(table(rows, ["vs", "wrk req/s", "wrk p99", "ab req/s", "ab p99"]))
 
     if any(len(runs[s]) > 1 for s in servers):
-        print("\nper run (wrk req/s | wrk p99 | ab req/s | ab p99 | loadavg before):")
+        print("\nper run (wrk req/s | wrk p99 | ab req/s | ab p99 | cpu busy in the second before, from others):")
         for s in servers:
             cells = []
             for r in runs[s]:
@@ -253,7 +258,7 @@ def report_pass(base, pass_name, config):
                     cells.append("start failed")
                     continue
                 cells.append(f"{fmt_rps(r['wrk'].get('rps'))} | {fmt_ms(r['wrk'].get('p99'))} | "
-                             f"{fmt_rps(r['ab'].get('rps'))} | {fmt_ms(r['ab'].get('p99'), True)} | {r['meta']['load']}")
+                             f"{fmt_rps(r['ab'].get('rps'))} | {fmt_ms(r['ab'].get('p99'), True)} | {r['meta']['busy']}")
             print(f"  {s:17} " + "  ;  ".join(cells))
 
     if notes:

@@ -84,6 +84,17 @@ listen_counters() {
 	awk '/^TcpExt:/ { if (!h) { for (i = 2; i <= NF; i++) n[$i] = i; h = 1 } else print $(n["ListenOverflows"]), $(n["ListenDrops"]) }' /proc/net/netstat
 }
 
+# Percent of all CPUs busy over one second, from /proc/stat: what else runs on the machine when
+# none of ours does (the 1-minute loadavg still carries the previous measurement).
+cpu_busy() {
+	local a b
+	a=$(awk '/^cpu /{ print $2+$3+$4+$6+$7+$8+$9, $5 }' /proc/stat)
+	sleep 1
+	b=$(awk '/^cpu /{ print $2+$3+$4+$6+$7+$8+$9, $5 }' /proc/stat)
+	awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); t = (y[1] - x[1]) + (y[2] - x[2]);
+		printf "%.0f\n", (t > 0 ? 100 * (y[1] - x[1]) / t : 0) }'
+}
+
 server_cmd() { # NAME PORT LOGGING(0|1) -> fills CMD array and SRV_SIG
 	local name=$1 port=$2 logging=$3
 	case $name in
@@ -160,8 +171,11 @@ measure() {
 	dir="$RESULTS/$pass/$name/run$run"
 	mkdir -p "$dir"
 	port=$(free_port)
-	printf 'bench: [%s] run %d/%d %-17s port %-5s ' "$pass" "$run" "$RUNS" "$name" "$port"
+	local busy
+	busy=$(cpu_busy)
+	printf 'bench: [%s] run %d/%d %-17s port %-5s cpu busy before %3s%%  ' "$pass" "$run" "$RUNS" "$name" "$port" "$busy"
 	echo "loadavg: $(cut -d' ' -f1-3 /proc/loadavg)" >"$dir/meta.txt"
+	echo "cpu busy before: $busy%" >>"$dir/meta.txt"
 	if ! start_server "$name" "$port" "$logging" "$dir"; then
 		echo "FAILED TO START (see $dir/server.log)"
 		tail -n 5 "$dir/server.log" | sed 's/^/    /'
