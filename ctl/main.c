@@ -1,0 +1,556 @@
+/* SPDX-License-Identifier: MIT */
+/* emperorctl: the emperor's command-line client. Parses the command line against the command
+ * table below, sends one request over the control socket (lib/proto.h), reads one reply and
+ * prints it (format.c), or the reply as received with --json.
+ *
+ * The table is tmux's cmd_entry: one entry per command with its handler. A command the
+ * daemon serves takes its usage, summary and arguments from lib/proto.c, so the two sides
+ * cannot disagree; a command in lib/proto.c that has no entry here still works, through the
+ * generic handler. Commands that read the SQLite store (--db) will be entries of their own. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+
+#include "format.h"
+#include "macro.h"
+#include "proto.h"
+
+#define CTL_VERSION "0.1.0"
+#ifndef EMPEROR_RUN_DIR
+#define EMPEROR_RUN_DIR "/run/emperor"
+#endif
+/* A status reply of a large fleet with long errors stays far below this; a reply beyond it
+ * is a broken daemon, not a fleet. */
+#define CTL_MAX_REPLY (16u << 20)
+#define CTL_TIMEOUT_SEC 30.0
+
+static const char *arg_socket;
+static const char *arg_run_dir;
+static const char *arg_db; /* for the history commands to come (stats, events, logs) */
+static bool arg_json;
+static bool arg_all;
+
+static inline void cJSON_Deletep(cJSON **j) {
+        cJSON_Delete(*j);
+}
+
+/* A one-line error on stderr, "emperorctl: ...". Returns status, for `return err(...)`. */
+static int err(int status, const char *fmt, ...) _printf_(2, 3);
+static int err(int status, const char *fmt, ...) {
+        va_list ap;
+
+        fputs("emperorctl: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        return status;
+}
+
+typedef struct CtlCommand CtlCommand;
+
+/* What one run asks for, after the command line is checked against the table. */
+typedef struct CtlInvocation {
+        const CtlCommand *cmd;
+        const ProtoCommand *proto; /* NULL for a local command */
+        const char *app;           /* the positional argument, or NULL */
+} CtlInvocation;
+
+struct CtlCommand {
+        const char *name;
+        /* A local command's usage, summary and number of arguments; for a command the daemon
+         * serves, NULL, NULL and unused: lib/proto.c's are used. */
+        const char *usage;
+        const char *summary;
+        int min_args, max_args;
+        int (*handler)(const CtlInvocation *inv);
+};
+
+static int cmd_status(const CtlInvocation *inv);
+static int cmd_message(const CtlInvocation *inv);
+static int cmd_help(const CtlInvocation *inv);
+
+static const CtlCommand ctl_commands[] = {
+        { "status", NULL, NULL, 0, 0, cmd_status },
+        { "reload", NULL, NULL, 0, 0, cmd_message },
+        { "restart", NULL, NULL, 0, 0, cmd_message },
+        { "stop", NULL, NULL, 0, 0, cmd_message },
+        { "start", NULL, NULL, 0, 0, cmd_message },
+        { "help", "help [COMMAND]", "show this help, or one command's", 0, 1, cmd_help },
+};
+
+/* A command the daemon knows but this table does not: sent as is, its message printed. */
+static const CtlCommand ctl_generic = { NULL, NULL, NULL, 0, 0, cmd_message };
+
+static const CtlCommand *ctl_command_find(const char *name, const ProtoCommand **ret_proto) {
+        const ProtoCommand *p = proto_command_find(name);
+
+        *ret_proto = p;
+        for (size_t i = 0; i < ELEMENTSOF(ctl_commands); i++)
+                if (streq(ctl_commands[i].name, name))
+                        return &ctl_commands[i];
+        return p ? &ctl_generic : NULL;
+}
+
+static const char *command_usage(const CtlCommand *c, const ProtoCommand *p) {
+        return p ? p->usage : c->usage;
+}
+
+static void help_line(const char *usage, const char *summary) {
+        printf("  %-22s %s\n", usage, summary);
+}
+
+static void help(void) {
+        size_t n;
+        const ProtoCommand *p = proto_commands(&n);
+
+        printf("Usage: emperorctl [--socket PATH | --run-dir DIR] [--db PATH] [--json] "
+               "COMMAND [APP]\n\n"
+               "Controls the emperor and its vassals over the emperor's control socket.\n\n"
+               "Commands:\n");
+        /* Ours first, in table order, then any the daemon's table has and ours lacks. */
+        for (size_t i = 0; i < ELEMENTSOF(ctl_commands); i++) {
+                const ProtoCommand *pc = proto_command_find(ctl_commands[i].name);
+                help_line(command_usage(&ctl_commands[i], pc),
+                          pc ? pc->summary : ctl_commands[i].summary);
+        }
+        for (size_t i = 0; i < n; i++) {
+                bool listed = false;
+                for (size_t j = 0; j < ELEMENTSOF(ctl_commands); j++)
+                        listed = listed || streq(ctl_commands[j].name, p[i].name);
+                if (!listed)
+                        help_line(p[i].usage, p[i].summary);
+        }
+        printf("\nOptions:\n");
+        help_line("--socket PATH", "the control socket (default: $EMPERORCTL_SOCKET, else");
+        help_line("", "RUN_DIR/control.sock)");
+        help_line("--run-dir DIR", "the emperor's run directory (default " EMPEROR_RUN_DIR ")");
+        help_line("--db PATH", "the emperor's stats store, for history commands");
+        help_line("--json", "print the emperor's reply as JSON, as received");
+        help_line("-h, --help", "show this help");
+        help_line("--version", "show the version");
+        printf("\nExit status: 0 ok, 1 the command failed, 2 usage, 3 no such vassal,\n"
+               "4 the emperor is not running.\n");
+}
+
+static int cmd_help(const CtlInvocation *inv) {
+        const ProtoCommand *p;
+        const CtlCommand *c;
+
+        if (!inv->app) {
+                help();
+                return CTL_EXIT_OK;
+        }
+        c = ctl_command_find(inv->app, &p);
+        if (!c)
+                return err(CTL_EXIT_USAGE, "unknown command '%s' (try 'emperorctl --help')",
+                           inv->app);
+        printf("Usage: emperorctl %s\n  %s\n", command_usage(c, p), p ? p->summary : c->summary);
+        return CTL_EXIT_OK;
+}
+
+/* Checks the positional arguments and --all against the command; prints a one-line error
+ * and returns CTL_EXIT_USAGE, or fills *inv and returns 0. */
+static int check_arguments(const CtlCommand *c, const ProtoCommand *p, char **args, int n,
+                           CtlInvocation *inv) {
+        const char *usage = command_usage(c, p);
+        const char *name = p ? p->name : c->name;
+        bool takes_all = p && p->target == PROTO_TARGET_ONE_OR_ALL;
+        int min = c->min_args, max = c->max_args;
+
+        if (p) {
+                bool one_or_all = p->target == PROTO_TARGET_ONE_OR_ALL;
+                min = p->target == PROTO_TARGET_ONE || (one_or_all && !arg_all);
+                max = p->target == PROTO_TARGET_NONE || (one_or_all && arg_all) ? 0 : 1;
+        }
+        if (arg_all && !takes_all)
+                return err(CTL_EXIT_USAGE, "'%s' does not take --all (usage: emperorctl %s)", name,
+                           usage);
+        if (arg_all && n > 0)
+                return err(CTL_EXIT_USAGE,
+                           "give APP or --all to '%s', not both (usage: emperorctl %s)", name,
+                           usage);
+        if (n < min)
+                return err(CTL_EXIT_USAGE, "'%s' needs %s (usage: emperorctl %s)", name,
+                           takes_all ? "APP or --all" : "an APP", usage);
+        if (n > max)
+                return err(CTL_EXIT_USAGE,
+                           "too many arguments to '%s': '%s' (usage: emperorctl %s)", name,
+                           args[max], usage);
+        *inv = (CtlInvocation) { .cmd = c, .proto = p, .app = n > 0 ? args[0] : NULL };
+        if (p && inv->app && !proto_name_valid(inv->app)) {
+                _cleanup_free_ char *clean = format_clean_line(inv->app, 40);
+                return err(CTL_EXIT_USAGE, "invalid vassal name '%s'", clean ? clean : "?");
+        }
+        return 0;
+}
+
+/* The control socket: --socket, else RUN_DIR/control.sock with --run-dir, else
+ * $EMPERORCTL_SOCKET, else the default run dir's. A command-line option beats the
+ * environment, as everywhere. NULL on OOM. */
+static char *socket_path(void) {
+        const char *env = getenv("EMPERORCTL_SOCKET");
+        const char *dir = arg_run_dir ? arg_run_dir : EMPEROR_RUN_DIR;
+        size_t n = strlen(dir);
+        char *path;
+
+        if (arg_socket)
+                return strdup(arg_socket);
+        if (!arg_run_dir && env && env[0])
+                return strdup(env);
+        while (n > 1 && dir[n - 1] == '/')
+                n--;
+        if (asprintf(&path, "%.*s/control.sock", (int) n, dir) < 0)
+                return NULL;
+        return path;
+}
+
+/* The reply deadline in seconds: $EMPERORCTL_TIMEOUT, else 30. -1 when it is not a positive
+ * number. */
+static double reply_timeout(void) {
+        const char *s = getenv("EMPERORCTL_TIMEOUT");
+        char *end;
+        double t;
+
+        if (!s || !s[0])
+                return CTL_TIMEOUT_SEC;
+        errno = 0;
+        t = strtod(s, &end);
+        if (errno != 0 || *end || !isfinite(t) || t <= 0 || t > 86400)
+                return -1;
+        return t;
+}
+
+static double now_monotonic(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Connects to the control socket; returns the fd, or a negative exit status after printing
+ * why. */
+static int ctl_connect(const char *path, double timeout) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct timeval tv = { .tv_sec = (time_t) timeout,
+                              .tv_usec = (suseconds_t) ((timeout - floor(timeout)) * 1e6) };
+        _cleanup_close_ int fd = -1;
+        size_t n = strlen(path);
+
+        if (n == 0 || n >= sizeof(sa.sun_path))
+                return -err(CTL_EXIT_USAGE, "invalid socket path '%s' (1 to %zu bytes)", path,
+                            sizeof(sa.sun_path) - 1);
+        memcpy(sa.sun_path, path, n);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -err(CTL_EXIT_FAILED, "cannot create a socket: %m");
+        /* Bounds connect() on a full backlog (AF_UNIX waits for room) and send(). */
+        (void) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                switch (errno) {
+                case ENOENT:
+                case ECONNREFUSED:
+                        return -err(CTL_EXIT_NOT_RUNNING,
+                                    "the emperor is not running (cannot connect to %s: %m)", path);
+                case EACCES:
+                case EPERM:
+                        return -err(CTL_EXIT_FAILED,
+                                    "permission denied on %s (try as root or the emperor's user)",
+                                    path);
+                case EAGAIN:
+                case ETIMEDOUT:
+                        return -err(CTL_EXIT_FAILED,
+                                    "the emperor is not answering on %s (timed out)", path);
+                default:
+                        return -err(CTL_EXIT_FAILED, "cannot connect to %s: %m", path);
+                }
+        }
+        return TAKE_FD(fd);
+}
+
+static int send_all(int fd, const char *buf, size_t n, const char *path) {
+        while (n > 0) {
+                ssize_t k = send(fd, buf, n, MSG_NOSIGNAL);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                        return err(CTL_EXIT_FAILED, "the emperor is not reading requests on %s",
+                                   path);
+                if (k < 0)
+                        return err(CTL_EXIT_FAILED, "cannot send the request to %s: %m", path);
+                buf += k;
+                n -= (size_t) k;
+        }
+        return 0;
+}
+
+/* Reads one reply line, up to CTL_MAX_REPLY bytes and until the deadline. The newline is
+ * not part of *ret_len; a last line without one is taken as it is. */
+static int recv_line(int fd, double timeout, const char *path, char **ret, size_t *ret_len) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0, len = 0;
+        double deadline = now_monotonic() + timeout;
+
+        for (;;) {
+                double left = deadline - now_monotonic();
+                struct pollfd pfd = { .fd = fd, .events = POLLIN };
+                int r;
+
+                if (left <= 0)
+                        return err(CTL_EXIT_FAILED, "the emperor did not answer within %g s",
+                                   timeout);
+                r = poll(&pfd, 1, (int) ceil(left * 1000));
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0)
+                        return err(CTL_EXIT_FAILED, "cannot wait for the reply: %m");
+                if (r == 0)
+                        continue; /* the deadline check above ends it */
+                if (len == size) {
+                        if (size > CTL_MAX_REPLY)
+                                return err(CTL_EXIT_FAILED,
+                                           "malformed reply from the emperor: longer than %u MiB",
+                                           CTL_MAX_REPLY >> 20);
+                        size_t nsize = size ? MIN(size * 2, (size_t) CTL_MAX_REPLY + 1) : 65536;
+                        char *nbuf = realloc(buf, nsize + 1);
+                        if (!nbuf)
+                                return err(CTL_EXIT_FAILED, "out of memory");
+                        buf = nbuf;
+                        size = nsize;
+                }
+                ssize_t k = recv(fd, buf + len, size - len, 0);
+                if (k < 0 && (errno == EINTR || errno == EAGAIN))
+                        continue;
+                if (k < 0)
+                        return err(CTL_EXIT_FAILED, "cannot read the reply from %s: %m", path);
+                if (k == 0) {
+                        if (len == 0)
+                                return err(CTL_EXIT_FAILED,
+                                           "the emperor closed the connection without a reply");
+                        break;
+                }
+                char *nl = memchr(buf + len, '\n', (size_t) k);
+                len += (size_t) k;
+                if (nl) {
+                        len = (size_t) (nl - buf);
+                        break;
+                }
+        }
+        if (len > CTL_MAX_REPLY)
+                return err(CTL_EXIT_FAILED, "malformed reply from the emperor: longer than %u MiB",
+                           CTL_MAX_REPLY >> 20);
+        if (len > 0 && buf[len - 1] == '\r')
+                len--;
+        buf[len] = '\0';
+        *ret = TAKE_PTR(buf);
+        *ret_len = len;
+        return 0;
+}
+
+/* Parses a reply line: one JSON object and nothing after it but blanks. */
+static int parse_reply(const char *line, size_t len, cJSON **ret) {
+        const char *end = NULL;
+        cJSON *j = cJSON_ParseWithLengthOpts(line, len, &end, false);
+
+        if (j && end)
+                end += strspn(end, " \t\r\n");
+        if (!j || !end || end != line + len || memchr(line, '\0', len)) {
+                _cleanup_free_ char *clean = format_clean_line(line, 60);
+                cJSON_Delete(j);
+                return err(CTL_EXIT_FAILED, "malformed reply from the emperor: not JSON: '%s'",
+                           clean ? clean : "?");
+        }
+        *ret = j;
+        return 0;
+}
+
+/* Sends inv's request and reads the reply. Returns the exit status, an error printed; with
+ * --json the reply is printed here and *ret stays NULL; else on CTL_EXIT_OK *ret is the
+ * reply, ok:true. */
+static int ctl_request(const CtlInvocation *inv, cJSON **ret) {
+        _cleanup_(cJSON_Deletep) cJSON *req = cJSON_CreateObject();
+        _cleanup_(cJSON_Deletep) cJSON *reply = NULL;
+        _cleanup_free_ char *path = socket_path(), *line = NULL, *text = NULL;
+        _cleanup_close_ int fd = -1;
+        double timeout = reply_timeout();
+        const char *error = NULL;
+        size_t len = 0;
+        int r;
+
+        *ret = NULL;
+        if (timeout < 0)
+                return err(CTL_EXIT_USAGE, "invalid EMPERORCTL_TIMEOUT '%s' (seconds, > 0)",
+                           getenv("EMPERORCTL_TIMEOUT"));
+        if (!req || !path || !cJSON_AddNumberToObject(req, "v", PROTO_VERSION) ||
+            !cJSON_AddStringToObject(req, "cmd", inv->proto->name) ||
+            (inv->app && !cJSON_AddStringToObject(req, "vassal", inv->app)) ||
+            (arg_all && !cJSON_AddTrueToObject(req, "all")))
+                return err(CTL_EXIT_FAILED, "out of memory");
+        text = cJSON_PrintUnformatted(req);
+        if (!text)
+                return err(CTL_EXIT_FAILED, "out of memory");
+        size_t n = strlen(text);
+        if (n + 1 > PROTO_MAX_LINE)
+                return err(CTL_EXIT_USAGE, "request too long");
+        text[n] = '\n'; /* cJSON's terminator becomes the line end: send n + 1 bytes */
+
+        fd = ctl_connect(path, timeout);
+        if (fd < 0)
+                return -fd;
+        r = send_all(fd, text, n + 1, path);
+        if (r != 0)
+                return r;
+        r = recv_line(fd, timeout, path, &line, &len);
+        if (r != 0)
+                return r;
+        r = parse_reply(line, len, &reply);
+        if (r != 0)
+                return r;
+
+        r = format_reply_exit(reply, &error);
+        /* A reply without a boolean "ok" is not one: never pass it on as if it were. */
+        if (cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(reply, "ok")) && arg_json) {
+                fwrite(line, 1, len, stdout);
+                fputc('\n', stdout);
+                return r;
+        }
+        if (r != CTL_EXIT_OK)
+                return err(r, "%s", error);
+        *ret = TAKE_PTR(reply);
+        return CTL_EXIT_OK;
+}
+
+static int cmd_status(const CtlInvocation *inv) {
+        _cleanup_(cJSON_Deletep) cJSON *reply = NULL;
+        const char *error = NULL;
+        int r = ctl_request(inv, &reply);
+
+        if (r != CTL_EXIT_OK || !reply)
+                return r;
+        r = format_status(stdout, reply, inv->app, &error);
+        if (r == -ENOMEM)
+                return err(CTL_EXIT_FAILED, "out of memory");
+        if (r < 0)
+                return err(CTL_EXIT_FAILED, "%s", error);
+        return CTL_EXIT_OK;
+}
+
+static int cmd_message(const CtlInvocation *inv) {
+        _cleanup_(cJSON_Deletep) cJSON *reply = NULL;
+        int r = ctl_request(inv, &reply);
+
+        if (r != CTL_EXIT_OK || !reply)
+                return r;
+        format_message(stdout, reply);
+        return CTL_EXIT_OK;
+}
+
+enum {
+        OPT_SOCKET = 0x100,
+        OPT_RUN_DIR,
+        OPT_DB,
+        OPT_JSON,
+        OPT_ALL,
+        OPT_VERSION,
+};
+
+/* Parses the options, anywhere on the line (`emperorctl status --json` reads as it should;
+ * `--` ends them, for a vassal named "-x"). Returns -1 to go on, else the exit status. */
+static int parse_argv(int argc, char **argv) {
+        static const struct option options[] = {
+                { "socket", required_argument, NULL, OPT_SOCKET },
+                { "run-dir", required_argument, NULL, OPT_RUN_DIR },
+                { "db", required_argument, NULL, OPT_DB },
+                { "json", no_argument, NULL, OPT_JSON },
+                { "all", no_argument, NULL, OPT_ALL },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, OPT_VERSION },
+                {},
+        };
+        int c;
+
+        opterr = 0; /* our own one-line messages */
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case OPT_SOCKET:
+                        arg_socket = optarg;
+                        break;
+                case OPT_RUN_DIR:
+                        arg_run_dir = optarg;
+                        break;
+                case OPT_DB:
+                        arg_db = optarg;
+                        break;
+                case OPT_JSON:
+                        arg_json = true;
+                        break;
+                case OPT_ALL:
+                        arg_all = true;
+                        break;
+                case 'h':
+                        help();
+                        return CTL_EXIT_OK;
+                case OPT_VERSION:
+                        printf("emperorctl " CTL_VERSION " (control protocol %d)\n", PROTO_VERSION);
+                        return CTL_EXIT_OK;
+                case '?':
+                default:
+                        if (optopt && optopt < 0x100)
+                                return err(CTL_EXIT_USAGE,
+                                           "unknown option '-%c' (try 'emperorctl --help')",
+                                           optopt);
+                        if (optopt)
+                                return err(CTL_EXIT_USAGE, "option '%s' needs a value",
+                                           argv[optind - 1]);
+                        return err(CTL_EXIT_USAGE, "unknown option '%s' (try 'emperorctl --help')",
+                                   argv[optind - 1]);
+                }
+        if (arg_socket && arg_run_dir)
+                return err(CTL_EXIT_USAGE, "give --socket or --run-dir, not both");
+        if (arg_socket && !arg_socket[0])
+                return err(CTL_EXIT_USAGE, "--socket needs a path");
+        if (arg_run_dir && !arg_run_dir[0])
+                return err(CTL_EXIT_USAGE, "--run-dir needs a directory");
+        if (arg_db && !arg_db[0])
+                return err(CTL_EXIT_USAGE, "--db needs a path");
+        return -1;
+}
+
+int main(int argc, char **argv) {
+        const ProtoCommand *p = NULL;
+        const CtlCommand *c;
+        CtlInvocation inv;
+        int r;
+
+        r = parse_argv(argc, argv);
+        if (r >= 0)
+                return r;
+        if (optind >= argc)
+                return err(CTL_EXIT_USAGE, "no command given (try 'emperorctl --help')");
+        c = ctl_command_find(argv[optind], &p);
+        if (!c) {
+                _cleanup_free_ char *clean = format_clean_line(argv[optind], 40);
+                return err(CTL_EXIT_USAGE, "unknown command '%s' (try 'emperorctl --help')",
+                           clean ? clean : "?");
+        }
+        r = check_arguments(c, p, argv + optind + 1, argc - optind - 1, &inv);
+        if (r != 0)
+                return r;
+        r = c->handler(&inv);
+        /* Output that did not reach stdout (a full disk, a closed pipe) is a failure. */
+        if (fflush(stdout) != 0 || ferror(stdout))
+                return err(CTL_EXIT_FAILED, "cannot write the output: %m");
+        return r;
+}
