@@ -277,7 +277,7 @@ def main():
         k, _, v = ln.partition(": ")
         config[k] = v
     print(f"bench results: {base}")
-    for k in ("date", "git", "host", "versions"):
+    for k in ("date", "git", "vassal binary", "host", "versions"):
         if k in config:
             print(f"  {k}: {config[k]}")
     passes = [p for p in ("nolog", "logging") if os.path.isdir(os.path.join(base, p))]

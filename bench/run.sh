@@ -57,6 +57,12 @@ done
 mkdir -p "$RESULTS" || die "cannot create $RESULTS"
 RESULTS=$(cd "$RESULTS" && pwd)
 
+# Run a copy of the vassal binary: a `make` during the run (the tree may be shared) must not swap
+# the program between runs. The copy stays with the results.
+VASSAL_ORIG=$VASSAL
+mkdir -p "$RESULTS/bin" && cp "$VASSAL" "$RESULTS/bin/vassal" || die "cannot copy $VASSAL to $RESULTS/bin"
+VASSAL="$RESULTS/bin/vassal"
+
 # ---- the one server we are running now: cleaned up on any exit ---------------------------------
 SRV_PID=
 SRV_SIG=TERM
@@ -216,7 +222,8 @@ measure() {
 # ---- record the setup -------------------------------------------------------------------------
 {
 	echo "date: $(date -Is)"
-	echo "git: $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null)$(git -C "$TOP" diff --quiet HEAD -- vassal lib 2>/dev/null || echo ' (+local changes)')"
+	echo "git: $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null)$([ -z "$(git -C "$TOP" status --porcelain -- vassal lib 2>/dev/null)" ] || echo ' (+local changes in vassal/ or lib/ of the tree)')"
+	echo "vassal binary: $VASSAL_ORIG, built $(date -r "$VASSAL_ORIG" +%FT%T), sha256 $(sha256sum <"$VASSAL" | cut -c1-16)"
 	echo "host: $(uname -srm), $(nproc) cpus, loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "processes: $PROCESSES"
 	echo "threads: $THREADS"
