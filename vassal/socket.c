@@ -87,6 +87,12 @@ int listeners_open(ListenerSet *set, const VassalConfig *c) {
         int n_fds = sd_listen_fds_with_names(0, &names);
         if (n_fds < 0)
                 n_fds = 0;
+        if (!getenv("LISTEN_FDNAMES")) {
+                /* Without names libsystemd says "unknown" for each: adopt by position. */
+                for (int i = 0; names && names[i]; i++)
+                        free(names[i]);
+                names = mfree(names);
+        }
 
         for (size_t i = 0; i < n_http + n_uwsgi; i++) {
                 Listener *l = &set->items[i];
@@ -115,6 +121,18 @@ finish:
                 free(names[i]);
         free(names);
         return r;
+}
+
+unsigned long listeners_queue(const ListenerSet *set) {
+        unsigned long n = 0;
+        for (size_t i = 0; i < set->n; i++) {
+                struct tcp_info ti;
+                socklen_t len = sizeof(ti);
+                if (set->items[i].tcp &&
+                    getsockopt(set->items[i].fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0)
+                        n += ti.tcpi_unacked;
+        }
+        return n;
 }
 
 void listeners_close(ListenerSet *set, bool unlink_unix) {
