@@ -1,0 +1,381 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "instance.h"
+#include "jsonutil.h"
+#include "log.h"
+#include "manager.h"
+#include "proto.h"
+
+#define CONTROL_MAX_CLIENTS 64
+/* A client that does not read its replies is dropped past this. */
+#define CONTROL_MAX_OUT (16 * 1024 * 1024)
+
+typedef struct Client Client;
+struct Client {
+        Control *control;
+        Client *next;
+        int fd;
+        struct ucred cred;
+        sd_event_source *io;
+        char in[PROTO_MAX_LINE];
+        size_t in_len;
+        char *out;
+        size_t out_len, out_off;
+        bool closing; /* close once the output is flushed */
+};
+
+struct Control {
+        Manager *m;
+        int fd;
+        char *path;
+        sd_event_source *io;
+        Client *clients;
+        unsigned n_clients;
+};
+
+static void client_free(Client *cl) {
+        Control *c = cl->control;
+        for (Client **pp = &c->clients; *pp; pp = &(*pp)->next)
+                if (*pp == cl) {
+                        *pp = cl->next;
+                        break;
+                }
+        c->n_clients--;
+        sd_event_source_disable_unref(cl->io);
+        safe_close(cl->fd);
+        free(cl->out);
+        free(cl);
+}
+
+static void client_queue(Client *cl, cJSON *reply) {
+        char *text = cJSON_PrintUnformatted(reply);
+        cJSON_Delete(reply);
+        if (!text) {
+                cl->closing = true;
+                return;
+        }
+        size_t n = strlen(text);
+        if (cl->out_len - cl->out_off + n + 1 > CONTROL_MAX_OUT) {
+                free(text);
+                cl->closing = true;
+                return;
+        }
+        char *o = realloc(cl->out, cl->out_len + n + 1);
+        if (!o) {
+                free(text);
+                cl->closing = true;
+                return;
+        }
+        memcpy(o + cl->out_len, text, n);
+        o[cl->out_len + n] = '\n';
+        cl->out = o;
+        cl->out_len += n + 1;
+        free(text);
+}
+
+static cJSON *reply_error(const char *code, const char *fmt, ...) _printf_(2, 3);
+static cJSON *reply_error(const char *code, const char *fmt, ...) {
+        char msg[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddFalseToObject(r, "ok");
+        cJSON_AddStringToObject(r, "code", code);
+        cJSON_AddStringToObject(r, "error", msg);
+        return r;
+}
+
+static cJSON *reply_message(const char *fmt, ...) _printf_(1, 2);
+static cJSON *reply_message(const char *fmt, ...) {
+        char msg[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddTrueToObject(r, "ok");
+        cJSON_AddStringToObject(r, "message", msg);
+        return r;
+}
+
+/* Root and the emperor's user may do anything; in tyrant mode a user owns the vassals whose
+ * ini they own. */
+static bool may_all(const Control *c, const struct ucred *cred) {
+        return cred->uid == 0 || cred->uid == c->m->uid;
+}
+
+static bool may_act(const Control *c, const struct ucred *cred, const Instance *i) {
+        return may_all(c, cred) || (c->m->tyrant && instance_owner(i) == cred->uid);
+}
+
+static cJSON *run_one(const char *cmd, Instance *i) {
+        const char *error = NULL;
+        int r;
+
+        if (streq(cmd, "reload"))
+                r = instance_cmd_reload(i, &error);
+        else if (streq(cmd, "restart"))
+                r = instance_cmd_restart(i, &error);
+        else if (streq(cmd, "stop"))
+                r = instance_cmd_stop(i, &error);
+        else
+                r = instance_cmd_start(i, &error);
+        if (r < 0)
+                return reply_error(PROTO_E_FAILED, "%s '%s': %s", cmd, instance_name(i),
+                                   strempty(error));
+        log_notice("control: %s '%s'", cmd, instance_name(i));
+        return reply_message("%s '%s'", streq(cmd, "stop")      ? "stopping"
+                                        : streq(cmd, "start")   ? "starting"
+                                        : streq(cmd, "restart") ? "restarting"
+                                                                : "reloading",
+                             instance_name(i));
+}
+
+static cJSON *handle(Control *c, const struct ucred *cred, const char *line) {
+        Manager *m = c->m;
+        _cleanup_(cJSON_Deletep) cJSON *req = cJSON_Parse(line);
+
+        if (!cJSON_IsObject(req))
+                return reply_error(PROTO_E_BAD_REQUEST, "the request is not a JSON object");
+        const cJSON *jcmd = cJSON_GetObjectItemCaseSensitive(req, "cmd");
+        const cJSON *jname = cJSON_GetObjectItemCaseSensitive(req, "vassal");
+        const cJSON *jall = cJSON_GetObjectItemCaseSensitive(req, "all");
+        const cJSON *jv = cJSON_GetObjectItemCaseSensitive(req, "v");
+        if (jv && (!cJSON_IsNumber(jv) || jv->valueint != PROTO_VERSION))
+                return reply_error(PROTO_E_BAD_REQUEST, "unsupported protocol version");
+        if (!cJSON_IsString(jcmd))
+                return reply_error(PROTO_E_BAD_REQUEST, "missing \"cmd\"");
+        const ProtoCommand *pc = proto_command_find(jcmd->valuestring);
+        if (!pc)
+                return reply_error(PROTO_E_USAGE, "unknown command '%.64s'", jcmd->valuestring);
+        if (jname && !cJSON_IsString(jname))
+                return reply_error(PROTO_E_BAD_REQUEST, "\"vassal\" must be a string");
+        bool all = cJSON_IsTrue(jall);
+        const char *name = jname ? jname->valuestring : NULL;
+
+        switch (pc->target) {
+        case PROTO_TARGET_NONE:
+                if (name || all)
+                        return reply_error(PROTO_E_USAGE, "%s takes no vassal", pc->name);
+                break;
+        case PROTO_TARGET_OPTIONAL:
+                if (all)
+                        return reply_error(PROTO_E_USAGE, "usage: %s", pc->usage);
+                break;
+        case PROTO_TARGET_ONE:
+                if (!name || all)
+                        return reply_error(PROTO_E_USAGE, "usage: %s", pc->usage);
+                break;
+        case PROTO_TARGET_ONE_OR_ALL:
+                if (!name == !all)
+                        return reply_error(PROTO_E_USAGE, "usage: %s", pc->usage);
+                break;
+        }
+
+        if (!may_all(c, cred) && !m->tyrant)
+                return reply_error(PROTO_E_PERMISSION, "permission denied");
+
+        Instance *target = NULL;
+        if (name) {
+                target = proto_name_valid(name) ? manager_find(m, name) : NULL;
+                /* In tyrant mode another user's vassal does not exist, as far as you can tell. */
+                if (!target || !may_act(c, cred, target))
+                        return reply_error(PROTO_E_NO_SUCH_VASSAL, "no vassal named '%.128s'",
+                                           name);
+        }
+
+        if (streq(pc->name, "status")) {
+                cJSON *r = cJSON_CreateObject();
+                cJSON_AddTrueToObject(r, "ok");
+                cJSON *list = cJSON_AddArrayToObject(r, "vassals");
+                if (target)
+                        cJSON_AddItemToArray(list, instance_to_json(target, true));
+                else
+                        for (Instance *i = m->instances; i; i = *instance_next(i))
+                                if (may_act(c, cred, i))
+                                        cJSON_AddItemToArray(list, instance_to_json(i, false));
+                return r;
+        }
+        if (m->stopping)
+                return reply_error(PROTO_E_FAILED, "the emperor is stopping");
+        if (target)
+                return run_one(pc->name, target);
+
+        /* --all: every vassal the caller may act on that is running. */
+        unsigned n = 0;
+        for (Instance *i = m->instances; i; i = *instance_next(i)) {
+                InstanceState s = instance_state(i);
+                if (!may_act(c, cred, i) || (s != STATE_RUNNING && s != STATE_RELOADING &&
+                                             s != STATE_STARTING))
+                        continue;
+                cJSON_Delete(run_one(pc->name, i));
+                n++;
+        }
+        return reply_message("%s %u vassal(s)", pc->name, n);
+}
+
+static void client_flush(Client *cl) {
+        while (cl->out_off < cl->out_len) {
+                ssize_t n = send(cl->fd, cl->out + cl->out_off, cl->out_len - cl->out_off,
+                                 MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (n < 0) {
+                        if (errno == EAGAIN || errno == EINTR)
+                                break;
+                        cl->closing = true;
+                        cl->out_off = cl->out_len;
+                        break;
+                }
+                cl->out_off += n;
+        }
+        if (cl->out_off == cl->out_len)
+                cl->out_off = cl->out_len = 0;
+        (void) sd_event_source_set_io_events(cl->io, cl->out_len > 0 ? EPOLLIN | EPOLLOUT
+                                                                      : EPOLLIN);
+}
+
+static int on_client(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Client *cl = userdata;
+        (void) s;
+
+        if (revents & EPOLLIN && !cl->closing) {
+                ssize_t n = recv(fd, cl->in + cl->in_len, sizeof(cl->in) - cl->in_len,
+                                 MSG_DONTWAIT);
+                if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+                        client_free(cl);
+                        return 0;
+                }
+                if (n > 0)
+                        cl->in_len += n;
+                for (;;) {
+                        char *nl = memchr(cl->in, '\n', cl->in_len);
+                        if (!nl)
+                                break;
+                        *nl = 0;
+                        client_queue(cl, handle(cl->control, &cl->cred, cl->in));
+                        size_t used = nl + 1 - cl->in;
+                        memmove(cl->in, nl + 1, cl->in_len - used);
+                        cl->in_len -= used;
+                }
+                if (cl->in_len == sizeof(cl->in)) {
+                        client_queue(cl, reply_error(PROTO_E_TOO_LARGE,
+                                                     "request longer than %d bytes",
+                                                     PROTO_MAX_LINE));
+                        cl->closing = true;
+                        cl->in_len = 0;
+                }
+        }
+        client_flush(cl);
+        if (cl->closing && cl->out_len == 0)
+                client_free(cl);
+        return 0;
+}
+
+static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Control *c = userdata;
+        (void) s;
+        (void) revents;
+
+        int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd < 0)
+                return 0;
+        if (c->n_clients >= CONTROL_MAX_CLIENTS) {
+                static const char busy[] = "{\"ok\":false,\"code\":\"failed\","
+                                           "\"error\":\"too many control clients\"}\n";
+                (void) !send(cfd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+                safe_close(cfd);
+                return 0;
+        }
+        Client *cl = calloc(1, sizeof(Client));
+        socklen_t len = sizeof(cl ? cl->cred : (struct ucred) {});
+        if (!cl || getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cl->cred, &len) < 0 ||
+            sd_event_add_io(c->m->event, &cl->io, cfd, EPOLLIN, on_client, cl) < 0) {
+                free(cl);
+                safe_close(cfd);
+                return 0;
+        }
+        cl->fd = cfd;
+        cl->control = c;
+        cl->next = c->clients;
+        c->clients = cl;
+        c->n_clients++;
+        return 0;
+}
+
+int control_new(Manager *m, Control **ret) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        Control *c = calloc(1, sizeof(Control));
+        int r;
+
+        if (!c)
+                return -ENOMEM;
+        c->m = m;
+        c->fd = -1;
+        if (asprintf(&c->path, "%s/control.sock", m->run_dir) < 0) {
+                c->path = NULL;
+                control_free(c);
+                return -ENOMEM;
+        }
+        if (strlen(c->path) >= sizeof(sa.sun_path)) {
+                control_free(c);
+                return log_error_errno(ENAMETOOLONG, "'%s/control.sock': path too long",
+                                       m->run_dir);
+        }
+        strcpy(sa.sun_path, c->path);
+
+        /* Refuse to take over the socket of an emperor that is still running. */
+        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (probe >= 0 && connect(probe, (struct sockaddr *) &sa, sizeof(sa)) == 0) {
+                safe_close(probe);
+                control_free(c);
+                return log_error_errno(EADDRINUSE, "another emperor is running on '%s'",
+                                       m->run_dir);
+        }
+        safe_close(probe);
+
+        c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (c->fd < 0) {
+                r = -errno;
+                control_free(c);
+                return log_error_errno(r, "control socket: %m");
+        }
+        (void) unlink(c->path);
+        mode_t old = umask(m->tyrant ? 0111 : 0117);
+        r = bind(c->fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 ? -errno : 0;
+        umask(old);
+        if (r >= 0 && listen(c->fd, 64) < 0)
+                r = -errno;
+        if (r >= 0)
+                r = sd_event_add_io(m->event, &c->io, c->fd, EPOLLIN, on_accept, c);
+        if (r < 0) {
+                log_error_errno(r, "Cannot serve '%s': %m", c->path);
+                control_free(c);
+                return r;
+        }
+        *ret = c;
+        return 0;
+}
+
+void control_free(Control *c) {
+        if (!c)
+                return;
+        while (c->clients)
+                client_free(c->clients);
+        sd_event_source_disable_unref(c->io);
+        if (c->fd >= 0 && c->path)
+                (void) unlink(c->path);
+        safe_close(c->fd);
+        free(c->path);
+        free(c);
+}

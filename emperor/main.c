@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "instance.h"
+#include "log.h"
+#include "manager.h"
+
+#define EMPEROR_VERSION "0.1.0"
+
+#ifndef VASSAL_INSTALL_PATH
+#define VASSAL_INSTALL_PATH "/usr/local/bin/vassal"
+#endif
+
+static void help(void) {
+        printf("Usage: emperor [OPTIONS] [CONF_DIR]\n\n"
+               "Runs one vassal per CONF_DIR/*.ini (default /etc/apps.d): a new ini starts,\n"
+               "a changed or touched one reloads (blue-green, on the same sockets), a removed\n"
+               "one stops. Answers emperorctl on RUN_DIR/control.sock.\n\n"
+               "  --run-dir DIR          sockets (default /run/emperor)\n"
+               "  --state-dir DIR        the stats store (default /var/lib/emperor)\n"
+               "  --http ADDR            dashboard and metrics listener (default 127.0.0.1:9090)\n"
+               "  --stats-interval SECS  how often vassals report stats (default 1)\n"
+               "  --ready-timeout SECS   how long a new vassal may take to be ready (default 60)\n"
+               "  --tyrant               run each vassal as the owner of its ini\n"
+               "  --vassal PATH          the vassal program (default: next to emperor)\n"
+               "  -v, --verbose          debug logging\n"
+               "  -h, --help             this help\n"
+               "      --version          the version\n");
+}
+
+/* The vassal next to our own binary (a build tree), else the installed one. */
+static char *find_vassal(void) {
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n > 0) {
+                self[n] = 0;
+                char *slash = strrchr(self, '/');
+                if (slash) {
+                        char *p;
+                        *slash = 0;
+                        if (asprintf(&p, "%s/vassal", self) >= 0) {
+                                if (access(p, X_OK) == 0)
+                                        return p;
+                                free(p);
+                        }
+                }
+        }
+        return strdup(VASSAL_INSTALL_PATH);
+}
+
+static int parse_uint(const char *s, unsigned max, unsigned *ret) {
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(s, &end, 10);
+        if (errno || *end || end == s || v > max)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+static int on_term(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        (void) s;
+        log_notice("%s: stopping every vassal", strsignal(si->ssi_signo));
+        manager_stop(userdata);
+        return 0;
+}
+
+static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        (void) s;
+        (void) si;
+        log_notice("SIGHUP: rescanning");
+        manager_rescan(userdata);
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        enum { OPT_RUN_DIR = 256, OPT_STATE_DIR, OPT_HTTP, OPT_STATS, OPT_READY, OPT_TYRANT,
+               OPT_VASSAL, OPT_VERSION };
+        static const struct option options[] = {
+                { "run-dir", required_argument, NULL, OPT_RUN_DIR },
+                { "state-dir", required_argument, NULL, OPT_STATE_DIR },
+                { "http", required_argument, NULL, OPT_HTTP },
+                { "stats-interval", required_argument, NULL, OPT_STATS },
+                { "ready-timeout", required_argument, NULL, OPT_READY },
+                { "tyrant", no_argument, NULL, OPT_TYRANT },
+                { "vassal", required_argument, NULL, OPT_VASSAL },
+                { "verbose", no_argument, NULL, 'v' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, OPT_VERSION },
+                {},
+        };
+        ManagerOptions o = {
+                .conf_dir = "/etc/apps.d",
+                .run_dir = "/run/emperor",
+                .state_dir = "/var/lib/emperor",
+                .stats_interval = 1,
+                .ready_timeout = 60,
+        };
+        _cleanup_free_ char *vassal = NULL;
+        const char *http = "127.0.0.1:9090";
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "vh", options, NULL)) >= 0)
+                switch (c) {
+                case OPT_RUN_DIR:
+                        o.run_dir = optarg;
+                        break;
+                case OPT_STATE_DIR:
+                        o.state_dir = optarg;
+                        break;
+                case OPT_HTTP:
+                        http = optarg;
+                        break;
+                case OPT_STATS:
+                        if (parse_uint(optarg, 3600, &o.stats_interval) < 0) {
+                                fprintf(stderr, "emperor: --stats-interval: expected seconds "
+                                                "(0-3600), got '%s'\n", optarg);
+                                return 2;
+                        }
+                        break;
+                case OPT_READY:
+                        if (parse_uint(optarg, 86400, &o.ready_timeout) < 0 || o.ready_timeout == 0) {
+                                fprintf(stderr, "emperor: --ready-timeout: expected seconds "
+                                                "(1-86400), got '%s'\n", optarg);
+                                return 2;
+                        }
+                        break;
+                case OPT_TYRANT:
+                        o.tyrant = true;
+                        break;
+                case OPT_VASSAL:
+                        free(vassal);
+                        vassal = strdup(optarg);
+                        break;
+                case 'v':
+                        log_set_max_level(LOG_DEBUG);
+                        break;
+                case 'h':
+                        help();
+                        return 0;
+                case OPT_VERSION:
+                        printf("emperor " EMPEROR_VERSION "\n");
+                        return 0;
+                default:
+                        return 2;
+                }
+        if (optind + 1 < argc) {
+                fprintf(stderr, "emperor: one conf dir only (got '%s' and '%s')\n", argv[optind],
+                        argv[optind + 1]);
+                return 2;
+        }
+        if (optind < argc)
+                o.conf_dir = argv[optind];
+        if (!vassal)
+                vassal = find_vassal();
+        if (!vassal)
+                return EXIT_FAILURE;
+        o.vassal_path = vassal;
+        (void) http; /* the dashboard listener arrives with the stats store */
+
+        log_set_level_prefix(getenv("JOURNAL_STREAM") || getenv("NOTIFY_SOCKET"));
+        log_set_prefix("emperor");
+
+        /* Signals: blocked before anything else (sd-event reads them from a signalfd), and
+         * reset in every child before exec (spawn.c). */
+        sigset_t mask;
+        sigemptyset(&mask);
+        int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+        for (size_t k = 0; k < ELEMENTSOF(sigs); k++)
+                sigaddset(&mask, sigs[k]);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        /* Orphaned grandchildren of vassals come to us, to be reaped and killed. */
+        (void) prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+        if (mkdir(o.run_dir, 0755) < 0 && errno != EEXIST) {
+                log_error_errno(errno, "Cannot create run dir '%s': %m", o.run_dir);
+                return EXIT_FAILURE;
+        }
+        if (access(o.vassal_path, X_OK) < 0)
+                log_warning_errno(errno, "vassal program '%s': %m", o.vassal_path);
+
+        _cleanup_(manager_freep) Manager *m = NULL;
+        r = manager_new(&o, &m);
+        if (r < 0)
+                return EXIT_FAILURE;
+        r = sd_event_add_signal(m->event, NULL, SIGTERM, on_term, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGINT, on_term, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGHUP, on_hup, m);
+        if (r >= 0)
+                r = sd_event_set_watchdog(m->event, true);
+        if (r < 0) {
+                log_error_errno(r, "Failed to set up the event loop: %m");
+                return EXIT_FAILURE;
+        }
+        r = manager_start(m);
+        if (r < 0)
+                return EXIT_FAILURE;
+        log_notice("watching '%s' (%zu vassal(s)), control on %s/control.sock", m->conf_dir,
+                   m->n_instances, m->run_dir);
+        (void) sd_notify(0, "READY=1");
+        manager_update_status(m);
+
+        r = sd_event_loop(m->event);
+        if (r < 0) {
+                log_error_errno(r, "event loop: %m");
+                return EXIT_FAILURE;
+        }
+        log_notice("stopped");
+        return EXIT_SUCCESS;
+}

@@ -1,0 +1,412 @@
+/* SPDX-License-Identifier: MIT */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "control.h"
+#include "instance.h"
+#include "log.h"
+#include "manager.h"
+#include "scan.h"
+
+#define USEC_PER_MSEC 1000ULL
+#define USEC_PER_SEC 1000000ULL
+/* inotify says a file changed; the scan after this pause sees it whole (an editor's write and
+ * rename, a `cp` in progress). Short: it is most of the time from a new ini to its first 200. */
+#define DEBOUNCE_USEC (5 * USEC_PER_MSEC)
+/* The backstop for lost events (IN_Q_OVERFLOW, filesystems without inotify). */
+#define RESCAN_USEC (5 * USEC_PER_SEC)
+
+static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *userdata);
+
+int manager_new(const ManagerOptions *o, Manager **ret) {
+        Manager *m = calloc(1, sizeof(Manager));
+        int r;
+
+        if (!m)
+                return -ENOMEM;
+        m->notify_fd = -1;
+        m->tyrant = o->tyrant;
+        m->uid = getuid();
+        m->stats_interval = o->stats_interval;
+        m->ready_timeout = o->ready_timeout;
+        m->conf_dir = realpath(o->conf_dir, NULL);
+        if (!m->conf_dir) {
+                r = -errno;
+                manager_free(m);
+                return log_error_errno(r, "conf dir '%s': %m", o->conf_dir);
+        }
+        m->run_dir = strdup(o->run_dir);
+        m->state_dir = strdup(o->state_dir);
+        m->vassal_path = strdup(o->vassal_path);
+        if (!m->run_dir || !m->state_dir || !m->vassal_path ||
+            asprintf(&m->notify_path, "%s/notify.sock", o->run_dir) < 0) {
+                m->notify_path = NULL;
+                manager_free(m);
+                return -ENOMEM;
+        }
+        r = sd_event_default(&m->event);
+        if (r < 0) {
+                manager_free(m);
+                return r;
+        }
+        *ret = m;
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        while (m->instances) {
+                Instance *i = m->instances;
+                manager_remove(m, i);
+                instance_free(i);
+        }
+        control_free(m->control);
+        sd_event_source_disable_unref(m->inotify);
+        sd_event_source_disable_unref(m->debounce);
+        sd_event_source_disable_unref(m->rescan);
+        sd_event_source_disable_unref(m->rewatch);
+        sd_event_source_disable_unref(m->reap);
+        sd_event_source_disable_unref(m->notify_src);
+        safe_close(m->notify_fd);
+        if (m->notify_path)
+                (void) unlink(m->notify_path);
+        sd_event_unref(m->event);
+        free(m->conf_dir);
+        free(m->run_dir);
+        free(m->state_dir);
+        free(m->vassal_path);
+        free(m->notify_path);
+        free(m->cgroup_root);
+        free(m);
+        return NULL;
+}
+
+/* ---- the fleet ---- */
+
+Instance *manager_find(Manager *m, const char *name) {
+        for (Instance *i = m->instances; i; i = *instance_next(i))
+                if (streq(instance_name(i), name))
+                        return i;
+        return NULL;
+}
+
+void manager_add(Manager *m, Instance *i) {
+        *instance_next(i) = m->instances;
+        m->instances = i;
+        m->n_instances++;
+}
+
+void manager_remove(Manager *m, Instance *i) {
+        for (Instance **pp = &m->instances; *pp; pp = instance_next(*pp))
+                if (*pp == i) {
+                        *pp = *instance_next(i);
+                        *instance_next(i) = NULL;
+                        m->n_instances--;
+                        return;
+                }
+}
+
+void manager_update_status(Manager *m) {
+        unsigned counts[_STATE_MAX] = {};
+        for (Instance *i = m->instances; i; i = *instance_next(i))
+                counts[instance_state(i)]++;
+        (void) sd_notifyf(0,
+                          "STATUS=%zu vassals: %u running, %u starting, %u reloading, "
+                          "%u crash-loop, %u config-error, %u stopped",
+                          m->n_instances, counts[STATE_RUNNING], counts[STATE_STARTING],
+                          counts[STATE_RELOADING], counts[STATE_CRASH_LOOP],
+                          counts[STATE_CONFIG_ERROR], counts[STATE_STOPPED]);
+}
+
+void manager_rescan(Manager *m) {
+        ScanEntry *entries;
+        size_t n;
+        int r;
+
+        if (m->stopping)
+                return;
+        r = scan_dir(m->conf_dir, &entries, &n);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot read '%s': %m, keeping the fleet as it is",
+                                  m->conf_dir);
+                return;
+        }
+        for (Instance *i = m->instances; i; i = *instance_next(i))
+                (void) instance_seen(i, true);
+        for (size_t k = 0; k < n; k++) {
+                Instance *i = manager_find(m, entries[k].name);
+                if (i) {
+                        instance_changed(i, &entries[k]);
+                        continue;
+                }
+                i = instance_new(m, &entries[k]);
+                if (!i) {
+                        log_oom();
+                        continue;
+                }
+                manager_add(m, i);
+                instance_start(i);
+        }
+        scan_free(entries, n);
+        /* Whatever the scan did not see is gone (its removal may free it: walk carefully). */
+        for (Instance *i = m->instances, *next; i; i = next) {
+                next = *instance_next(i);
+                if (!instance_seen(i, false))
+                        instance_removed(i);
+        }
+        manager_update_status(m);
+}
+
+/* ---- watching the conf dir ---- */
+
+static int on_debounce(sd_event_source *s, uint64_t usec, void *userdata) {
+        (void) s;
+        (void) usec;
+        manager_rescan(userdata);
+        return 0;
+}
+
+static void manager_schedule_scan(Manager *m) {
+        if (m->debounce) {
+                (void) sd_event_source_set_time_relative(m->debounce, DEBOUNCE_USEC);
+                (void) sd_event_source_set_enabled(m->debounce, SD_EVENT_ONESHOT);
+                return;
+        }
+        (void) sd_event_add_time_relative(m->event, &m->debounce, CLOCK_MONOTONIC, DEBOUNCE_USEC,
+                                          0, on_debounce, m);
+}
+
+static int manager_watch(Manager *m);
+
+static int on_rewatch(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        (void) s;
+        (void) usec;
+        m->rewatch = sd_event_source_disable_unref(m->rewatch);
+        if (manager_watch(m) < 0)
+                (void) sd_event_add_time_relative(m->event, &m->rewatch, CLOCK_MONOTONIC,
+                                                  USEC_PER_SEC, 0, on_rewatch, m);
+        else
+                manager_rescan(m); /* anything made while we were not watching */
+        return 0;
+}
+
+static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
+        Manager *m = userdata;
+        (void) s;
+
+        if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT)) {
+                /* The directory itself was replaced (rm -rf && mkdir): the watch is dead and
+                 * says nothing about the new one. Watch again from a timer. */
+                if (!m->rewatch) {
+                        log_warning("conf dir '%s' was removed or replaced, watching it again",
+                                    m->conf_dir);
+                        (void) sd_event_add_time_relative(m->event, &m->rewatch, CLOCK_MONOTONIC,
+                                                          100 * USEC_PER_MSEC, 0, on_rewatch, m);
+                }
+                return 0;
+        }
+        /* Any event (even for a dot-file: a "..data" symlink swap) means: look again. */
+        manager_schedule_scan(m);
+        return 0;
+}
+
+static int manager_watch(Manager *m) {
+        m->inotify = sd_event_source_disable_unref(m->inotify);
+        int r = sd_event_add_inotify(m->event, &m->inotify, m->conf_dir,
+                                     IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
+                                             IN_CREATE | IN_ATTRIB | IN_DELETE_SELF |
+                                             IN_MOVE_SELF | IN_ONLYDIR,
+                                     on_inotify, m);
+        if (r < 0)
+                return log_warning_errno(r, "Cannot watch '%s': %m", m->conf_dir);
+        return 0;
+}
+
+static int on_rescan(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        manager_rescan(m);
+        (void) sd_event_source_set_time(s, usec + RESCAN_USEC);
+        return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+/* ---- the notify socket ---- */
+
+static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Manager *m = userdata;
+        (void) s;
+        (void) revents;
+
+        for (;;) {
+                char buf[65536];
+                union {
+                        struct cmsghdr h;
+                        char data[CMSG_SPACE(sizeof(struct ucred))];
+                } control;
+                struct iovec iov = { buf, sizeof(buf) - 1 };
+                struct msghdr mh = {
+                        .msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = &control,
+                        .msg_controllen = sizeof(control),
+                };
+                ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
+                if (n < 0) {
+                        if (errno != EAGAIN && errno != EINTR)
+                                log_warning_errno(errno, "notify socket: %m");
+                        return 0;
+                }
+                if ((size_t) n >= sizeof(buf) || (mh.msg_flags & MSG_TRUNC)) {
+                        log_warning("notify socket: dropped an oversized message");
+                        continue;
+                }
+                struct ucred *cred = NULL;
+                for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+                        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS)
+                                cred = (struct ucred *) CMSG_DATA(c);
+                if (!cred)
+                        continue;
+                bool matched = false;
+                for (Instance *i = m->instances; i && !matched; i = *instance_next(i))
+                        matched = instance_notify(i, cred->pid, buf, n);
+                if (!matched)
+                        log_debug("notify message from unknown pid %d ignored", cred->pid);
+        }
+}
+
+static int manager_notify_socket(Manager *m) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int one = 1;
+
+        if (strlen(m->notify_path) >= sizeof(sa.sun_path))
+                return log_error_errno(ENAMETOOLONG, "'%s': path too long", m->notify_path);
+        strcpy(sa.sun_path, m->notify_path);
+        m->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (m->notify_fd < 0)
+                return log_error_errno(errno, "notify socket: %m");
+        (void) unlink(m->notify_path);
+        if (bind(m->notify_fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                return log_error_errno(errno, "Cannot bind '%s': %m", m->notify_path);
+        /* Vassals running as other users must be able to send. */
+        (void) chmod(m->notify_path, 0666);
+        if (setsockopt(m->notify_fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0)
+                return log_error_errno(errno, "SO_PASSCRED: %m");
+        int size = 4 * 1024 * 1024;
+        (void) setsockopt(m->notify_fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
+        return sd_event_add_io(m->event, &m->notify_src, m->notify_fd, EPOLLIN, on_notify, m);
+}
+
+/* ---- orphans ---- */
+
+/* We are a subreaper: a vassal's grandchild whose parent died is ours to reap. Only pids we do
+ * not watch are reaped here (sd-event reaps the others), found through /proc since waitpid(-1)
+ * would steal sd-event's children. */
+void manager_reap_orphans(Manager *m) {
+        DIR *d = opendir("/proc");
+        pid_t self = getpid();
+
+        if (!d)
+                return;
+        for (struct dirent *de; (de = readdir(d));) {
+                char path[300], buf[512];
+                if (de->d_name[0] < '1' || de->d_name[0] > '9')
+                        continue;
+                snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+                int fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                ssize_t n = read(fd, buf, sizeof(buf) - 1);
+                close(fd);
+                if (n <= 0)
+                        continue;
+                buf[n] = 0;
+                /* pid (comm) state ppid ...: comm may hold spaces and parentheses. */
+                char *rp = strrchr(buf, ')');
+                char state;
+                int ppid;
+                if (!rp || sscanf(rp + 1, " %c %d", &state, &ppid) != 2 || ppid != self)
+                        continue;
+                pid_t pid = atoi(de->d_name);
+                bool ours = false;
+                for (Instance *i = m->instances; i && !ours; i = *instance_next(i))
+                        ours = instance_owns_pid(i, pid);
+                if (ours)
+                        continue;
+                if (state != 'Z')
+                        (void) kill(pid, SIGKILL); /* an orphan of a vassal that is gone */
+                (void) waitpid(pid, NULL, WNOHANG);
+        }
+        closedir(d);
+}
+
+static int on_reap(sd_event_source *s, uint64_t usec, void *userdata) {
+        manager_reap_orphans(userdata);
+        (void) sd_event_source_set_time(s, usec + 2 * USEC_PER_SEC);
+        return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+/* ---- start and stop ---- */
+
+int manager_start(Manager *m) {
+        int r;
+
+        m->cgroup_root = cgroup_setup();
+        if (m->cgroup_root)
+                log_info("vassals get their own cgroup under '%s'", m->cgroup_root);
+        r = manager_notify_socket(m);
+        if (r < 0)
+                return r;
+        r = control_new(m, &m->control);
+        if (r < 0)
+                return r;
+        r = manager_watch(m);
+        if (r < 0)
+                return r;
+        r = sd_event_add_time_relative(m->event, &m->rescan, CLOCK_MONOTONIC, RESCAN_USEC,
+                                       USEC_PER_SEC, on_rescan, m);
+        if (r >= 0)
+                r = sd_event_add_time_relative(m->event, &m->reap, CLOCK_MONOTONIC,
+                                               2 * USEC_PER_SEC, USEC_PER_SEC, on_reap, m);
+        if (r < 0)
+                return log_error_errno(r, "timers: %m");
+        manager_rescan(m);
+        return 0;
+}
+
+void manager_maybe_exit(Manager *m) {
+        if (!m->stopping)
+                return;
+        for (Instance *i = m->instances; i; i = *instance_next(i))
+                if (instance_has_processes(i))
+                        return;
+        log_notice("every vassal stopped");
+        (void) sd_event_exit(m->event, 0);
+}
+
+void manager_stop(Manager *m) {
+        if (m->stopping)
+                return;
+        log_notice("stopping %zu vassal(s)", m->n_instances);
+        (void) sd_notify(0, "STOPPING=1");
+        m->stopping = true;
+        m->debounce = sd_event_source_disable_unref(m->debounce);
+        m->inotify = sd_event_source_disable_unref(m->inotify);
+        for (Instance *i = m->instances, *next; i; i = next) {
+                next = *instance_next(i);
+                instance_shutdown(i);
+        }
+        manager_maybe_exit(m);
+}

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The emperor's state: the conf dir it watches, the fleet of instances (one per ini), the
+ * notify socket the vassals report on, and the control socket. One sd-event loop drives it
+ * all; nothing here blocks. */
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+typedef struct Instance Instance;
+typedef struct Control Control;
+
+typedef struct ManagerOptions {
+        const char *conf_dir;
+        const char *run_dir;
+        const char *state_dir;
+        const char *vassal_path;
+        bool tyrant;
+        unsigned stats_interval; /* seconds, passed to vassals */
+        unsigned ready_timeout;  /* seconds a new vassal has to report READY=1 */
+} ManagerOptions;
+
+typedef struct Manager {
+        sd_event *event;
+        char *conf_dir;
+        char *run_dir;
+        char *state_dir;
+        char *vassal_path;
+        char *notify_path;
+        char *cgroup_root; /* NULL: process groups only */
+        bool tyrant;
+        uid_t uid;
+        unsigned stats_interval;
+        unsigned ready_timeout;
+        unsigned spawn_seq;
+
+        Instance *instances;
+        size_t n_instances;
+
+        sd_event_source *inotify;
+        sd_event_source *debounce;
+        sd_event_source *rescan;
+        sd_event_source *rewatch;
+        sd_event_source *reap;
+        int notify_fd;
+        sd_event_source *notify_src;
+        Control *control;
+
+        bool stopping;
+        bool ready_sent;
+} Manager;
+
+int manager_new(const ManagerOptions *o, Manager **ret);
+Manager *manager_free(Manager *m);
+static inline void manager_freep(Manager **m) {
+        if (*m)
+                manager_free(*m);
+}
+
+/* Binds the notify and control sockets, watches the conf dir and spawns what it holds. */
+int manager_start(Manager *m);
+/* Reconciles the fleet with the conf dir now. */
+void manager_rescan(Manager *m);
+/* Stops every vassal in parallel; the loop exits once all are gone. */
+void manager_stop(Manager *m);
+/* Exits the loop when stopping and nothing runs any more. */
+void manager_maybe_exit(Manager *m);
+Instance *manager_find(Manager *m, const char *name);
+void manager_add(Manager *m, Instance *i);
+void manager_remove(Manager *m, Instance *i);
+/* sd_notify STATUS= with the fleet's counts. */
+void manager_update_status(Manager *m);
+/* Reaps children that are not ours to watch: grandchildren of vassals reparented to us (we
+ * are a subreaper) after their parent died. */
+void manager_reap_orphans(Manager *m);
