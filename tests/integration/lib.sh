@@ -109,3 +109,43 @@ raw() {
 }
 
 status_of() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$@"; }
+
+# ---- the emperor ----
+EMPEROR="$BUILD/emperor"
+CTL="$BUILD/emperorctl"
+CONF="$T/conf"
+RUN="$T/run"
+
+# start_emperor [ARGS...]: runs the emperor on $CONF with its run dir in $RUN; waits for its
+# control socket.
+start_emperor() {
+        mkdir -p "$CONF" "$RUN"
+        "$EMPEROR" --run-dir "$RUN" --state-dir "$T/state" "$@" "$CONF" >"$T/emperor.log" 2>&1 </dev/null &
+        emperor_pid=$!
+        PIDS+=("$emperor_pid")
+        wait_until 10 test -S "$RUN/control.sock" || fail "the emperor did not start"
+}
+
+ctl() { "$CTL" --run-dir "$RUN" "$@"; }
+
+# make_ini NAME PORT [LINE...]: writes $CONF/NAME.ini atomically (write, then rename in) for the
+# test app on an http-socket at PORT, with any extra ini lines.
+make_ini() {
+        local name=$1 port=$2; shift 2
+        {
+                printf '[uwsgi]\nhttp-socket = 127.0.0.1:%s\nwsgi-file = %s/testapp.py\n' "$port" "$APPS"
+                printf 'processes = 1\nthreads = 2\ndisable-logging = true\n'
+                for line in "$@"; do printf '%s\n' "$line"; done
+        } >"$T/.$name.ini.tmp"
+        mv "$T/.$name.ini.tmp" "$CONF/$name.ini"
+}
+
+# vassal_field NAME FIELD: one field of `emperorctl status NAME --json`.
+vassal_field() {
+        ctl --json status "$1" 2>/dev/null | python3 -c '
+import json, sys
+v = json.load(sys.stdin)["vassals"][0].get(sys.argv[1])
+print("" if v is None else (json.dumps(v) if isinstance(v, (list, dict)) else v))' "$2"
+}
+
+state_is() { [ "$(vassal_field "$1" state)" = "$2" ]; }

@@ -1,0 +1,97 @@
+# uid / gid: a vassal started as root binds and opens its log as root, then runs the app (the
+# master and every worker) or the exec program as the configured user; an unknown user or
+# group, or a switch it cannot make (not root), exits 78 with the reason.
+. "$(dirname "$0")/lib.sh"
+
+if [ "$(id -u)" != 0 ]; then
+        echo "  skip: not root"
+        exit 0
+fi
+
+# proc_ids PID: "uid gid groups" from /proc/PID/status (real ids; all four are set alike).
+proc_ids() {
+        awk '/^Uid:/ { u = $2 } /^Gid:/ { g = $2 } /^Groups:/ { $1 = ""; gr = $0 }
+             END { sub(/^ +/, "", gr); print u, g, gr }' "/proc/$1/status"
+}
+NOBODY=$(id -u nobody) NOGROUP=$(id -g nobody)
+
+# uid = nobody: master and workers are nobody with nobody's primary group; the app serves;
+# the log, opened as root in a root-only directory, is still written.
+P=$(free_port)
+cat >"$T/nobody.ini" <<INI
+[uwsgi]
+http-socket = 127.0.0.1:$P
+wsgi-file = $APPS/testapp.py
+processes = 2
+uid = nobody
+logto = $T/nobody-logto.log
+INI
+start_vassal nobody "$T/nobody.ini"
+wait_ready nobody http://127.0.0.1:$P/
+assert_eq "$(curl -s http://127.0.0.1:$P/)" "Hello World" "the app serves as nobody"
+assert_eq "$(proc_ids "$nobody_pid")" "$NOBODY $NOGROUP $NOGROUP" "the master runs as nobody:nogroup, no other group"
+for w in $(pgrep -P "$nobody_pid"); do
+        assert_eq "$(proc_ids "$w")" "$NOBODY $NOGROUP $NOGROUP" "worker $w runs as nobody:nogroup"
+done
+assert_file_contains "$T/nobody-logto.log" "running as uid $NOBODY (nobody), gid $NOGROUP" "the switch is logged"
+# The master, now nobody, still restarts its workers and stops them.
+old=$(pgrep -P "$nobody_pid" | sort | tr '\n' ' ')
+kill -HUP "$nobody_pid"
+wait_until 15 bash -c "[ \$(pgrep -P $nobody_pid | wc -l) = 2 ] && [ \"\$(pgrep -P $nobody_pid | sort | tr '\n' ' ')\" != '$old' ]" ||
+        fail "SIGHUP as nobody"
+assert_eq "$(curl -s http://127.0.0.1:$P/)" "Hello World" "serving after a restart as nobody"
+stop_pid "$nobody_pid"
+wait "$nobody_pid"
+assert_eq "$?" "0" "a graceful stop as nobody exits 0"
+
+# gid by name overrides the user's group; numbers work; lazy-apps imports as the user too.
+P=$(free_port)
+start_vassal ng --http-socket 127.0.0.1:$P --wsgi-file "$APPS/testapp.py" --uid "$NOBODY" --gid daemon \
+        --lazy-apps
+wait_ready ng http://127.0.0.1:$P/
+w=$(pgrep -P "$ng_pid")
+assert_eq "$(proc_ids "$w")" "$NOBODY 1 1" "uid by number, gid = daemon"
+stop_pid "$ng_pid"
+
+# A uid with no passwd entry needs a gid.
+P=$(free_port)
+start_vassal num --http-socket 127.0.0.1:$P --wsgi-file "$APPS/testapp.py" --uid 54321 --gid 54321
+wait_ready num http://127.0.0.1:$P/
+assert_eq "$(proc_ids "$(pgrep -P "$num_pid")")" "54321 54321 54321" "a bare uid and gid without entries"
+stop_pid "$num_pid"
+out=$("$VASSAL" --http-socket 127.0.0.1:$(free_port) --wsgi-file "$APPS/testapp.py" --uid 54321 2>&1); rc=$?
+assert_eq "$rc" "78" "a bare uid without a gid exits 78"
+assert_contains "$out" "uid = 54321: no such user in the user database, so no group to run as: set 'gid' too" "explained"
+
+# exec: the program runs as the user.
+P=$(free_port)
+start_vassal ex --http-socket 127.0.0.1:$P --exec "/usr/bin/python3 $APPS/fd3server.py" --uid nobody
+wait_ready ex http://127.0.0.1:$P/
+info=$(curl -s http://127.0.0.1:$P/info)
+assert_contains "$info" "\"uid\": $NOBODY," "the exec program runs as nobody"
+assert_eq "$(proc_ids "$ex_pid")" "$NOBODY $NOGROUP $NOGROUP" "and so does its master"
+stop_pid "$ex_pid"
+
+# Unknown names: exit 78, said in --check too.
+out=$("$VASSAL" --check --http-socket :1 --wsgi-file x.py --uid no-such-user-here 2>&1); rc=$?
+assert_eq "$rc" "78" "--check: unknown user"
+assert_contains "$out" "command line: uid = no-such-user-here: no such user" "unknown user named"
+out=$("$VASSAL" --http-socket 127.0.0.1:$(free_port) --wsgi-file "$APPS/testapp.py" --gid no-such-group-here 2>&1); rc=$?
+assert_eq "$rc" "78" "unknown group exits 78"
+assert_contains "$out" "gid = no-such-group-here: no such group" "unknown group named"
+
+# Not root: only "switching" to ourselves is accepted.
+P=$(free_port)
+chmod 755 "$T"
+setpriv --reuid nobody --regid nogroup --clear-groups -- "$VASSAL" --http-socket 127.0.0.1:$P \
+        --wsgi-file "$APPS/testapp.py" --uid nobody >"$T/self.log" 2>&1 &
+self_pid=$!
+PIDS+=("$self_pid")
+wait_ready self http://127.0.0.1:$P/
+ok "not root, uid = ourselves runs"
+stop_pid "$self_pid"
+out=$(setpriv --reuid nobody --regid nogroup --clear-groups -- "$VASSAL" \
+        --http-socket 127.0.0.1:$(free_port) --wsgi-file "$APPS/testapp.py" --uid root 2>&1); rc=$?
+assert_eq "$rc" "78" "not root, uid = root exits 78"
+assert_contains "$out" "uid = root: cannot switch: the vassal runs as uid $NOBODY gid $NOGROUP, not as root" \
+        "with the reason"
