@@ -5,6 +5,7 @@
 
 mkdir -p "$T/site1"
 cp "$APPS/testapp.py" "$T/site1/wsgi.py"
+chmod 755 "$T" # uid = nobody below: run as root, the app then loads as nobody
 P=$(free_port)
 cat >"$T/site1.ini" <<INI
 # a uwsgi.ini as users write them

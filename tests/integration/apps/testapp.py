@@ -53,6 +53,8 @@ def application(environ, start_response):
         keys["thread"] = threading.current_thread().name
         return text(start_response, json.dumps(keys, sort_keys=True),
                     extra=[("X-Pid", str(os.getpid()))])
+    if path == "/osenv":
+        return text(start_response, "%s\n" % os.environ.get(environ["QUERY_STRING"], ""))
     if path == "/echo":
         body = environ["wsgi.input"].read()
         return text(start_response, body)
