@@ -98,6 +98,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcommon.a
 $(BUILD)/tests/test-request: $(BUILD)/obj/vassal/request.o
 $(BUILD)/tests/test-config: $(BUILD)/obj/vassal/config.o
 $(BUILD)/tests/test-socket: $(BUILD)/obj/vassal/socket.o $(BUILD)/obj/vassal/config.o
+$(BUILD)/tests/test-scoreboard: $(BUILD)/obj/vassal/scoreboard.o
 $(BUILD)/tests/test-ctl-format: $(BUILD)/obj/ctl/format.o
 
 # libFuzzer targets: clang, each with the lib sources, ASan+UBSan.

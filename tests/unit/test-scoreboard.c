@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "scoreboard.h"
+
+static const ScoreboardInfo info = { .version = "9.9.9", .pid = 4242, .listen_queue = 7 };
+
+static int setup(void **state) {
+        Scoreboard *sb = NULL;
+        assert_int_equal(scoreboard_new(3, &sb), 0);
+        *state = sb;
+        return 0;
+}
+
+static int teardown(void **state) {
+        scoreboard_free(*state);
+        return 0;
+}
+
+static void test_slots_are_one_based_and_zeroed(void **state) {
+        Scoreboard *sb = *state;
+
+        assert_int_equal(scoreboard_size(sb), 3);
+        assert_null(scoreboard_slot(sb, 0));
+        assert_null(scoreboard_slot(sb, 4));
+        for (size_t id = 1; id <= 3; id++) {
+                ScoreboardSlot *s = scoreboard_slot(sb, id);
+                assert_non_null(s);
+                assert_int_equal(atomic_load(&s->pid), 0);
+                assert_int_equal(atomic_load(&s->requests), 0);
+        }
+        assert_ptr_not_equal(scoreboard_slot(sb, 1), scoreboard_slot(sb, 2));
+        assert_null(scoreboard_error(sb));
+}
+
+static void test_request_counters(void **state) {
+        Scoreboard *sb = *state;
+        ScoreboardSlot *s = scoreboard_slot(sb, 2);
+        ScoreboardTotals t;
+
+        scoreboard_slot_spawned(s, 100, 0);
+        scoreboard_request_begin(s, 1000);
+        scoreboard_request_begin(s, 1001);
+        assert_int_equal(atomic_load(&s->busy), 2);
+        assert_int_equal(atomic_load(&s->request_start), 1001);
+        scoreboard_request_end(s, 800, 12, false);
+        scoreboard_request_end(s, 800, 30, true);
+        assert_int_equal(atomic_load(&s->busy), 0);
+        assert_int_equal(atomic_load(&s->requests), 2);
+        assert_int_equal(atomic_load(&s->exceptions), 1);
+        assert_int_equal(atomic_load(&s->tx), 42);
+        assert_int_equal(atomic_load(&s->running_time), 1600);
+        /* The first sample is the average; equal samples keep it. */
+        assert_int_equal(atomic_load(&s->avg_rt), 800);
+
+        /* The average follows new samples, an eighth at a time. */
+        scoreboard_request_begin(s, 2000);
+        scoreboard_request_end(s, 1600, 0, false);
+        assert_int_equal(atomic_load(&s->avg_rt), 900);
+
+        scoreboard_totals(sb, &t);
+        assert_int_equal(t.workers, 1);
+        assert_int_equal(t.busy, 0);
+        assert_int_equal(t.requests, 3);
+        assert_int_equal(t.exceptions, 1);
+        assert_int_equal(t.tx, 42);
+}
+
+static void test_respawn_keeps_counters_and_clears_busy(void **state) {
+        Scoreboard *sb = *state;
+        ScoreboardSlot *s = scoreboard_slot(sb, 1);
+
+        scoreboard_slot_spawned(s, 100, 0);
+        scoreboard_request_begin(s, 1);
+        scoreboard_request_end(s, 10, 5, false);
+        scoreboard_request_begin(s, 2); /* killed in the middle of this one */
+        scoreboard_slot_exited(s);
+        assert_int_equal(atomic_load(&s->pid), 0);
+        assert_int_equal(atomic_load(&s->busy), 0);
+        scoreboard_slot_spawned(s, 101, 1);
+        assert_int_equal(atomic_load(&s->pid), 101);
+        assert_int_equal(atomic_load(&s->respawn_count), 1);
+        assert_true(atomic_load(&s->last_spawn) > 0);
+        /* Cumulative across respawns: a rate computed from them never goes negative. */
+        assert_int_equal(atomic_load(&s->requests), 1);
+        assert_int_equal(atomic_load(&s->tx), 5);
+}
+
+/* The region is shared: what a forked child writes, the parent reads. */
+static void test_shared_across_fork(void **state) {
+        Scoreboard *sb = *state;
+        ScoreboardSlot *s = scoreboard_slot(sb, 3);
+
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                for (int i = 0; i < 1000; i++) {
+                        scoreboard_request_begin(s, i);
+                        scoreboard_request_end(s, 1, 2, i % 10 == 0);
+                }
+                scoreboard_set_error(sb, "Failed to import the app 'x': ImportError: nope");
+                _exit(0);
+        }
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        assert_int_equal(atomic_load(&s->requests), 1000);
+        assert_int_equal(atomic_load(&s->exceptions), 100);
+        assert_int_equal(atomic_load(&s->tx), 2000);
+        assert_string_equal(scoreboard_error(sb), "Failed to import the app 'x': ImportError: nope");
+        /* The first error stays. */
+        scoreboard_set_error(sb, "second");
+        assert_string_equal(scoreboard_error(sb), "Failed to import the app 'x': ImportError: nope");
+}
+
+static double number(const cJSON *o, const char *name) {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, name);
+        assert_non_null(n);
+        assert_true(cJSON_IsNumber(n));
+        return n->valuedouble;
+}
+
+static const char *string(const cJSON *o, const char *name) {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, name);
+        assert_non_null(n);
+        assert_true(cJSON_IsString(n));
+        return n->valuestring;
+}
+
+static void test_json_round_trip(void **state) {
+        Scoreboard *sb = *state;
+        ScoreboardSlot *s1 = scoreboard_slot(sb, 1), *s2 = scoreboard_slot(sb, 2);
+
+        scoreboard_slot_spawned(s1, 101, 0);
+        scoreboard_slot_spawned(s2, 102, 3);
+        for (int i = 0; i < 5; i++) {
+                scoreboard_request_begin(s1, i);
+                scoreboard_request_end(s1, 250, 100, i == 0);
+        }
+        scoreboard_request_begin(s2, 9); /* in flight */
+
+        char *text = scoreboard_stats_json(sb, &info, 65536);
+        assert_non_null(text);
+        assert_null(strchr(text, '\n')); /* one line: it travels in an sd_notify assignment */
+        cJSON *root = cJSON_Parse(text);
+        assert_non_null(root);
+
+        assert_string_equal(string(root, "version"), "9.9.9");
+        assert_int_equal(number(root, "pid"), 4242);
+        assert_int_equal(number(root, "listen_queue"), 7);
+        assert_int_equal(number(root, "load"), 1);
+        assert_int_equal(number(root, "requests"), 5);
+        assert_int_equal(number(root, "exceptions"), 1);
+        assert_null(cJSON_GetObjectItemCaseSensitive(root, "workers_truncated"));
+
+        const cJSON *workers = cJSON_GetObjectItemCaseSensitive(root, "workers");
+        assert_true(cJSON_IsArray(workers));
+        assert_int_equal(cJSON_GetArraySize(workers), 3);
+        const cJSON *w1 = cJSON_GetArrayItem(workers, 0), *w2 = cJSON_GetArrayItem(workers, 1),
+                    *w3 = cJSON_GetArrayItem(workers, 2);
+        assert_int_equal(number(w1, "id"), 1);
+        assert_int_equal(number(w1, "pid"), 101);
+        assert_int_equal(number(w1, "requests"), 5);
+        assert_int_equal(number(w1, "exceptions"), 1);
+        assert_string_equal(string(w1, "status"), "idle");
+        assert_int_equal(number(w1, "avg_rt"), 250);
+        assert_int_equal(number(w1, "tx"), 500);
+        assert_int_equal(number(w1, "running_time"), 1250);
+        assert_int_equal(number(w1, "respawn_count"), 0);
+        assert_true(number(w1, "last_spawn") > 0);
+        assert_int_equal(number(w2, "id"), 2);
+        assert_string_equal(string(w2, "status"), "busy");
+        assert_int_equal(number(w2, "respawn_count"), 3);
+        assert_int_equal(number(w3, "pid"), 0);
+        assert_string_equal(string(w3, "status"), "idle");
+
+        cJSON_Delete(root);
+        free(text);
+}
+
+/* 1024 workers do not fit a small budget: the array is cut, the totals stay whole. */
+static void test_json_truncated_to_fit(void **state) {
+        Scoreboard *sb = NULL;
+        (void) state;
+
+        assert_int_equal(scoreboard_new(1024, &sb), 0);
+        for (size_t id = 1; id <= 1024; id++) {
+                ScoreboardSlot *s = scoreboard_slot(sb, id);
+                scoreboard_slot_spawned(s, 10000 + (pid_t) id, id);
+                scoreboard_request_begin(s, 1);
+                scoreboard_request_end(s, 123456, 1000000, false);
+        }
+
+        char *full = scoreboard_stats_json(sb, &info, SIZE_MAX);
+        assert_non_null(full);
+        assert_true(strlen(full) > 60000);
+        free(full);
+
+        for (size_t budget = 60 * 1024; budget >= 1024; budget /= 4) {
+                char *text = scoreboard_stats_json(sb, &info, budget);
+                assert_non_null(text);
+                assert_true(strlen(text) < budget);
+                cJSON *root = cJSON_Parse(text);
+                assert_non_null(root);
+                int n = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(root, "workers"));
+                assert_true(n > 0 && n < 1024);
+                /* Not cut much deeper than needed. */
+                assert_true(strlen(text) > budget / 2);
+                assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root,
+                                                                          "workers_truncated")));
+                assert_int_equal(number(root, "requests"), 1024);
+                assert_int_equal(number(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(
+                                                                    root, "workers"),
+                                                            n - 1),
+                                        "id"),
+                                 n);
+                cJSON_Delete(root);
+                free(text);
+        }
+        /* No room even for the totals. */
+        assert_null(scoreboard_stats_json(sb, &info, 64));
+        scoreboard_free(sb);
+}
+
+static void test_status_line(void **state) {
+        Scoreboard *sb = *state;
+        char buf[128];
+
+        scoreboard_status(sb, buf, sizeof(buf));
+        assert_string_equal(buf, "0 workers, 0 busy, 0 requests");
+        scoreboard_slot_spawned(scoreboard_slot(sb, 1), 1, 0);
+        scoreboard_slot_spawned(scoreboard_slot(sb, 2), 2, 0);
+        scoreboard_request_begin(scoreboard_slot(sb, 1), 1);
+        scoreboard_request_begin(scoreboard_slot(sb, 2), 1);
+        scoreboard_request_end(scoreboard_slot(sb, 2), 1, 1, false);
+        scoreboard_status(sb, buf, sizeof(buf));
+        assert_string_equal(buf, "2 workers, 1 busy, 1 request");
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_slots_are_one_based_and_zeroed, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_request_counters, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_respawn_keeps_counters_and_clears_busy,
+                                                setup, teardown),
+                cmocka_unit_test_setup_teardown(test_shared_across_fork, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_json_round_trip, setup, teardown),
+                cmocka_unit_test(test_json_truncated_to_fit),
+                cmocka_unit_test_setup_teardown(test_status_line, setup, teardown),
+        };
+        return cmocka_run_group_tests_name("scoreboard", tests, NULL, NULL);
+}
