@@ -99,6 +99,7 @@ $(BUILD)/tests/test-request: $(BUILD)/obj/vassal/request.o
 $(BUILD)/tests/test-config: $(BUILD)/obj/vassal/config.o
 $(BUILD)/tests/test-socket: $(BUILD)/obj/vassal/socket.o $(BUILD)/obj/vassal/config.o
 $(BUILD)/tests/test-scoreboard: $(BUILD)/obj/vassal/scoreboard.o
+$(BUILD)/tests/test-exec: $(BUILD)/obj/vassal/exec.o
 $(BUILD)/tests/test-ctl-format: $(BUILD)/obj/ctl/format.o
 
 # libFuzzer targets: clang, each with the lib sources, ASan+UBSan.
