@@ -96,8 +96,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcommon.a
 	$(call say,TEST,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests/unit -Ivassal -o $@ $< \
 		$(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS) $(PY_LIBS) $(CMOCKA_LIBS)
 $(BUILD)/tests/test-request: $(BUILD)/obj/vassal/request.o
-$(BUILD)/tests/test-config: $(BUILD)/obj/vassal/config.o
-$(BUILD)/tests/test-socket: $(BUILD)/obj/vassal/socket.o $(BUILD)/obj/vassal/config.o
+# config.o checks exec commands (exec.o) and uid/gid names (privileges.o).
+CONFIG_OBJS = $(BUILD)/obj/vassal/config.o $(BUILD)/obj/vassal/exec.o \
+              $(BUILD)/obj/vassal/privileges.o
+$(BUILD)/tests/test-config: $(CONFIG_OBJS)
+$(BUILD)/tests/test-socket: $(BUILD)/obj/vassal/socket.o $(CONFIG_OBJS)
 $(BUILD)/tests/test-scoreboard: $(BUILD)/obj/vassal/scoreboard.o
 $(BUILD)/tests/test-exec: $(BUILD)/obj/vassal/exec.o
 $(BUILD)/tests/test-ctl-format: $(BUILD)/obj/ctl/format.o

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "conf.h"
 #include "config.h"
+#include "exec.h"
 #include "log.h"
+#include "privileges.h"
 
 #define F(field) offsetof(VassalConfig, field)
 
@@ -22,6 +26,24 @@ static int parse_stacksize(const ConfOption *opt, const char *value, void *field
         if (value[strspn(value, "0123456789")] == 0)
                 v *= 1024;
         *(uint64_t *) field = v;
+        return 0;
+}
+
+/* exec: kept as written, but split once here so a bad command is "file:line: exec: expected
+ * ..." at load time (and in --check), not a surprise at run time. */
+static int parse_command(const ConfOption *opt, const char *value, void *field,
+                         const char **ret_expected) {
+        char **argv = NULL;
+        (void) opt;
+        int r = exec_split(value, &argv, ret_expected);
+        if (r < 0)
+                return r;
+        exec_argv_free(argv);
+        char *copy = strdup(value);
+        if (!copy)
+                return -ENOMEM;
+        free(*(char **) field);
+        *(char **) field = copy;
         return 0;
 }
 #define NOT_YET "not implemented yet, ignored"
@@ -83,6 +105,14 @@ static const ConfOption vassal_options[] = {
         { "disable-logging", CONF_BOOL, F(disable_logging), 0, 0, NULL, "no request log" },
         { "logto", CONF_STRING, F(logto), 0, 0, NULL, "append the log to this file" },
 
+        { "exec", CONF_CUSTOM, F(exec), 0, 0, parse_command,
+          "supervise this command instead of a WSGI app, handing it the sockets (LISTEN_FDS)" },
+        { "uid", CONF_STRING, F(uid), 0, 0, NULL, "user to run as (name or number), when root" },
+        { "gid", CONF_STRING, F(gid), 0, 0, NULL,
+          "group to run as (default: the user's primary group)" },
+        { "stats-interval", CONF_INT, F(stats_interval), 0, 86400, NULL,
+          "seconds between X_STATS= messages to NOTIFY_SOCKET (0: none; default 1)" },
+
         /* Accepted for compatibility: what they ask for is how we always work. The flags are
          * parsed as booleans (into a field nobody reads) so `--master app.ini` keeps app.ini
          * as the ini and a bad value is still reported. */
@@ -118,10 +148,35 @@ static const ConfOption vassal_options[] = {
         { "stats", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
         { "stats-http", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
         { "pidfile", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
-        { "uid", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
-        { "gid", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
         { "daemonize", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
 };
+
+/* The first error reported, for STATUS= when the vassal exits EX_CONFIG. */
+static char first_error[512];
+
+_printf_(1, 2) static void remember_error(const char *fmt, ...) {
+        va_list ap;
+        if (first_error[0])
+                return;
+        va_start(ap, fmt);
+        (void) vsnprintf(first_error, sizeof(first_error), fmt, ap);
+        va_end(ap);
+}
+
+const char *vassal_config_error(void) {
+        return first_error[0] ? first_error : NULL;
+}
+
+/* Reports a problem load or verify found beyond the option table, as "where: message". */
+_printf_(2, 3) static void config_error(const char *where, const char *fmt, ...) {
+        char message[400];
+        va_list ap;
+        va_start(ap, fmt);
+        (void) vsnprintf(message, sizeof(message), fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "%s: %s\n", where, message);
+        remember_error("%s: %s", where, message);
+}
 
 void vassal_config_init(VassalConfig *c) {
         *c = (VassalConfig) {
@@ -134,10 +189,14 @@ void vassal_config_init(VassalConfig *c) {
                 .buffer_size = 8192,
                 .socket_timeout = 4,
                 .keepalive_timeout = 30,
+                .stats_interval = -1, /* unset: see vassal_config_load() */
         };
+        first_error[0] = 0;
 }
 
 void vassal_config_done(VassalConfig *c) {
+        free(c->exec); /* CONF_CUSTOM: conf_free() does not know it is a string */
+        c->exec = NULL;
         conf_free(vassal_options, ELEMENTSOF(vassal_options), c);
         free(c->ini_path);
         free(c->name);
@@ -147,6 +206,12 @@ void vassal_config_done(VassalConfig *c) {
 static void on_diag(void *userdata, IniLevel level, const char *file, unsigned line,
                     const char *message) {
         (void) userdata;
+        if (level == INI_ERROR) {
+                if (line > 0)
+                        remember_error("%s:%u: %s", file, line, message);
+                else
+                        remember_error("%s: %s", file, message);
+        }
         if (line > 0)
                 fprintf(stderr, "%s:%u: %s%s\n", file, line,
                         level == INI_ERROR ? "" : "warning: ", message);
@@ -182,7 +247,7 @@ int vassal_config_load(VassalConfig *c, const char *ini_spec, int argc, char **a
         if (r < 0)
                 return r;
         if (n_positional > 0) {
-                fprintf(stderr, "command line: unexpected argument '%s'\n", positional[0]);
+                config_error("command line", "unexpected argument '%s'", positional[0]);
                 return -EINVAL;
         }
         r = conf_apply(vassal_options, ELEMENTSOF(vassal_options), c, ini, on_diag, NULL);
@@ -197,6 +262,17 @@ int vassal_config_load(VassalConfig *c, const char *ini_spec, int argc, char **a
         if (!c->name || (ini_path(ini) && !c->ini_path))
                 return log_oom();
 
+        /* The emperor sets its stats interval for every vassal; the ini's own key wins. */
+        if (c->stats_interval < 0) {
+                const char *env = getenv("EMPEROR_STATS_INTERVAL");
+                int64_t v;
+                c->stats_interval = 1;
+                if (env && conf_parse_int(env, &v) >= 0 && v >= 0 && v <= 86400)
+                        c->stats_interval = v;
+                else if (env)
+                        log_warning("EMPEROR_STATS_INTERVAL=%s: expected seconds (0-86400), "
+                                    "using %lld", env, (long long) c->stats_interval);
+        }
         return 0;
 }
 
@@ -204,22 +280,42 @@ int vassal_config_verify(const VassalConfig *c) {
         const char *where = c->ini_path ?: "command line";
         int r = 0;
 
-        if (!c->module && !c->wsgi_file) {
-                fprintf(stderr, "%s: no app to serve: set 'module' or 'wsgi-file'\n", where);
-                r = -EINVAL;
-        }
-        if (c->module && c->wsgi_file) {
-                fprintf(stderr, "%s: 'module' and 'wsgi-file' both set: choose one\n", where);
-                r = -EINVAL;
-        }
-        if (!c->http_sockets && !c->uwsgi_sockets) {
-                fprintf(stderr, "%s: no socket to serve on: set 'http-socket' or 'socket'\n",
-                        where);
-                r = -EINVAL;
+        if (c->exec) {
+                /* Another program: no app; sockets are optional (it may bind its own). */
+                if (c->module || c->wsgi_file) {
+                        config_error(where, "'exec' and '%s' both set: a vassal runs either a "
+                                     "program or a WSGI app", c->module ? "module" : "wsgi-file");
+                        r = -EINVAL;
+                }
+        } else {
+                if (!c->module && !c->wsgi_file) {
+                        config_error(where, "no app to serve: set 'module' or 'wsgi-file'");
+                        r = -EINVAL;
+                }
+                if (c->module && c->wsgi_file) {
+                        config_error(where, "'module' and 'wsgi-file' both set: choose one");
+                        r = -EINVAL;
+                }
+                if (!c->http_sockets && !c->uwsgi_sockets) {
+                        config_error(where,
+                                     "no socket to serve on: set 'http-socket' or 'socket'");
+                        r = -EINVAL;
+                }
         }
         if (c->thread_stacksize > 0 && c->thread_stacksize < 65536) {
-                fprintf(stderr, "%s: thread-stacksize: must be at least 64k\n", where);
+                config_error(where, "thread-stacksize: must be at least 64k");
                 r = -EINVAL;
+        }
+        if (c->uid || c->gid) {
+                Credentials creds;
+                /* Only whether they exist: switching is for the run, as root. */
+                int k = privileges_resolve(c->uid, c->gid, &creds);
+                if (k == -EINVAL)
+                        config_error(where, "%s", privileges_error());
+                if (k < 0)
+                        r = k;
+                else
+                        credentials_done(&creds);
         }
         return r;
 }

@@ -47,6 +47,18 @@ typedef struct VassalConfig {
         bool disable_logging;
         char *logto;
 
+        /* Another program instead of a WSGI app (exec.c): the command line, checked when
+         * parsed (quotes, no shell operators) and split again when run. */
+        char *exec;
+
+        /* Privileges: dropped after the sockets are bound and the log opened (privileges.c) */
+        char *uid; /* user name or number */
+        char *gid; /* group name or number; default: the user's primary group */
+
+        /* Stats: X_STATS= over sd_notify every this many seconds; 0: never. Without the key,
+         * EMPEROR_STATS_INTERVAL (set by the emperor), else 1. */
+        int64_t stats_interval;
+
         bool compat_flag; /* uWSGI flags we accept and ignore (master, enable-threads, ...) */
 } VassalConfig;
 
@@ -63,6 +75,10 @@ int vassal_config_load(VassalConfig *c, const char *ini_spec, int argc, char **a
 
 /* Checks what the table cannot: an app to load, a socket to serve. Reported; -EINVAL. */
 int vassal_config_verify(const VassalConfig *c);
+
+/* The first error load or verify reported, as printed ("file:line: message"), or NULL: what a
+ * vassal exiting EX_CONFIG tells its supervisor in STATUS=. */
+const char *vassal_config_error(void);
 
 /* Prints the option table (for --help). */
 void vassal_config_help(void);

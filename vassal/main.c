@@ -10,8 +10,6 @@
 #include "log.h"
 #include "master.h"
 
-#define VASSAL_VERSION "0.1.0"
-
 static void help(void) {
         printf("Usage: vassal [--ini] FILE.ini[:section] [--KEY VALUE | --BOOLKEY ...]\n"
                "       vassal --http-socket :8080 --wsgi-file app.py [--processes 4 ...]\n"
@@ -34,20 +32,25 @@ static bool looks_like_ini(const char *a) {
         return (n > 4 && streq(a + n - 4, ".ini")) || strstr(a, ".ini:") != NULL;
 }
 
-/* Applies `env` and `chdir` before Python starts: the app sees both from its first line. */
-static int apply_environment(const VassalConfig *c) {
+/* Applies `env` and `chdir` before Python starts: the app sees both from its first line. A
+ * failure is logged and described in error (for STATUS=). */
+static int apply_environment(const VassalConfig *c, char *error, size_t size) {
         for (char **e = c->env; e && *e; e++) {
                 char *eq = strchr(*e, '=');
                 if (!eq) {
-                        log_error("env = %s: expected KEY=VALUE", *e);
+                        (void) snprintf(error, size, "env = %s: expected KEY=VALUE", *e);
+                        log_error("%s", error);
                         return -EINVAL;
                 }
                 _cleanup_free_ char *key = strndup(*e, eq - *e);
                 if (!key || setenv(key, eq + 1, 1) < 0)
                         return log_oom();
         }
-        if (c->chdir && chdir(c->chdir) < 0)
-                return log_error_errno(errno, "chdir '%s': %m", c->chdir);
+        if (c->chdir && chdir(c->chdir) < 0) {
+                (void) snprintf(error, size, "chdir = %s: %s", c->chdir, strerror(errno));
+                log_error("%s", error);
+                return -EINVAL;
+        }
         return 0;
 }
 
@@ -97,7 +100,12 @@ int main(int argc, char **argv) {
                 r = vassal_config_verify(&cfg);
         if (r < 0) {
                 vassal_config_done(&cfg);
-                return r == -EINVAL ? EX_CONFIG : (r == -ENOENT || r == -EACCES ? EX_CONFIG : EXIT_RUNTIME);
+                if (r != -EINVAL && r != -ENOENT && r != -EACCES)
+                        return EXIT_RUNTIME;
+                /* The supervisor shows it: "file:line: key: expected ...". */
+                if (!check)
+                        master_notify_error(vassal_config_error());
+                return EX_CONFIG;
         }
         if (check) {
                 printf("%s: OK\n", cfg.ini_path ?: "command line");
@@ -116,10 +124,12 @@ int main(int argc, char **argv) {
         sigprocmask(SIG_BLOCK, &mask, NULL);
         signal(SIGPIPE, SIG_IGN);
 
-        r = apply_environment(&cfg);
+        char error[512] = "";
+        r = apply_environment(&cfg, error, sizeof(error));
         if (r < 0) {
                 vassal_config_done(&cfg);
-                return EX_CONFIG;
+                master_notify_error(error);
+                return r == -EINVAL ? EX_CONFIG : EXIT_RUNTIME;
         }
         int code = master_run(&cfg);
         vassal_config_done(&cfg);

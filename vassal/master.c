@@ -9,9 +9,12 @@
 #include <systemd/sd-event.h>
 #include <time.h>
 
+#include "exec.h"
 #include "exitcodes.h"
 #include "log.h"
 #include "master.h"
+#include "privileges.h"
+#include "scoreboard.h"
 #include "socket.h"
 #include "worker.h"
 #include "wsgi.h"
@@ -20,6 +23,8 @@
  * waits 1 s, doubling up to RESPAWN_MAX_DELAY, so a crashing app does not fork-bomb. */
 #define FAST_DEATH_USEC (1000 * 1000ULL)
 #define RESPAWN_MAX_DELAY_SEC 30
+/* One sd_notify datagram holds STATUS= and X_STATS=: kept under the ~64 KiB a datagram may be. */
+#define STATS_MESSAGE_MAX (60 * 1024)
 
 typedef struct Master Master;
 
@@ -43,12 +48,16 @@ struct Master {
         sd_event *event;
         WorkerSlot *slots;
         size_t n_slots;
+        Scoreboard *scoreboard; /* a slot per worker; one for the program in exec mode */
+        ExecProgram *program;   /* exec mode: the program instead of workers */
         int ready_pipe[2];
         int log_pipe[2];
         sd_event_source *kill_timer;
+        sd_event_source *stats_timer;
         bool stopping;
         bool notified_ready;
         int exit_code;
+        const char *error; /* why we exit EX_CONFIG, for STATUS= */
 };
 
 static uint64_t now_usec(void) {
@@ -61,6 +70,8 @@ static size_t master_alive(const Master *m) {
         size_t n = 0;
         for (size_t i = 0; i < m->n_slots; i++)
                 n += m->slots[i].pid > 0;
+        if (m->program && exec_program_alive(m->program))
+                n++;
         return n;
 }
 
@@ -88,6 +99,8 @@ static int slot_spawn(WorkerSlot *s) {
                         .listeners = &m->listeners,
                         .id = s->id,
                         .ready_fd = m->ready_pipe[1],
+                        .scoreboard = m->scoreboard,
+                        .slot = scoreboard_slot(m->scoreboard, s->id),
                 };
                 _exit(worker_run(&a));
         }
@@ -97,6 +110,7 @@ static int slot_spawn(WorkerSlot *s) {
         s->ready = false;
         s->restart = false;
         s->started_usec = now_usec();
+        scoreboard_slot_spawned(scoreboard_slot(m->scoreboard, s->id), pid, s->respawns);
         int r = sd_event_add_child(m->event, &s->child, pid, WEXITED, on_worker_exit, s);
         if (r < 0) {
                 /* Without a child source nobody would reap it: kill it now. */
@@ -162,6 +176,7 @@ static int on_worker_exit(sd_event_source *src, const siginfo_t *si, void *userd
         s->pid = 0;
         s->ready = false;
         s->child = sd_event_source_disable_unref(src);
+        scoreboard_slot_exited(scoreboard_slot(m->scoreboard, s->id));
         s->kill_timer = sd_event_source_disable_unref(s->kill_timer);
 
         if (m->stopping) {
@@ -171,6 +186,7 @@ static int on_worker_exit(sd_event_source *src, const siginfo_t *si, void *userd
         if (m->cfg->lazy_apps && si->si_code == CLD_EXITED && si->si_status == EX_CONFIG) {
                 log_error("worker %d could not load the app: stopping", s->id);
                 m->exit_code = EX_CONFIG;
+                m->error = scoreboard_error(m->scoreboard) ?: "a worker could not load the app";
                 m->stopping = true;
                 for (size_t i = 0; i < m->n_slots; i++)
                         slot_signal(&m->slots[i], SIGTERM);
@@ -276,13 +292,18 @@ static void master_stop(Master *m, bool graceful) {
                 return;
         m->stopping = true;
         (void) sd_notify(0, "STOPPING=1");
-        log_notice("%s stop: %zu worker(s) running", graceful ? "graceful" : "immediate",
-                   master_alive(m));
+        if (m->program)
+                log_notice("%s stop", graceful ? "graceful" : "immediate");
+        else
+                log_notice("%s stop: %zu worker(s) running", graceful ? "graceful" : "immediate",
+                           master_alive(m));
         for (size_t i = 0; i < m->n_slots; i++) {
                 m->slots[i].respawn_timer = sd_event_source_disable_unref(m->slots[i].respawn_timer);
                 slot_signal(&m->slots[i], graceful ? SIGTERM : SIGKILL);
         }
-        if (graceful && !m->kill_timer)
+        if (m->program)
+                exec_program_stop(m->program, graceful); /* it keeps its own deadline */
+        if (graceful && m->n_slots > 0 && !m->kill_timer)
                 (void) sd_event_add_time_relative(m->event, &m->kill_timer, CLOCK_MONOTONIC,
                                                   (uint64_t) m->cfg->reload_mercy * 1000000, 0,
                                                   on_kill_timer, m);
@@ -291,8 +312,14 @@ static void master_stop(Master *m, bool graceful) {
 
 /* Every worker finishes its requests and a fresh one replaces it. */
 static void master_restart_workers(Master *m) {
-        log_notice("restarting %zu worker(s)", master_alive(m));
         (void) sd_notify(0, "RELOADING=1");
+        if (m->program) {
+                log_notice("restarting program '%s'", exec_program_name(m->program));
+                exec_program_restart(m->program);
+                m->notified_ready = false;
+                return;
+        }
+        log_notice("restarting %zu worker(s)", master_alive(m));
         for (size_t i = 0; i < m->n_slots; i++) {
                 WorkerSlot *s = &m->slots[i];
                 if (s->pid <= 0)
@@ -334,6 +361,119 @@ static int on_signal(sd_event_source *src, const struct signalfd_siginfo *si, vo
         return 0;
 }
 
+void master_notify_error(const char *message) {
+        if (!message || !*message)
+                return;
+        /* One line: a newline would start another sd_notify assignment. */
+        (void) sd_notifyf(0, "STATUS=%.*s", (int) strcspn(message, "\r\n"), message);
+}
+
+/* STATUS= and X_STATS= (DESIGN.md: the same object as a stats server's) in one datagram. */
+static void master_send_stats(Master *m) {
+        char status[256];
+        ScoreboardInfo info = {
+                .version = VASSAL_VERSION,
+                .pid = getpid(),
+                .listen_queue = listeners_queue(&m->listeners),
+        };
+
+        if (m->program) {
+                ScoreboardSlot *slot = scoreboard_slot(m->scoreboard, 1);
+                pid_t pid = exec_program_pid(m->program);
+                if (pid == 0)
+                        scoreboard_slot_exited(slot);
+                unsigned restarts = exec_program_restarts(m->program);
+                int k = pid > 0 ? snprintf(status, sizeof(status), "program '%s' running (pid %d)",
+                                           exec_program_name(m->program), (int) pid)
+                                : snprintf(status, sizeof(status), "program '%s' not running",
+                                           exec_program_name(m->program));
+                if (k > 0 && (size_t) k < sizeof(status))
+                        (void) snprintf(status + k, sizeof(status) - k, ", %u restart%s", restarts,
+                                        restarts == 1 ? "" : "s");
+        } else
+                scoreboard_status(m->scoreboard, status, sizeof(status));
+        _cleanup_free_ char *json = scoreboard_stats_json(m->scoreboard, &info,
+                                                          STATS_MESSAGE_MAX - sizeof(status) - 32);
+        if (!json)
+                log_warning("Failed to build the stats (out of memory), sending STATUS only");
+        (void) sd_notifyf(0, "STATUS=%s%s%s", status, json ? "\nX_STATS=" : "", strempty(json));
+}
+
+static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Master *m = userdata;
+        master_send_stats(m);
+        int r = sd_event_source_set_time(s, usec + (uint64_t) m->cfg->stats_interval * 1000000);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        return r;
+}
+
+static void on_program_event(ExecProgram *p, ExecEvent event, void *userdata) {
+        Master *m = userdata;
+        ScoreboardSlot *slot = scoreboard_slot(m->scoreboard, 1);
+        pid_t pid = exec_program_pid(p);
+
+        switch (event) {
+        case EXEC_EVENT_STARTED:
+                scoreboard_slot_spawned(slot, pid, exec_program_restarts(p));
+                if (m->notified_ready) {
+                        (void) sd_notifyf(0, "STATUS=program '%s' running (pid %d)",
+                                          exec_program_name(p), (int) pid);
+                        break;
+                }
+                /* The sockets listen since before the fork: a client connecting now waits in
+                 * the queue until the program accepts. */
+                m->notified_ready = true;
+                log_notice("ready: program '%s' (pid %d)", exec_program_name(p), (int) pid);
+                (void) sd_notifyf(0, "READY=1\nSTATUS=program '%s' running (pid %d)\nMAINPID=%d",
+                                  exec_program_name(p), (int) pid, (int) getpid());
+                break;
+        case EXEC_EVENT_FAILED:
+                scoreboard_slot_exited(slot);
+                (void) sd_notifyf(0, "STATUS=Failed to execute '%s', retrying",
+                                  exec_program_name(p));
+                break;
+        case EXEC_EVENT_GONE:
+                scoreboard_slot_exited(slot);
+                master_maybe_exit(m);
+                break;
+        }
+}
+
+/* exec mode: the program takes the workers' place. */
+static int master_start_program(Master *m) {
+        ExecParams params = {
+                .event = m->event,
+                .command = m->cfg->exec,
+                .listeners = &m->listeners,
+                .log_fd = m->log_pipe[1],
+                .mercy_usec = (uint64_t) m->cfg->reload_mercy * 1000000,
+                .on_event = on_program_event,
+                .userdata = m,
+        };
+        int r = exec_program_new(&params, &m->program);
+        if (r < 0)
+                return r;
+        /* A failed start is logged and retried by the program's own backoff. */
+        (void) exec_program_start(m->program);
+        return 0;
+}
+
+static int master_start_workers(Master *m) {
+        m->n_slots = m->cfg->processes;
+        m->slots = calloc(m->n_slots, sizeof(WorkerSlot));
+        if (!m->slots)
+                return log_oom();
+        for (size_t i = 0; i < m->n_slots; i++)
+                m->slots[i] = (WorkerSlot) { .m = m, .id = (int) i + 1 };
+        for (size_t i = 0; i < m->n_slots; i++)
+                if (slot_spawn(&m->slots[i]) < 0) {
+                        master_stop(m, false);
+                        break;
+                }
+        return 0;
+}
+
 int master_run(VassalConfig *cfg) {
         Master m = {
                 .cfg = cfg,
@@ -349,14 +489,30 @@ int master_run(VassalConfig *cfg) {
         if (r < 0)
                 goto finish;
 
-        if (!cfg->lazy_apps) {
+        /* Root binds and opens; the app (or the program) runs as the configured user. */
+        r = privileges_drop(cfg->uid, cfg->gid);
+        if (r < 0) {
+                code = r == -EINVAL ? EX_CONFIG : EXIT_RUNTIME;
+                m.error = privileges_error();
+                goto finish;
+        }
+
+        if (!cfg->exec && !cfg->lazy_apps) {
                 r = wsgi_init(cfg);
                 if (r >= 0)
                         r = wsgi_load_app(cfg);
                 if (r < 0) {
                         code = EX_CONFIG;
+                        m.error = wsgi_error();
                         goto finish;
                 }
+        }
+
+        /* Before any fork: every worker inherits it. */
+        r = scoreboard_new(cfg->exec ? 1 : (size_t) cfg->processes, &m.scoreboard);
+        if (r < 0) {
+                log_error_errno(r, "Failed to map the scoreboard: %m");
+                goto finish;
         }
 
         if (pipe2(m.ready_pipe, O_CLOEXEC) < 0 || pipe2(m.log_pipe, O_CLOEXEC) < 0) {
@@ -378,24 +534,19 @@ int master_run(VassalConfig *cfg) {
                 r = sd_event_add_io(m.event, NULL, m.ready_pipe[0], EPOLLIN, on_ready, &m);
         if (r >= 0)
                 r = sd_event_add_io(m.event, NULL, m.log_pipe[0], EPOLLIN, on_log, &m);
+        /* Stats only for a supervisor that listens: without NOTIFY_SOCKET they go nowhere. */
+        if (r >= 0 && cfg->stats_interval > 0 && getenv("NOTIFY_SOCKET"))
+                r = sd_event_add_time_relative(m.event, &m.stats_timer, CLOCK_MONOTONIC,
+                                               (uint64_t) cfg->stats_interval * 1000000, 0,
+                                               on_stats_timer, &m);
         if (r < 0) {
                 log_error_errno(r, "Failed to set up the event loop: %m");
                 goto finish;
         }
 
-        m.n_slots = cfg->processes;
-        m.slots = calloc(m.n_slots, sizeof(WorkerSlot));
-        if (!m.slots) {
-                log_oom();
+        r = cfg->exec ? master_start_program(&m) : master_start_workers(&m);
+        if (r < 0)
                 goto finish;
-        }
-        for (size_t i = 0; i < m.n_slots; i++) {
-                m.slots[i] = (WorkerSlot) { .m = &m, .id = (int) i + 1 };
-                if (slot_spawn(&m.slots[i]) < 0) {
-                        master_stop(&m, false);
-                        break;
-                }
-        }
 
         r = sd_event_loop(m.event);
         code = r < 0 ? EXIT_RUNTIME : r;
@@ -403,6 +554,8 @@ int master_run(VassalConfig *cfg) {
         log_notice("stopped");
 
 finish:
+        if (code == EX_CONFIG)
+                master_notify_error(m.error);
         for (size_t i = 0; m.slots && i < m.n_slots; i++) {
                 WorkerSlot *s = &m.slots[i];
                 sd_event_source_disable_unref(s->child);
@@ -410,8 +563,11 @@ finish:
                 sd_event_source_disable_unref(s->kill_timer);
         }
         free(m.slots);
+        exec_program_free(m.program);
         sd_event_source_disable_unref(m.kill_timer);
+        sd_event_source_disable_unref(m.stats_timer);
         sd_event_unref(m.event);
+        scoreboard_free(m.scoreboard);
         safe_close(m.ready_pipe[0]);
         safe_close(m.ready_pipe[1]);
         safe_close(m.log_pipe[0]);

@@ -5,9 +5,17 @@
  * lazy-apps), forks the workers and keeps them running, and answers the signals a supervisor
  * sends (DESIGN.md): SIGTERM/SIGINT graceful stop, SIGQUIT immediate stop, SIGHUP and SIGUSR2
  * restart the workers, SIGUSR1 reopens the log. Tells the supervisor READY=1 over sd_notify
- * once every worker accepts. */
+ * once every worker accepts, and STATUS= plus X_STATS= (the scoreboard as JSON) every
+ * stats-interval. With `exec`, a program (exec.c) takes the workers' place. */
 
 #include "config.h"
 
-/* Returns the process exit status. Signals must already be blocked (main). */
+#define VASSAL_VERSION "0.1.0"
+
+/* Returns the process exit status. Signals must already be blocked (main). On EX_CONFIG, the
+ * reason has gone to the supervisor as STATUS=. */
 int master_run(VassalConfig *cfg);
+
+/* Tells the supervisor (NOTIFY_SOCKET) why we are about to exit EX_CONFIG: STATUS= with the
+ * first line of message. A no-op without a supervisor or a message. */
+void master_notify_error(const char *message);

@@ -76,6 +76,7 @@ typedef struct ThreadCtx {
 
 struct Worker {
         const VassalConfig *cfg;
+        ScoreboardSlot *slot;
         int id;
         pid_t pid;
         int epfd;
@@ -230,14 +231,11 @@ static const char *log_date(ThreadCtx *t) {
 
 /* One line per request, in uWSGI's spirit, written with one write() so lines from every worker
  * and thread stay whole in the master's log pipe. */
-static void log_request(ThreadCtx *t, Conn *c, Request *r, int64_t start_us, uint64_t nreq) {
-        struct timespec ts;
+static void log_request(ThreadCtx *t, Conn *c, Request *r, int64_t us, uint64_t nreq) {
         char line[1536];
 
         if (t->w->cfg->disable_logging)
                 return;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        int64_t us = (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - start_us;
         int n = snprintf(line, sizeof(line),
                          "[pid: %d|worker: %d|req: %llu] %s () [%s] %.*s %.*s => %d, %llu bytes "
                          "in %lld.%03lld ms\n",
@@ -279,6 +277,7 @@ static bool conn_serve(ThreadCtx *t, Conn *c, Request *r) {
         bool exception = false;
         int k;
 
+        scoreboard_request_begin(w->slot, start);
         request_keep_names(t, r);
         if (w->cfg->post_buffering > 0) {
                 k = request_buffer_body(r, w->cfg->post_buffering);
@@ -291,8 +290,10 @@ static bool conn_serve(ThreadCtx *t, Conn *c, Request *r) {
         if (r->keep_alive && request_drain_body(r) < 0)
                 r->keep_alive = false;
 done:;
+        int64_t elapsed = mono_us() - start;
+        scoreboard_request_end(w->slot, (uint64_t) elapsed, r->bytes_sent, exception);
         uint64_t n = atomic_fetch_add(&w->requests, 1) + 1;
-        log_request(t, c, r, start, n);
+        log_request(t, c, r, elapsed, n);
         request_done(r);
         if (w->cfg->max_requests > 0 && n == (uint64_t) w->cfg->max_requests)
                 worker_begin_stop(w, "max-requests reached");
@@ -596,6 +597,7 @@ int worker_run(const WorkerArgs *a) {
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         Worker w = {
                 .cfg = a->cfg,
+                .slot = a->slot,
                 .id = a->id,
                 .pid = getpid(),
                 .timeout_ms = (int) a->cfg->socket_timeout * 1000,
@@ -613,8 +615,11 @@ int worker_run(const WorkerArgs *a) {
                 r = wsgi_init(a->cfg);
                 if (r >= 0)
                         r = wsgi_load_app(a->cfg);
-                if (r < 0)
+                if (r < 0) {
+                        /* The master tells the supervisor why (STATUS=). */
+                        scoreboard_set_error(a->scoreboard, wsgi_error());
                         return EX_CONFIG;
+                }
         } else
                 wsgi_after_fork_child();
         wsgi_release_main();

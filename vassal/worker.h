@@ -8,6 +8,7 @@
  * times out stalled and idle connections. */
 
 #include "config.h"
+#include "scoreboard.h"
 #include "socket.h"
 
 typedef struct WorkerArgs {
@@ -15,6 +16,8 @@ typedef struct WorkerArgs {
         ListenerSet *listeners;
         int id;       /* 1-based */
         int ready_fd; /* write our id here once we accept */
+        Scoreboard *scoreboard;
+        ScoreboardSlot *slot; /* ours: every request is counted in it */
 } WorkerArgs;
 
 /* Runs in the forked child; returns the exit status (0, or EX_CONFIG when a lazy app fails

@@ -3,6 +3,7 @@
 #include <Python.h>
 
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,48 @@
 #ifndef PYTHON_EXECUTABLE
 #define PYTHON_EXECUTABLE "/usr/bin/python3"
 #endif
+
+/* The first failure to set up Python or load the app, one line, for STATUS= on EX_CONFIG. */
+static char error_message[512];
+
+const char *wsgi_error(void) {
+        return error_message[0] ? error_message : NULL;
+}
+
+/* Logs a setup failure and keeps the first one for wsgi_error(). %m is strerror(error). */
+_printf_(2, 3) static int wsgi_fail(int error, const char *fmt, ...) {
+        char line[sizeof(error_message)];
+        va_list ap;
+
+        errno = abs(error);
+        va_start(ap, fmt);
+        (void) vsnprintf(line, sizeof(line), fmt, ap);
+        va_end(ap);
+        for (char *c = line; *c; c++)
+                if (*c == '\n' || *c == '\r')
+                        *c = ' ';
+        if (!error_message[0])
+                memcpy(error_message, line, sizeof(line));
+        log_error("%s", line);
+        return -abs(error);
+}
+
+/* The exception in flight as "Type: message", left in flight. */
+static void exception_line(char *buf, size_t size) {
+        PyObject *type, *value, *tb;
+
+        PyErr_Fetch(&type, &value, &tb);
+        PyErr_NormalizeException(&type, &value, &tb);
+        PyObject *str = value ? PyObject_Str(value) : NULL;
+        const char *msg = str ? PyUnicode_AsUTF8(str) : NULL;
+        if (!msg)
+                PyErr_Clear();
+        (void) snprintf(buf, size, "%s%s%s",
+                        type && PyType_Check(type) ? ((PyTypeObject *) type)->tp_name : "Exception",
+                        msg && *msg ? ": " : "", msg ? msg : "");
+        Py_XDECREF(str);
+        PyErr_Restore(type, value, tb);
+}
 
 /* The app and what every request shares. Set once before the workers fork. */
 static PyObject *wsgi_app;
@@ -456,13 +499,13 @@ static int check_virtualenv(const char *venv, char *exe, size_t exe_size) {
         char cfg_path[PATH_MAX + 16], line[1024], home[PATH_MAX] = "", version[64] = "";
 
         if (snprintf(exe, exe_size, "%s/bin/python", venv) >= (int) exe_size)
-                return log_error_errno(ENAMETOOLONG, "virtualenv '%s': path too long", venv);
+                return wsgi_fail(ENAMETOOLONG, "virtualenv '%s': path too long", venv);
         if (access(exe, X_OK) < 0)
-                return log_error_errno(errno, "virtualenv '%s': no bin/python: %m", venv);
+                return wsgi_fail(errno, "virtualenv '%s': no bin/python: %m", venv);
         (void) snprintf(cfg_path, sizeof(cfg_path), "%s/pyvenv.cfg", venv);
         FILE *f = fopen(cfg_path, "re");
         if (!f)
-                return log_error_errno(errno, "virtualenv '%s': cannot read pyvenv.cfg: %m", venv);
+                return wsgi_fail(errno, "virtualenv '%s': cannot read pyvenv.cfg: %m", venv);
         while (fgets(line, sizeof(line), f)) {
                 char *eq = strchr(line, '=');
                 if (!eq)
@@ -485,7 +528,7 @@ static int check_virtualenv(const char *venv, char *exe, size_t exe_size) {
         char want[32];
         (void) snprintf(want, sizeof(want), "%d.%d.", PY_MAJOR_VERSION, PY_MINOR_VERSION);
         if (version[0] && strncmp(version, want, strlen(want)) != 0)
-                return log_error_errno(EINVAL,
+                return wsgi_fail(EINVAL,
                                        "virtualenv '%s' is for Python %s, but this vassal embeds "
                                        "Python %d.%d", venv, version, PY_MAJOR_VERSION,
                                        PY_MINOR_VERSION);
@@ -494,7 +537,7 @@ static int check_virtualenv(const char *venv, char *exe, size_t exe_size) {
                 (void) snprintf(candidate, sizeof(candidate), "%s/python%d.%d", home,
                                 PY_MAJOR_VERSION, PY_MINOR_VERSION);
                 if (!realpath(candidate, a) || !realpath(PYTHON_EXECUTABLE, b) || !streq(a, b))
-                        return log_error_errno(EINVAL,
+                        return wsgi_fail(EINVAL,
                                                "virtualenv '%s' was made by another Python "
                                                "(home = %s), not %s: recreate it with '%s -m venv'",
                                                venv, home, PYTHON_EXECUTABLE, PYTHON_EXECUTABLE);
@@ -539,13 +582,13 @@ int wsgi_init(const VassalConfig *c) {
                 st = Py_InitializeFromConfig(&cfg);
         PyConfig_Clear(&cfg);
         if (PyStatus_Exception(st))
-                return log_error_errno(EINVAL, "Failed to initialise Python: %s",
+                return wsgi_fail(EINVAL, "Failed to initialise Python: %s",
                                        strempty(st.err_msg));
 
         if (PyType_Ready(&InputType) < 0 || PyType_Ready(&FileWrapperType) < 0 ||
             PyType_Ready(&ResponderType) < 0) {
                 PyErr_Print();
-                return log_error_errno(EINVAL, "Failed to set up Python types");
+                return wsgi_fail(EINVAL, "Failed to set up Python types");
         }
 
         /* sys.path: the working directory first (uWSGI does the same for module=), then every
@@ -560,7 +603,7 @@ int wsgi_init(const VassalConfig *c) {
         return 0;
 fail:
         PyErr_Print();
-        return log_error_errno(EINVAL, "Failed to set sys.path");
+        return wsgi_fail(EINVAL, "Failed to set sys.path");
 }
 
 static PyObject *load_wsgi_file(const char *path) {
@@ -568,7 +611,7 @@ static PyObject *load_wsgi_file(const char *path) {
         PyObject *util = NULL, *spec = NULL, *mod = NULL, *loader = NULL, *res = NULL;
 
         if (!realpath(path, full)) {
-                log_error_errno(errno, "wsgi-file '%s': %m", path);
+                (void) wsgi_fail(errno, "wsgi-file '%s': %m", path);
                 return NULL;
         }
         /* A module name from the path, as uWSGI does: /srv/app/wsgi.py -> uwsgi_file__srv_app_wsgi */
@@ -639,16 +682,20 @@ int wsgi_load_app(const VassalConfig *c) {
 
         const char *what = c->module ? c->module : c->wsgi_file;
         if (!mod) {
-                if (PyErr_Occurred())
+                char exc[400] = "";
+                if (PyErr_Occurred()) {
+                        exception_line(exc, sizeof(exc));
                         PyErr_Print();
-                return log_error_errno(ENOENT, "Failed to import the app '%s'", what);
+                }
+                return wsgi_fail(ENOENT, "Failed to import the app '%s'%s%s", what,
+                                 exc[0] ? ": " : "", exc);
         }
         wsgi_app = PyObject_GetAttrString(mod, callable);
         Py_DECREF(mod);
         if (!wsgi_app || !PyCallable_Check(wsgi_app)) {
                 PyErr_Clear();
                 Py_CLEAR(wsgi_app);
-                return log_error_errno(ENOENT, "The app '%s' has no callable '%s'", what,
+                return wsgi_fail(ENOENT, "The app '%s' has no callable '%s'", what,
                                        callable);
         }
         wsgi_ready = true;

@@ -18,6 +18,9 @@ int wsgi_init(const VassalConfig *c);
  * traceback logged: the vassal exits EX_CONFIG. */
 int wsgi_load_app(const VassalConfig *c);
 bool wsgi_initialized(void);
+/* The first failure of wsgi_init() or wsgi_load_app(), one line ("Failed to import the app
+ * 'x': ModuleNotFoundError: No module named 'y'"), or NULL. */
+const char *wsgi_error(void);
 
 /* Around fork(), when the interpreter exists (CPython's own fork protocol). */
 void wsgi_before_fork(void);
