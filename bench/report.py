@@ -209,9 +209,10 @@ def report_pass(base, pass_name, config):
                 notes.append(f"{tag}: server log: {full} x 'listen queue of socket ... full'")
             bad = [ln for ln in r["log"].splitlines()
                    if re.search(r"exited with status [1-9]|killed|signal \d|Traceback|segfault|"
-                                r"\berror\b|CRITICAL|WORKER TIMEOUT|DAMN", ln, re.I)]
+                                r"\berror\b|\bfail|CRITICAL|WORKER TIMEOUT|DAMN|Sanitizer", ln, re.I)]
             if bad:
-                notes.append(f"{tag}: server log: " + " | ".join(bad[:5]) + (" ..." if len(bad) > 5 else ""))
+                notes.append(f"{tag}: server log ({len(bad)} line(s)): " + " | ".join(bad[:5])
+                             + (" ..." if len(bad) > 5 else ""))
 
     title = {"nolog": "request logging OFF on every server", "logging": "request logging ON on every server"}
     print(f"\n=== {pass_name}: {title.get(pass_name, '')}; "
