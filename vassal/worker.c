@@ -209,12 +209,16 @@ static void conn_close(Worker *w, Conn *c) {
 /* Puts the connection back into the epoll set until bytes arrive. */
 static bool conn_wait(Worker *w, Conn *c) {
         struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT, .data.ptr = c };
+        /* Everything about c is settled before epoll_ctl: once it is armed, another thread may
+         * take its event, serve it and even free it before the call returns here. */
+        int op = c->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+        c->registered = true;
         atomic_store(&c->state, CONN_WAITING);
-        if (epoll_ctl(w->epfd, c->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd, &ev) < 0) {
+        if (epoll_ctl(w->epfd, op, c->fd, &ev) < 0) {
+                /* Not armed: c is still ours alone, and the caller closes it. */
                 log_warning_errno(errno, "Failed to watch a connection: %m, closing it");
                 return false;
         }
-        c->registered = true;
         return true;
 }
 
