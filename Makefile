@@ -5,7 +5,7 @@
 #   make fuzz            every libFuzzer target for FUZZ_SECONDS (default 10) each
 #   make analyze         gcc -fanalyzer over every source file
 #   make deps            install the Debian packages needed to build, test and benchmark
-#   make run             start the example app (conf.d/hello.ini) on 127.0.0.1:8080
+#   make run             the emperor on conf.d/ (hello on 127.0.0.1:8080, Flask on :8081)
 #   make install PREFIX=/usr DESTDIR=/tmp/pkg
 #   V=1 shows the commands; SANITIZE=address,undefined builds with sanitizers.
 
@@ -153,7 +153,8 @@ deps:
 .PHONY: deps
 
 run: $(PROGRAMS)
-	$(BUILD)/vassal conf.d/hello.ini
+	mkdir -p run
+	$(BUILD)/emperor --run-dir $(CURDIR)/run --state-dir $(CURDIR)/run/state conf.d
 .PHONY: run
 
 bench: $(PROGRAMS)
@@ -164,8 +165,9 @@ install: $(PROGRAMS)
 	install -D -m 0755 $(BUILD)/vassal $(DESTDIR)$(BINDIR)/vassal
 	[ ! -e $(BUILD)/emperor ] || install -D -m 0755 $(BUILD)/emperor $(DESTDIR)$(SBINDIR)/emperor
 	[ ! -e $(BUILD)/emperorctl ] || install -D -m 0755 $(BUILD)/emperorctl $(DESTDIR)$(BINDIR)/emperorctl
-	[ ! -e systemd/emperor.service ] || install -D -m 0644 systemd/emperor.service \
-		$(DESTDIR)$(PREFIX)/lib/systemd/system/emperor.service
+	mkdir -p $(DESTDIR)$(PREFIX)/lib/systemd/system
+	sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/emperor.service \
+		>$(DESTDIR)$(PREFIX)/lib/systemd/system/emperor.service
 	for m in man/*.[1-8]; do [ -e "$$m" ] || continue; \
 		s=$${m##*.}; install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
 uninstall:
