@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,9 +125,15 @@ char *cgroup_create(const char *root, const char *name) {
         return path;
 }
 
-char *cgroup_setup(void) {
+char *cgroup_setup(const char *run_dir) {
         char mount[1024], own[2048], root[4096];
+        uint32_t h = 2166136261u;
         int r;
+
+        /* One tree per emperor, named after its run dir: emperors with different run dirs on
+         * one machine never touch each other's vassals. */
+        for (const char *c = run_dir; *c; c++)
+                h = (h ^ (unsigned char) *c) * 16777619u;
 
         r = cgroup2_mount(mount, sizeof(mount));
         if (r >= 0)
@@ -135,13 +142,13 @@ char *cgroup_setup(void) {
                 log_debug_errno(r, "No cgroup v2 hierarchy: stopping vassals by process group");
                 return NULL;
         }
-        snprintf(root, sizeof(root), "%s%s/emperor", mount, streq(own, "/") ? "" : own);
+        snprintf(root, sizeof(root), "%s%s/emperor-%08x", mount, streq(own, "/") ? "" : own, h);
         if (mkdir(root, 0755) < 0 && errno != EEXIST) {
                 log_debug_errno(errno, "Cannot create '%s': %m; stopping vassals by process group",
                                 root);
                 return NULL;
         }
-        /* Groups left by an emperor that died: their processes are orphans now. */
+        /* Groups left by an emperor on this run dir that died: their processes are orphans. */
         DIR *d = opendir(root);
         if (d) {
                 for (struct dirent *de; (de = readdir(d));) {

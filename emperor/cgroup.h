@@ -9,10 +9,11 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-/* Finds our own cgroup v2 directory and makes "emperor" below it. Returns the path (malloc'd)
- * or NULL when cgroups are not available to us (logged at debug level). Stale vassal groups
- * left by a previous emperor are killed and removed. */
-char *cgroup_setup(void);
+/* Finds our own cgroup v2 directory and makes "emperor-HASH" below it (HASH of the run dir).
+ * Returns the path (malloc'd) or NULL when cgroups are not available to us (logged at debug
+ * level). Stale vassal groups left by a previous emperor on the same run dir are killed and
+ * removed. */
+char *cgroup_setup(const char *run_dir);
 
 /* Makes root/NAME; returns the path or NULL. */
 char *cgroup_create(const char *root, const char *name);

@@ -363,7 +363,7 @@ static int on_reap(sd_event_source *s, uint64_t usec, void *userdata) {
 int manager_start(Manager *m) {
         int r;
 
-        m->cgroup_root = cgroup_setup();
+        m->cgroup_root = cgroup_setup(m->run_dir);
         if (m->cgroup_root)
                 log_info("vassals get their own cgroup under '%s'", m->cgroup_root);
         r = manager_notify_socket(m);
