@@ -89,6 +89,8 @@ Manager *manager_free(Manager *m) {
         free(m->state_dir);
         free(m->vassal_path);
         free(m->notify_path);
+        if (m->cgroup_root)
+                (void) cgroup_remove(m->cgroup_root); /* empty after a clean stop */
         free(m->cgroup_root);
         free(m);
         return NULL;
