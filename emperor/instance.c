@@ -213,8 +213,8 @@ static void proc_free(Proc *p) {
         sd_event_source_disable_unref(p->timer);
         if (p->cgroup) {
                 cgroup_kill(p->cgroup);
-                (void) cgroup_remove(p->cgroup); /* fails while dying; the reaper retries */
-                free(p->cgroup);
+                /* Removed once empty: at once, or by the reaper while they die. */
+                manager_forget_cgroup(p->inst->m, TAKE_PTR(p->cgroup));
         }
         socks_release(p->socks, p->n_socks);
         free(p->status);

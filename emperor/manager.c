@@ -29,6 +29,7 @@
 #define RESCAN_USEC (5 * USEC_PER_SEC)
 
 static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *userdata);
+static void manager_sweep_cgroups(Manager *m);
 
 int manager_new(const ManagerOptions *o, Manager **ret) {
         Manager *m = calloc(1, sizeof(Manager));
@@ -89,8 +90,17 @@ Manager *manager_free(Manager *m) {
         free(m->state_dir);
         free(m->vassal_path);
         free(m->notify_path);
+        /* After a clean stop the groups empty within moments (their processes were killed). */
+        for (int k = 0; k < 50 && m->n_dead_cgroups > 0; k++) {
+                manager_sweep_cgroups(m);
+                if (m->n_dead_cgroups > 0)
+                        usleep(20000);
+        }
+        for (size_t k = 0; k < m->n_dead_cgroups; k++)
+                free(m->dead_cgroups[k]);
+        free(m->dead_cgroups);
         if (m->cgroup_root)
-                (void) cgroup_remove(m->cgroup_root); /* empty after a clean stop */
+                (void) cgroup_remove(m->cgroup_root);
         free(m->cgroup_root);
         free(m);
         return NULL;
@@ -354,8 +364,36 @@ void manager_reap_orphans(Manager *m) {
         closedir(d);
 }
 
+void manager_forget_cgroup(Manager *m, char *path) {
+        if (cgroup_remove(path) >= 0 || errno == ENOENT) {
+                free(path);
+                return;
+        }
+        char **l = reallocarray(m->dead_cgroups, m->n_dead_cgroups + 1, sizeof(char *));
+        if (!l) {
+                free(path);
+                return;
+        }
+        m->dead_cgroups = l;
+        m->dead_cgroups[m->n_dead_cgroups++] = path;
+}
+
+/* Removes the cgroups whose processes are all gone now. */
+static void manager_sweep_cgroups(Manager *m) {
+        size_t k = 0;
+        for (size_t j = 0; j < m->n_dead_cgroups; j++) {
+                int r = cgroup_remove(m->dead_cgroups[j]);
+                if (r >= 0 || r == -ENOENT)
+                        free(m->dead_cgroups[j]);
+                else
+                        m->dead_cgroups[k++] = m->dead_cgroups[j];
+        }
+        m->n_dead_cgroups = k;
+}
+
 static int on_reap(sd_event_source *s, uint64_t usec, void *userdata) {
         manager_reap_orphans(userdata);
+        manager_sweep_cgroups(userdata);
         (void) sd_event_source_set_time(s, usec + 2 * USEC_PER_SEC);
         return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 }

@@ -48,6 +48,9 @@ typedef struct Manager {
         sd_event_source *notify_src;
         Control *control;
 
+        char **dead_cgroups; /* vassal cgroups still being emptied, removed by the reaper */
+        size_t n_dead_cgroups;
+
         bool stopping;
         bool ready_sent;
 } Manager;
@@ -72,6 +75,8 @@ void manager_add(Manager *m, Instance *i);
 void manager_remove(Manager *m, Instance *i);
 /* sd_notify STATUS= with the fleet's counts. */
 void manager_update_status(Manager *m);
+/* Takes over a killed vassal's cgroup path, to remove it once its processes are gone. */
+void manager_forget_cgroup(Manager *m, char *path);
 /* Reaps children that are not ours to watch: grandchildren of vassals reparented to us (we
  * are a subreaper) after their parent died. */
 void manager_reap_orphans(Manager *m);
