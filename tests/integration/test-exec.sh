@@ -97,9 +97,11 @@ stop_pid "$two_pid"
 # itself, so only a plain program shows the master's SIGPIPE is not inherited).
 start_vassal sig --exec "/bin/grep -E '^Sig(Blk|Ign)' /proc/self/status"
 wait_until 10 grep -qF "SigIgn:" "$T/sig.log" || fail "grep did not run"
-assert_eq "$(grep -E '^Sig(Blk|Ign)' "$T/sig.log" | head -2 | tr -s '\t ' ' ')" \
-        "SigBlk: 0000000000000000
-SigIgn: 0000000000000000" "no blocked or ignored signal inherited"
+# Only the standard signals 1-31 count: glibc keeps 32 and 33 for itself and refuses to reset
+# them, so what an ancestor (make, a job runner) did to those survives every exec, ours too.
+assert_eq "$(grep -E '^Sig(Blk|Ign)' "$T/sig.log" | head -2 |
+        python3 -c 'import sys; print(" ".join("%s%x" % (l.split()[0], int(l.split()[1], 16) & 0x7fffffff) for l in sys.stdin))')" \
+        "SigBlk:0 SigIgn:0" "no blocked or ignored signal inherited"
 stop_pid "$sig_pid"
 
 # (b) A program that binds its own port: no socket in the ini.
