@@ -969,6 +969,19 @@ static void proc_ready(Proc *p) {
         }
 }
 
+/* gcc 12's -fanalyzer loses the string once it is stored in a Proc reached through the
+ * instance's lists and calls it leaked; proc_free() frees it. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wanalyzer-malloc-leak"
+static void proc_set_status(Proc *p, const char *s, size_t n) {
+        char *v = strndup(s, n);
+        if (!v)
+                return;
+        free(p->status);
+        p->status = v;
+}
+#pragma GCC diagnostic pop
+
 bool instance_notify(Instance *i, pid_t pid, const char *msg, size_t len) {
         Proc *p = instance_proc(i, pid);
         if (!p)
@@ -981,10 +994,9 @@ bool instance_notify(Instance *i, pid_t pid, const char *msg, size_t len) {
                 size_t n = nl ? (size_t) (nl - line) : (size_t) (end - line);
                 if (n == 7 && memcmp(line, "READY=1", 7) == 0)
                         proc_ready(p);
-                else if (n > 7 && memcmp(line, "STATUS=", 7) == 0) {
-                        free(p->status);
-                        p->status = strndup(line + 7, n - 7);
-                } else if (n > 8 && memcmp(line, "X_STATS=", 8) == 0) {
+                else if (n > 7 && memcmp(line, "STATUS=", 7) == 0)
+                        proc_set_status(p, line + 7, n - 7);
+                else if (n > 8 && memcmp(line, "X_STATS=", 8) == 0) {
                         cJSON *j = cJSON_ParseWithLength(line + 8, n - 8);
                         if (j) {
                                 cJSON_Delete(p->stats);
