@@ -110,7 +110,9 @@ FUZZ_CC ?= clang
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) lib/*.h
 	@mkdir -p $(@D)
 	$(call say,FUZZ,$@)$(FUZZ_CC) -g -O1 -std=gnu17 -D_GNU_SOURCE -Ilib \
-		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< $(LIB_SRCS)
+		$(shell $(PKG_CONFIG) --cflags libcjson) \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< $(LIB_SRCS) \
+		$(shell $(PKG_CONFIG) --libs libcjson)
 
 check-build: $(PROGRAMS) $(UNIT_BINS)
 .PHONY: check-build

@@ -11,7 +11,6 @@
 
 #include "control.h"
 #include "instance.h"
-#include "jsonutil.h"
 #include "log.h"
 #include "manager.h"
 #include "proto.h"
@@ -145,44 +144,14 @@ static cJSON *run_one(const char *cmd, Instance *i) {
 
 static cJSON *handle(Control *c, const struct ucred *cred, const char *line) {
         Manager *m = c->m;
-        _cleanup_(cJSON_Deletep) cJSON *req = cJSON_Parse(line);
+        ProtoRequest req;
+        const char *code;
+        char error[256];
 
-        if (!cJSON_IsObject(req))
-                return reply_error(PROTO_E_BAD_REQUEST, "the request is not a JSON object");
-        const cJSON *jcmd = cJSON_GetObjectItemCaseSensitive(req, "cmd");
-        const cJSON *jname = cJSON_GetObjectItemCaseSensitive(req, "vassal");
-        const cJSON *jall = cJSON_GetObjectItemCaseSensitive(req, "all");
-        const cJSON *jv = cJSON_GetObjectItemCaseSensitive(req, "v");
-        if (jv && (!cJSON_IsNumber(jv) || jv->valueint != PROTO_VERSION))
-                return reply_error(PROTO_E_BAD_REQUEST, "unsupported protocol version");
-        if (!cJSON_IsString(jcmd))
-                return reply_error(PROTO_E_BAD_REQUEST, "missing \"cmd\"");
-        const ProtoCommand *pc = proto_command_find(jcmd->valuestring);
-        if (!pc)
-                return reply_error(PROTO_E_USAGE, "unknown command '%.64s'", jcmd->valuestring);
-        if (jname && !cJSON_IsString(jname))
-                return reply_error(PROTO_E_BAD_REQUEST, "\"vassal\" must be a string");
-        bool all = cJSON_IsTrue(jall);
-        const char *name = jname ? jname->valuestring : NULL;
-
-        switch (pc->target) {
-        case PROTO_TARGET_NONE:
-                if (name || all)
-                        return reply_error(PROTO_E_USAGE, "%s takes no vassal", pc->name);
-                break;
-        case PROTO_TARGET_OPTIONAL:
-                if (all)
-                        return reply_error(PROTO_E_USAGE, "usage: %s", pc->usage);
-                break;
-        case PROTO_TARGET_ONE:
-                if (!name || all)
-                        return reply_error(PROTO_E_USAGE, "usage: %s", pc->usage);
-                break;
-        case PROTO_TARGET_ONE_OR_ALL:
-                if (!name == !all)
-                        return reply_error(PROTO_E_USAGE, "usage: %s", pc->usage);
-                break;
-        }
+        if (proto_request_parse(line, &req, &code, error, sizeof(error)) < 0)
+                return reply_error(code, "%s", error);
+        const ProtoCommand *pc = req.command;
+        const char *name = req.vassal[0] ? req.vassal : NULL;
 
         if (!may_all(c, cred) && !m->tyrant)
                 return reply_error(PROTO_E_PERMISSION, "permission denied");
@@ -212,6 +181,8 @@ static cJSON *handle(Control *c, const struct ucred *cred, const char *line) {
                 return reply_error(PROTO_E_FAILED, "the emperor is stopping");
         if (target)
                 return run_one(pc->name, target);
+        if (!req.all)
+                return reply_error(PROTO_E_USAGE, "usage: %s", pc->usage);
 
         /* --all: every vassal the caller may act on that is running. */
         unsigned n = 0;

@@ -971,8 +971,10 @@ static void proc_ready(Proc *p) {
 
 /* gcc 12's -fanalyzer loses the string once it is stored in a Proc reached through the
  * instance's lists and calls it leaked; proc_free() frees it. */
+#if !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wanalyzer-malloc-leak"
+#endif
 static void proc_set_status(Proc *p, const char *s, size_t n) {
         char *v = strndup(s, n);
         if (!v)
@@ -980,7 +982,9 @@ static void proc_set_status(Proc *p, const char *s, size_t n) {
         free(p->status);
         p->status = v;
 }
+#if !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 bool instance_notify(Instance *i, pid_t pid, const char *msg, size_t len) {
         Proc *p = instance_proc(i, pid);

@@ -211,8 +211,10 @@ static int conf_set_size(const ConfOption *opt, const char *value, uint64_t *fie
 
 /* gcc 12's -fanalyzer loses track of a pointer stored through `config + offset` and reports
  * the new string as leaked; conf_free() frees it. */
+#if !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wanalyzer-malloc-leak"
+#endif
 static int conf_set_string(const char *value, char **field) {
         char *copy = strdup(value);
 
@@ -243,7 +245,9 @@ static int conf_strv_append(const char *value, char ***field) {
         *field = v;
         return 0;
 }
+#if !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 /* Parses one value into its field. Returns 0, -ENOMEM, or -EINVAL with what was expected
  * written to phrase. */

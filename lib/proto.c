@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
+#include <cJSON.h>
+#include <errno.h>
 #include <string.h>
 
 #include "macro.h"
+#include "jsonutil.h"
 #include "proto.h"
 
 static const ProtoCommand commands[] = {
@@ -40,4 +43,66 @@ bool proto_name_valid(const char *name) {
                         return false;
         }
         return true;
+}
+
+static int fail(const char **ret_code, const char *code, char *error, size_t size,
+                const char *fmt, const char *arg) {
+        *ret_code = code;
+        snprintf(error, size, fmt, arg);
+        return -EINVAL;
+}
+
+int proto_request_parse(const char *line, ProtoRequest *ret, const char **ret_code, char *error,
+                        size_t error_size) {
+        _cleanup_(cJSON_Deletep) cJSON *req = cJSON_Parse(line);
+
+        *ret = (ProtoRequest) {};
+        if (!cJSON_IsObject(req))
+                return fail(ret_code, PROTO_E_BAD_REQUEST, error, error_size,
+                            "the request is not a JSON object%s", "");
+        const cJSON *jv = cJSON_GetObjectItemCaseSensitive(req, "v");
+        const cJSON *jcmd = cJSON_GetObjectItemCaseSensitive(req, "cmd");
+        const cJSON *jname = cJSON_GetObjectItemCaseSensitive(req, "vassal");
+        const cJSON *jall = cJSON_GetObjectItemCaseSensitive(req, "all");
+        if (jv && (!cJSON_IsNumber(jv) || jv->valuedouble != PROTO_VERSION))
+                return fail(ret_code, PROTO_E_BAD_REQUEST, error, error_size,
+                            "unsupported protocol version%s", "");
+        if (!cJSON_IsString(jcmd))
+                return fail(ret_code, PROTO_E_BAD_REQUEST, error, error_size,
+                            "missing \"cmd\"%s", "");
+        const ProtoCommand *pc = proto_command_find(jcmd->valuestring);
+        if (!pc)
+                return fail(ret_code, PROTO_E_USAGE, error, error_size, "unknown command '%.64s'",
+                            jcmd->valuestring);
+        if (jname && !cJSON_IsString(jname))
+                return fail(ret_code, PROTO_E_BAD_REQUEST, error, error_size,
+                            "\"vassal\" must be a string%s", "");
+        if (jall && !cJSON_IsBool(jall))
+                return fail(ret_code, PROTO_E_BAD_REQUEST, error, error_size,
+                            "\"all\" must be true or false%s", "");
+        bool all = cJSON_IsTrue(jall);
+        const char *name = jname ? jname->valuestring : NULL;
+
+        bool ok = true;
+        switch (pc->target) {
+        case PROTO_TARGET_NONE:
+                ok = !name && !all;
+                break;
+        case PROTO_TARGET_OPTIONAL:
+                ok = !all;
+                break;
+        case PROTO_TARGET_ONE:
+                ok = name && !all;
+                break;
+        case PROTO_TARGET_ONE_OR_ALL:
+                ok = !name != !all;
+                break;
+        }
+        if (!ok)
+                return fail(ret_code, PROTO_E_USAGE, error, error_size, "usage: %s", pc->usage);
+        ret->command = pc;
+        ret->all = all;
+        if (name)
+                snprintf(ret->vassal, sizeof(ret->vassal), "%s", name);
+        return 0;
 }

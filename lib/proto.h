@@ -26,6 +26,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #define PROTO_VERSION 1
 #define PROTO_MAX_LINE 65536
@@ -57,6 +58,19 @@ typedef struct ProtoCommand {
 const ProtoCommand *proto_command_find(const char *name);
 /* The table, for help output: *ret_n entries. */
 const ProtoCommand *proto_commands(size_t *ret_n);
+
+/* A validated request. */
+typedef struct ProtoRequest {
+        const ProtoCommand *command;
+        char vassal[129]; /* empty: none */
+        bool all;
+} ProtoRequest;
+
+/* Parses and validates one request line (no newline) against the command table. Returns 0, or
+ * -EINVAL with *ret_code set to one of the PROTO_E_* codes and the reason written to error.
+ * A vassal name that is not a valid name is accepted here (it simply names no vassal). */
+int proto_request_parse(const char *line, ProtoRequest *ret, const char **ret_code, char *error,
+                        size_t error_size);
 
 /* Vassal names are file names without ".ini": letters, digits, '.', '_', '-', '@', not
  * starting with '.', at most 128 bytes. */
