@@ -21,6 +21,8 @@ typedef struct VassalConfig {
         int64_t reload_mercy;        /* seconds: graceful stop and reload bound */
         int64_t worker_reload_mercy; /* seconds: one worker's graceful exit */
         int64_t max_requests;
+        char **touch_reload;       /* files whose touch reloads gracefully */
+        char **touch_chain_reload; /* files whose touch chain-reloads */
 
         /* Sockets */
         char **http_sockets;  /* http-socket, http, http11-socket */

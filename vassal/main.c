@@ -9,6 +9,7 @@
 #include "exitcodes.h"
 #include "log.h"
 #include "master.h"
+#include "reload.h"
 
 static void help(void) {
         printf("Usage: vassal [--ini] FILE.ini[:section] [--KEY VALUE | --BOOLKEY ...]\n"
@@ -65,6 +66,7 @@ int main(int argc, char **argv) {
 
         if (!rest)
                 return EXIT_RUNTIME;
+        reload_save_argv(argv);
         rest[n_rest++] = argv[0]; /* conf_parse_argv() skips it, as getopt does */
         /* Our own flags and the ini file; everything else is a config key (config.c). A first
          * argument that does not start with "--" is the ini, as in `vassal app.ini`. */

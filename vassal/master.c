@@ -14,6 +14,7 @@
 #include "log.h"
 #include "master.h"
 #include "privileges.h"
+#include "reload.h"
 #include "scoreboard.h"
 #include "socket.h"
 #include "worker.h"
@@ -27,6 +28,15 @@
 #define STATS_MESSAGE_MAX (60 * 1024)
 
 typedef struct Master Master;
+
+/* A worker of the previous master (before a reload), serving until the new ones are ready. */
+typedef struct OldWorker {
+        Master *m;
+        pid_t pid;
+        sd_event_source *child;
+        sd_event_source *kill_timer;
+        bool stopping;
+} OldWorker;
 
 typedef struct WorkerSlot {
         Master *m;
@@ -57,8 +67,26 @@ struct Master {
         bool stopping;
         bool notified_ready;
         int exit_code;
+
+        /* Reloads (reload.h). */
+        ReloadInherit inherit;     /* what a previous master passed on */
+        OldWorker *old;            /* its workers, until they finished their requests */
+        size_t n_old;
+        bool chain;                /* this start replaces old workers one at a time */
+        size_t chain_next;         /* the next slot to start in a chain */
+        bool degraded;             /* the reload could not load the app: old workers serve */
+        bool reloading;            /* a config check for a reload runs */
+        bool reload_chain;
+        pid_t check_pid;
+        sd_event_source *check_child;
+        sd_event_source **touch;   /* touch-reload and touch-chain-reload watches */
+        size_t n_touch;
         const char *error; /* why we exit EX_CONFIG, for STATUS= */
 };
+
+static void old_stop(OldWorker *o);
+static void old_signal(OldWorker *o, int sig);
+static void master_stop(Master *m, bool graceful);
 
 static uint64_t now_usec(void) {
         struct timespec ts;
@@ -135,8 +163,15 @@ static int on_respawn(sd_event_source *src, uint64_t usec, void *userdata) {
         return 0;
 }
 
+static size_t master_old_alive(const Master *m) {
+        size_t n = 0;
+        for (size_t i = 0; i < m->n_old; i++)
+                n += m->old[i].pid > 0;
+        return n;
+}
+
 static void master_maybe_exit(Master *m) {
-        if (m->stopping && master_alive(m) == 0)
+        if (m->stopping && master_alive(m) == 0 && master_old_alive(m) == 0)
                 (void) sd_event_exit(m->event, m->exit_code);
 }
 
@@ -220,12 +255,25 @@ static int on_ready(sd_event_source *src, int fd, uint32_t revents, void *userda
         ssize_t n = read(fd, ids, sizeof(ids));
         for (ssize_t i = 0; i + (ssize_t) sizeof(uint32_t) <= n; i += sizeof(uint32_t)) {
                 uint32_t id = ids[i / sizeof(uint32_t)];
-                if (id >= 1 && id <= m->n_slots)
-                        m->slots[id - 1].ready = true;
+                if (id < 1 || id > m->n_slots)
+                        continue;
+                m->slots[id - 1].ready = true;
+                if (!m->chain)
+                        continue;
+                /* A chain: the new worker N accepts, so the old worker N goes, and the next
+                 * new one starts. */
+                if (id - 1 < m->n_old)
+                        old_stop(&m->old[id - 1]);
+                if (m->chain_next < m->n_slots && slot_spawn(&m->slots[m->chain_next++]) < 0)
+                        master_stop(m, false);
         }
         size_t ready = 0;
         for (size_t i = 0; i < m->n_slots; i++)
                 ready += m->slots[i].ready;
+        if (ready == m->n_slots)
+                /* Every new worker accepts: the previous ones finish and go. */
+                for (size_t i = 0; i < m->n_old; i++)
+                        old_stop(&m->old[i]);
         if (!m->notified_ready && ready == m->n_slots) {
                 m->notified_ready = true;
                 log_notice("ready: %zu worker(s) x %lld thread(s)", m->n_slots,
@@ -291,12 +339,21 @@ static void master_stop(Master *m, bool graceful) {
         if (m->stopping && graceful)
                 return;
         m->stopping = true;
+        /* The port closes as soon as the workers are done (they hold the sockets too): a
+         * removed vassal refuses new connections while its last requests finish. */
+        listeners_close(&m->listeners, true);
         (void) sd_notify(0, "STOPPING=1");
         if (m->program)
                 log_notice("%s stop", graceful ? "graceful" : "immediate");
         else
                 log_notice("%s stop: %zu worker(s) running", graceful ? "graceful" : "immediate",
                            master_alive(m));
+        for (size_t i = 0; i < m->n_old; i++) {
+                if (graceful)
+                        old_stop(&m->old[i]);
+                else
+                        old_signal(&m->old[i], SIGKILL);
+        }
         for (size_t i = 0; i < m->n_slots; i++) {
                 m->slots[i].respawn_timer = sd_event_source_disable_unref(m->slots[i].respawn_timer);
                 slot_signal(&m->slots[i], graceful ? SIGTERM : SIGKILL);
@@ -335,6 +392,214 @@ static void master_restart_workers(Master *m) {
         m->notified_ready = false;
 }
 
+/* ---- reloads (reload.h) ---- */
+
+static void old_signal(OldWorker *o, int sig) {
+        if (o->pid <= 0)
+                return;
+        if (!o->child || sd_event_source_send_child_signal(o->child, sig, NULL, 0) < 0)
+                (void) kill(o->pid, sig);
+}
+
+static int on_old_kill(sd_event_source *src, uint64_t usec, void *userdata) {
+        OldWorker *o = userdata;
+        (void) usec;
+        o->kill_timer = sd_event_source_disable_unref(src);
+        if (o->pid > 0) {
+                log_warning("previous worker (pid %d) still busy after worker-reload-mercy, "
+                            "killing it", o->pid);
+                old_signal(o, SIGKILL);
+        }
+        return 0;
+}
+
+/* A previous worker finishes its requests and exits, within worker-reload-mercy. */
+static void old_stop(OldWorker *o) {
+        if (o->pid <= 0 || o->stopping)
+                return;
+        o->stopping = true;
+        old_signal(o, SIGTERM);
+        (void) sd_event_add_time_relative(o->m->event, &o->kill_timer, CLOCK_MONOTONIC,
+                                          (uint64_t) o->m->cfg->worker_reload_mercy * 1000000, 0,
+                                          on_old_kill, o);
+}
+
+static int on_old_exit(sd_event_source *src, const siginfo_t *si, void *userdata) {
+        OldWorker *o = userdata;
+        Master *m = o->m;
+
+        log_info("previous worker (pid %d) %s", o->pid,
+                 si->si_code == CLD_EXITED ? "finished" : "was killed");
+        o->child = sd_event_source_disable_unref(src);
+        o->kill_timer = sd_event_source_disable_unref(o->kill_timer);
+        o->pid = 0;
+        if (m->degraded && master_old_alive(m) == 0 && !m->stopping) {
+                log_error("every previous worker is gone and the new code does not load: "
+                          "exiting");
+                m->exit_code = EX_CONFIG;
+                m->stopping = true;
+        }
+        master_maybe_exit(m);
+        return 0;
+}
+
+/* The workers of the master we replaced are our children still (children survive exec). */
+static void master_adopt_old(Master *m) {
+        if (m->inherit.n_old == 0)
+                return;
+        m->old = calloc(m->inherit.n_old, sizeof(OldWorker));
+        if (!m->old)
+                return;
+        m->n_old = m->inherit.n_old;
+        for (size_t i = 0; i < m->n_old; i++) {
+                OldWorker *o = &m->old[i];
+                o->m = m;
+                if (m->inherit.old_pids[i] <= 0)
+                        continue;
+                o->pid = m->inherit.old_pids[i];
+                if (sd_event_add_child(m->event, &o->child, o->pid, WEXITED, on_old_exit, o) < 0)
+                        o->pid = 0; /* gone already */
+        }
+        log_info("reloaded: %zu previous worker(s) serve until the new ones accept",
+                 master_old_alive(m));
+}
+
+/* After the check passed: hand everything to a fresh image of ourselves. */
+_Noreturn static void master_exec_reload(Master *m, bool chain) {
+        size_t n = m->n_slots + m->n_old, k = 0;
+        pid_t *pids = calloc(n ? n : 1, sizeof(pid_t));
+
+        (void) sd_notify(0, "RELOADING=1");
+        log_notice("%s reload: re-executing '%s'", chain ? "chain" : "graceful", reload_exe());
+        log_drain(m);
+        /* In worker-id order first (a chain replaces worker N by the new worker N), then the
+         * previous generation's stragglers. */
+        for (size_t i = 0; pids && i < m->n_slots; i++)
+                pids[k++] = m->slots[i].pid;
+        for (size_t i = 0; pids && i < m->n_old; i++)
+                if (m->old[i].pid > 0)
+                        pids[k++] = m->old[i].pid;
+        int r = reload_exec(&m->listeners, m->log_pipe, pids, k, chain);
+        log_error_errno(r, "reload: cannot re-execute '%s': %m", reload_exe());
+        _exit(EXIT_RUNTIME);
+}
+
+static int on_reload_exec(sd_event_source *src, void *userdata) {
+        Master *m = userdata;
+        (void) src;
+        if (!m->stopping)
+                master_exec_reload(m, m->reload_chain);
+        return 0;
+}
+
+static int on_reload_check(sd_event_source *src, const siginfo_t *si, void *userdata) {
+        Master *m = userdata;
+        m->check_child = sd_event_source_disable_unref(src);
+        m->reloading = false;
+        if (m->stopping)
+                return 0;
+        if (si->si_code != CLD_EXITED || si->si_status != 0) {
+                log_error("reload refused: the configuration does not pass the check (see "
+                          "above); the running workers keep serving");
+                return 0;
+        }
+        /* Not from here: sd-event reaps the check only after this callback returns, and an
+         * exec now would leave it a zombie of the new image. */
+        if (sd_event_add_defer(m->event, NULL, on_reload_exec, m) < 0)
+                log_error("reload: cannot schedule the re-exec");
+        return 0;
+}
+
+/* A reload starts with `vassal --check` of the same command line, so a broken ini never takes
+ * the running app down; the check's output goes to the log. */
+static void master_reload(Master *m, bool chain) {
+        char *const *argv = reload_argv();
+        size_t n = 0;
+
+        if (m->stopping || m->reloading || !argv)
+                return;
+        while (argv[n])
+                n++;
+        char **args = calloc(n + 2, sizeof(char *));
+        if (!args) {
+                log_oom();
+                return;
+        }
+        args[0] = argv[0];
+        args[1] = (char *) "--check";
+        for (size_t i = 1; i < n; i++)
+                args[i + 1] = argv[i];
+
+        log_notice("%s reload requested: checking the configuration", chain ? "chain" : "graceful");
+        pid_t pid = fork();
+        if (pid == 0) {
+                sigset_t none;
+                sigemptyset(&none);
+                (void) sigprocmask(SIG_SETMASK, &none, NULL);
+                (void) dup2(m->log_pipe[1], STDOUT_FILENO);
+                (void) dup2(m->log_pipe[1], STDERR_FILENO);
+                execv(reload_exe(), args);
+                _exit(127);
+        }
+        free(args);
+        if (pid < 0) {
+                log_error_errno(errno, "reload: fork: %m");
+                return;
+        }
+        m->check_pid = pid;
+        if (sd_event_add_child(m->event, &m->check_child, pid, WEXITED, on_reload_check, m) < 0) {
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                return;
+        }
+        m->reloading = true;
+        m->reload_chain = chain;
+}
+
+static int on_touch(sd_event_source *src, const struct inotify_event *ev, void *userdata) {
+        Master *m = userdata;
+        const char *name = NULL;
+        (void) src;
+        /* Which file of which list: the source's description holds "reload:PATH" or
+         * "chain:PATH". */
+        if (sd_event_source_get_description(src, &name) < 0 || !name)
+                return 0;
+        const char *path = strchr(name, ':') + 1, *base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+        if (ev->len == 0 || !streq(ev->name, base))
+                return 0;
+        log_notice("'%s' touched", path);
+        master_reload(m, strncmp(name, "chain:", 6) == 0);
+        return 0;
+}
+
+static int master_watch_touch(Master *m) {
+        char **lists[] = { m->cfg->touch_reload, m->cfg->touch_chain_reload };
+        for (size_t l = 0; l < ELEMENTSOF(lists); l++)
+                for (char **p = lists[l]; p && *p; p++) {
+                        _cleanup_free_ char *dir = strdup(*p), *desc = NULL;
+                        if (!dir || asprintf(&desc, "%s:%s", l ? "chain" : "reload", *p) < 0)
+                                return log_oom();
+                        char *slash = strrchr(dir, '/');
+                        if (slash)
+                                *slash = 0;
+                        sd_event_source **t = reallocarray(m->touch, m->n_touch + 1, sizeof(*t));
+                        if (!t)
+                                return log_oom();
+                        m->touch = t;
+                        int r = sd_event_add_inotify(m->event, &m->touch[m->n_touch],
+                                                     slash ? (dir[0] ? dir : "/") : ".",
+                                                     IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_TO |
+                                                             IN_CREATE,
+                                                     on_touch, m);
+                        if (r < 0)
+                                return log_error_errno(r, "Cannot watch '%s': %m", *p);
+                        (void) sd_event_source_set_description(m->touch[m->n_touch], desc);
+                        m->n_touch++;
+                }
+        return 0;
+}
+
 static int on_signal(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata) {
         Master *m = userdata;
         (void) src;
@@ -349,8 +614,13 @@ static int on_signal(sd_event_source *src, const struct signalfd_siginfo *si, vo
                 break;
         case SIGHUP:
         case SIGUSR2:
-                if (!m->stopping)
+                if (m->stopping)
+                        break;
+                /* A program in exec mode is restarted; workers get the app anew (reload.h). */
+                if (m->program)
                         master_restart_workers(m);
+                else
+                        master_reload(m, si->ssi_signo == SIGUSR2);
                 break;
         case SIGUSR1:
                 log_drain(m);
@@ -466,7 +736,10 @@ static int master_start_workers(Master *m) {
                 return log_oom();
         for (size_t i = 0; i < m->n_slots; i++)
                 m->slots[i] = (WorkerSlot) { .m = m, .id = (int) i + 1 };
-        for (size_t i = 0; i < m->n_slots; i++)
+        /* A chain reload starts one worker; each that gets ready starts the next (on_ready). */
+        size_t first = m->chain ? MIN(m->n_slots, (size_t) 1) : m->n_slots;
+        m->chain_next = first;
+        for (size_t i = 0; i < first; i++)
                 if (slot_spawn(&m->slots[i]) < 0) {
                         master_stop(m, false);
                         break;
@@ -481,6 +754,11 @@ int master_run(VassalConfig *cfg) {
                 .log_pipe = { -1, -1 },
         };
         int r, code = EXIT_RUNTIME;
+
+        r = reload_inherit(&m.inherit);
+        if (r < 0)
+                return EXIT_RUNTIME;
+        m.chain = m.inherit.chain;
 
         r = log_open(cfg);
         if (r < 0)
@@ -501,7 +779,15 @@ int master_run(VassalConfig *cfg) {
                 r = wsgi_init(cfg);
                 if (r >= 0)
                         r = wsgi_load_app(cfg);
-                if (r < 0) {
+                if (r < 0 && m.inherit.active) {
+                        /* A reload with code that does not import: the previous workers
+                         * still run the old code, and keep serving. */
+                        log_error("reload failed: the app does not load; the previous workers "
+                                  "keep serving until the next reload");
+                        m.degraded = true;
+                        (void) sd_notifyf(0, "STATUS=reload failed: %s",
+                                          strempty(wsgi_error()));
+                } else if (r < 0) {
                         code = EX_CONFIG;
                         m.error = wsgi_error();
                         goto finish;
@@ -515,7 +801,15 @@ int master_run(VassalConfig *cfg) {
                 goto finish;
         }
 
-        if (pipe2(m.ready_pipe, O_CLOEXEC) < 0 || pipe2(m.log_pipe, O_CLOEXEC) < 0) {
+        /* After a reload the log pipe is the previous master's: its workers write there. */
+        if (m.inherit.log_pipe[0] >= 0) {
+                m.log_pipe[0] = m.inherit.log_pipe[0];
+                m.log_pipe[1] = m.inherit.log_pipe[1];
+        } else if (pipe2(m.log_pipe, O_CLOEXEC) < 0) {
+                log_error_errno(errno, "pipe: %m");
+                goto finish;
+        }
+        if (pipe2(m.ready_pipe, O_CLOEXEC) < 0) {
                 log_error_errno(errno, "pipe: %m");
                 goto finish;
         }
@@ -544,9 +838,18 @@ int master_run(VassalConfig *cfg) {
                 goto finish;
         }
 
-        r = cfg->exec ? master_start_program(&m) : master_start_workers(&m);
+        master_adopt_old(&m);
+        r = master_watch_touch(&m);
         if (r < 0)
                 goto finish;
+        if (m.degraded)
+                r = master_old_alive(&m) > 0 ? 0 : -ESRCH;
+        else
+                r = cfg->exec ? master_start_program(&m) : master_start_workers(&m);
+        if (r < 0) {
+                code = m.degraded ? EX_CONFIG : EXIT_RUNTIME;
+                goto finish;
+        }
 
         r = sd_event_loop(m.event);
         code = r < 0 ? EXIT_RUNTIME : r;
@@ -563,6 +866,16 @@ finish:
                 sd_event_source_disable_unref(s->kill_timer);
         }
         free(m.slots);
+        for (size_t i = 0; i < m.n_old; i++) {
+                sd_event_source_disable_unref(m.old[i].child);
+                sd_event_source_disable_unref(m.old[i].kill_timer);
+        }
+        free(m.old);
+        for (size_t i = 0; i < m.n_touch; i++)
+                sd_event_source_disable_unref(m.touch[i]);
+        free(m.touch);
+        sd_event_source_disable_unref(m.check_child);
+        reload_inherit_done(&m.inherit);
         exec_program_free(m.program);
         sd_event_source_disable_unref(m.kill_timer);
         sd_event_source_disable_unref(m.stats_timer);

@@ -31,19 +31,26 @@ static int listener_bind(Listener *l, const VassalConfig *c, int backlog) {
         return 0;
 }
 
-/* The emperor (or systemd) passes our sockets from fd 3 on, named in LISTEN_FDNAMES by the
- * address string of the ini; without names, in ini order, http sockets first. */
-static int listener_adopt(Listener *l, size_t index, int n_fds, char **names) {
+/* The emperor, systemd or our own previous master (a reload) passes sockets from fd 3 on:
+ * named in LISTEN_FDNAMES when a supervisor names them, else found by what they are bound
+ * to (the position is tried first: the emperor passes them in ini order, http first). */
+static int listener_adopt(Listener *l, size_t index, int n_fds, char **names, bool *used) {
         int fd = -1;
 
         if (names) {
                 for (int i = 0; i < n_fds && names[i]; i++)
-                        if (streq(names[i], l->address)) {
+                        if (!used[i] && streq(names[i], l->address)) {
                                 fd = SD_LISTEN_FDS_START + i;
                                 break;
                         }
-        } else if ((int) index < n_fds)
-                fd = SD_LISTEN_FDS_START + index;
+        } else {
+                if ((int) index < n_fds && !used[index] &&
+                    socket_matches(SD_LISTEN_FDS_START + (int) index, l->address))
+                        fd = SD_LISTEN_FDS_START + (int) index;
+                for (int i = 0; fd < 0 && i < n_fds; i++)
+                        if (!used[i] && socket_matches(SD_LISTEN_FDS_START + i, l->address))
+                                fd = SD_LISTEN_FDS_START + i;
+        }
         if (fd < 0)
                 return 0;
         if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0)
@@ -52,6 +59,7 @@ static int listener_adopt(Listener *l, size_t index, int n_fds, char **names) {
         if (!socket_matches(fd, l->address))
                 return log_error_errno(EBADF, "Inherited fd %d is not bound to '%s'", fd,
                                        l->address);
+        used[fd - SD_LISTEN_FDS_START] = true;
         (void) fcntl(fd, F_SETFD, FD_CLOEXEC);
         (void) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
         int domain = 0;
@@ -87,6 +95,8 @@ int listeners_open(ListenerSet *set, const VassalConfig *c) {
         int n_fds = sd_listen_fds_with_names(0, &names);
         if (n_fds < 0)
                 n_fds = 0;
+        bool used[256] = {};
+        n_fds = MIN(n_fds, (int) ELEMENTSOF(used));
         if (!getenv("LISTEN_FDNAMES")) {
                 /* Without names libsystemd says "unknown" for each: adopt by position. */
                 for (int i = 0; names && names[i]; i++)
@@ -104,7 +114,7 @@ int listeners_open(ListenerSet *set, const VassalConfig *c) {
                         r = log_oom();
                         goto finish;
                 }
-                r = n_fds > 0 ? listener_adopt(l, i, n_fds, names) : 0;
+                r = n_fds > 0 ? listener_adopt(l, i, n_fds, names, used) : 0;
                 if (r < 0)
                         goto finish;
                 if (r == 0) {
@@ -116,6 +126,13 @@ int listeners_open(ListenerSet *set, const VassalConfig *c) {
                          l->address, l->fd, l->inherited ? " (inherited)" : "");
         }
         r = 0;
+        /* Sockets passed to us that the config no longer names (a reload dropped them). */
+        for (int i = 0; i < n_fds; i++)
+                if (!used[i]) {
+                        log_info("inherited fd %d is not in the config any more, closing it",
+                                 SD_LISTEN_FDS_START + i);
+                        safe_close(SD_LISTEN_FDS_START + i);
+                }
 finish:
         for (int i = 0; names && names[i]; i++)
                 free(names[i]);

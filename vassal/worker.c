@@ -98,6 +98,10 @@ struct Worker {
         int timeout_ms;
 };
 
+/* How long a stopping worker waits for the next request on a keep-alive connection that was
+ * busy just before (a client under load sends it within a millisecond). */
+#define STOP_IDLE_MS 1000
+
 static int64_t now_ms(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -135,9 +139,15 @@ static void worker_begin_stop(Worker *w, const char *why) {
         if (!atomic_load(&w->paused))
                 listeners_arm(w, false);
 
+        /* Idle keep-alive connections are closed, but one that was busy a moment ago likely
+         * has its next request on the way: closing it now would reset that request. It gets
+         * STOP_IDLE_MS to send it, is answered with "Connection: close", and is closed then
+         * (or by the sweep, if nothing came). */
+        int64_t now = now_ms();
         pthread_mutex_lock(&w->lock);
         for (Conn *c = w->conns; c; c = c->next)
                 if (atomic_load(&c->state) == CONN_WAITING && c->in.end == c->in.start &&
+                    now - atomic_load(&c->last_active) > STOP_IDLE_MS &&
                     !atomic_exchange(&c->timed_out, true))
                         (void) shutdown(c->fd, SHUT_RD); /* its thread wakes up to EOF */
         pthread_mutex_unlock(&w->lock);
@@ -301,7 +311,9 @@ done:;
         request_done(r);
         if (w->cfg->max_requests > 0 && n == (uint64_t) w->cfg->max_requests)
                 worker_begin_stop(w, "max-requests reached");
-        return r->keep_alive && !atomic_load(&w->stopping);
+        /* What the response promised, even when we started stopping meanwhile: the client may
+         * have sent its next request already, and it gets an answer ("Connection: close"). */
+        return r->keep_alive;
 }
 
 /* Parses what the buffer holds. Returns 1 when a request was served and the connection goes
@@ -362,6 +374,9 @@ static int conn_process(ThreadCtx *t, Conn *c) {
                 response_error(r, -k);
                 return -1;
         }
+        /* Stopping: this request is served, and its response says the connection closes. */
+        if (atomic_load(&w->stopping))
+                r->keep_alive = false;
         return conn_serve(t, c, r) ? 1 : -1;
 }
 
@@ -520,6 +535,7 @@ static int on_done(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 static int on_sweep(sd_event_source *s, uint64_t usec, void *userdata) {
         Worker *w = userdata;
         int64_t now = now_ms();
+        bool stopping = atomic_load(&w->stopping);
 
         pthread_mutex_lock(&w->lock);
         for (Conn *c = w->conns; c; c = c->next) {
@@ -528,6 +544,8 @@ static int on_sweep(sd_event_source *s, uint64_t usec, void *userdata) {
                 bool partial = c->in.end > c->in.start;
                 int64_t limit = (partial ? w->cfg->socket_timeout : w->cfg->keepalive_timeout) *
                                 1000;
+                if (!partial && stopping)
+                        limit = STOP_IDLE_MS;
                 if (now - atomic_load(&c->last_active) > limit &&
                     !atomic_exchange(&c->timed_out, true))
                         (void) shutdown(c->fd, SHUT_RD);
@@ -539,7 +557,8 @@ static int on_sweep(sd_event_source *s, uint64_t usec, void *userdata) {
                 atomic_store(&w->paused, false);
                 listeners_arm(w, true);
         }
-        int r = sd_event_source_set_time(s, usec + 1000000);
+        /* While stopping, idle connections are closed within STOP_IDLE_MS: look more often. */
+        int r = sd_event_source_set_time(s, usec + (stopping ? 100000 : 1000000));
         if (r >= 0)
                 r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return r;
