@@ -127,6 +127,8 @@ static cJSON *run_one(const char *cmd, Instance *i) {
                 r = instance_cmd_reload(i, &error);
         else if (streq(cmd, "restart"))
                 r = instance_cmd_restart(i, &error);
+        else if (streq(cmd, "chain-reload"))
+                r = instance_cmd_chain_reload(i, &error);
         else if (streq(cmd, "stop"))
                 r = instance_cmd_stop(i, &error);
         else
@@ -135,10 +137,11 @@ static cJSON *run_one(const char *cmd, Instance *i) {
                 return reply_error(PROTO_E_FAILED, "%s '%s': %s", cmd, instance_name(i),
                                    strempty(error));
         log_notice("control: %s '%s'", cmd, instance_name(i));
-        return reply_message("%s '%s'", streq(cmd, "stop")      ? "stopping"
-                                        : streq(cmd, "start")   ? "starting"
-                                        : streq(cmd, "restart") ? "restarting"
-                                                                : "reloading",
+        return reply_message("%s '%s'", streq(cmd, "stop")           ? "stopping"
+                                        : streq(cmd, "start")        ? "starting"
+                                        : streq(cmd, "restart")      ? "restarting"
+                                        : streq(cmd, "chain-reload") ? "chain-reloading"
+                                                                     : "reloading",
                              instance_name(i));
 }
 

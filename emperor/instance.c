@@ -882,6 +882,16 @@ int instance_cmd_reload(Instance *i, const char **ret_error) {
         }
 }
 
+int instance_cmd_chain_reload(Instance *i, const char **ret_error) {
+        if (i->state != STATE_RUNNING || !i->cur || !i->cur->ready) {
+                *ret_error = "not running";
+                return -ESRCH;
+        }
+        /* In place, by the vassal itself: its workers are replaced one at a time. */
+        proc_signal(i->cur, SIGUSR2);
+        return 0;
+}
+
 int instance_cmd_stop(Instance *i, const char **ret_error) {
         if (i->state == STATE_STOPPED || i->state == STATE_STOPPING) {
                 *ret_error = "already stopped";

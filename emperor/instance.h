@@ -54,6 +54,7 @@ void instance_shutdown(Instance *i);
  * ret_free). */
 int instance_cmd_reload(Instance *i, const char **ret_error);
 int instance_cmd_restart(Instance *i, const char **ret_error);
+int instance_cmd_chain_reload(Instance *i, const char **ret_error);
 int instance_cmd_stop(Instance *i, const char **ret_error);
 int instance_cmd_start(Instance *i, const char **ret_error);
 

@@ -8,6 +8,7 @@
  *             {"v":1,"cmd":"status","vassal":"hello"}     one vassal, with details
  *             {"v":1,"cmd":"reload","vassal":"hello"}     blue-green reload
  *             {"v":1,"cmd":"reload","all":true}           every vassal
+ *             {"v":1,"cmd":"chain-reload","vassal":"hello"} workers one at a time (SIGUSR2)
  *             {"v":1,"cmd":"restart"|"stop"|"start","vassal":"hello"}
  *   reply     {"ok":true,"vassals":[VASSAL,...]}          status
  *             {"ok":true,"message":"reloading 'hello'"}   the others
