@@ -82,30 +82,34 @@ static void client_queue(Client *cl, cJSON *reply) {
         free(text);
 }
 
+/* {"ok":false,"code":CODE,"error":TEXT}, or with code NULL {"ok":true,"message":TEXT}. */
+static cJSON *reply_new(const char *code, const char *fmt, va_list ap) _printf_(2, 0);
+static cJSON *reply_new(const char *code, const char *fmt, va_list ap) {
+        char msg[512];
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddBoolToObject(r, "ok", !code);
+        if (code)
+                cJSON_AddStringToObject(r, "code", code);
+        cJSON_AddStringToObject(r, code ? "error" : "message", msg);
+        return r;
+}
+
 static cJSON *reply_error(const char *code, const char *fmt, ...) _printf_(2, 3);
 static cJSON *reply_error(const char *code, const char *fmt, ...) {
-        char msg[512];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
+        cJSON *r = reply_new(code, fmt, ap);
         va_end(ap);
-        cJSON *r = cJSON_CreateObject();
-        cJSON_AddFalseToObject(r, "ok");
-        cJSON_AddStringToObject(r, "code", code);
-        cJSON_AddStringToObject(r, "error", msg);
         return r;
 }
 
 static cJSON *reply_message(const char *fmt, ...) _printf_(1, 2);
 static cJSON *reply_message(const char *fmt, ...) {
-        char msg[512];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
+        cJSON *r = reply_new(NULL, fmt, ap);
         va_end(ap);
-        cJSON *r = cJSON_CreateObject();
-        cJSON_AddTrueToObject(r, "ok");
-        cJSON_AddStringToObject(r, "message", msg);
         return r;
 }
 
