@@ -329,7 +329,7 @@ static void instance_crashed(Instance *i, const siginfo_t *si, uint64_t lived) {
         i->backoff_until = now_usec() + delay;
         log_warning("vassal '%s' respawns in %.1f s", i->name, (double) delay / USEC_PER_SEC);
         instance_set_state(i, STATE_CRASH_LOOP);
-        (void) sd_event_add_time_relative(i->m->event, &i->backoff, CLOCK_MONOTONIC, delay, 0,
+        (void) sd_event_add_time_relative(i->m->event, &i->backoff, CLOCK_MONOTONIC, delay, 1000,
                                           on_backoff, i);
         instance_settle(i);
 }

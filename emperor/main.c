@@ -187,6 +187,13 @@ int main(int argc, char **argv) {
                 log_error_errno(errno, "Cannot create run dir '%s': %m", o.run_dir);
                 return EXIT_FAILURE;
         }
+        /* Absolute: vassals get NOTIFY_SOCKET from it and run in directories of their own. */
+        _cleanup_free_ char *run_dir = realpath(o.run_dir, NULL);
+        if (!run_dir) {
+                log_error_errno(errno, "run dir '%s': %m", o.run_dir);
+                return EXIT_FAILURE;
+        }
+        o.run_dir = run_dir;
         if (access(o.vassal_path, X_OK) < 0)
                 log_warning_errno(errno, "vassal program '%s': %m", o.vassal_path);
 

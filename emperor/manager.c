@@ -197,8 +197,10 @@ static void manager_schedule_scan(Manager *m) {
                 (void) sd_event_source_set_enabled(m->debounce, SD_EVENT_ONESHOT);
                 return;
         }
+        /* Accuracy 1 µs: 0 would mean sd-event's default of 250 ms, and the scan would wait
+         * for the next 250 ms tick of its grid. */
         (void) sd_event_add_time_relative(m->event, &m->debounce, CLOCK_MONOTONIC, DEBOUNCE_USEC,
-                                          0, on_debounce, m);
+                                          1, on_debounce, m);
 }
 
 static int manager_watch(Manager *m);
@@ -227,7 +229,7 @@ static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *
                         log_warning("conf dir '%s' was removed or replaced, watching it again",
                                     m->conf_dir);
                         (void) sd_event_add_time_relative(m->event, &m->rewatch, CLOCK_MONOTONIC,
-                                                          100 * USEC_PER_MSEC, 0, on_rewatch, m);
+                                                          100 * USEC_PER_MSEC, 1, on_rewatch, m);
                 }
                 return 0;
         }
