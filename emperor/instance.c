@@ -1029,6 +1029,10 @@ static double stats_number(const cJSON *stats, const char *key, double def) {
         return cJSON_IsNumber(v) ? v->valuedouble : def;
 }
 
+const cJSON *instance_stats(const Instance *i) {
+        return i->cur ? i->cur->stats : NULL;
+}
+
 cJSON *instance_to_json(const Instance *i, bool detail) {
         cJSON *o = cJSON_CreateObject();
         const Proc *p = i->cur;

@@ -64,3 +64,5 @@ bool instance_notify(Instance *i, pid_t pid, const char *msg, size_t len);
 bool instance_owns_pid(const Instance *i, pid_t pid);
 
 cJSON *instance_to_json(const Instance *i, bool detail);
+/* The serving process's last X_STATS object (the vassal's uWSGI-style stats), or NULL. */
+const cJSON *instance_stats(const Instance *i);

@@ -166,7 +166,7 @@ int main(int argc, char **argv) {
         if (!vassal)
                 return EXIT_FAILURE;
         o.vassal_path = vassal;
-        (void) http; /* the dashboard listener arrives with the stats store */
+        o.http = http;
 
         log_set_level_prefix(getenv("JOURNAL_STREAM") || getenv("NOTIFY_SOCKET"));
         log_set_prefix("emperor");

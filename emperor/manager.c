@@ -19,6 +19,7 @@
 #include "log.h"
 #include "manager.h"
 #include "scan.h"
+#include "web.h"
 
 #define USEC_PER_MSEC 1000ULL
 #define USEC_PER_SEC 1000000ULL
@@ -51,6 +52,7 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
         m->run_dir = strdup(o->run_dir);
         m->state_dir = strdup(o->state_dir);
         m->vassal_path = strdup(o->vassal_path);
+        m->http = o->http ? strdup(o->http) : NULL;
         if (!m->run_dir || !m->state_dir || !m->vassal_path ||
             asprintf(&m->notify_path, "%s/notify.sock", o->run_dir) < 0) {
                 m->notify_path = NULL;
@@ -75,6 +77,8 @@ Manager *manager_free(Manager *m) {
                 instance_free(i);
         }
         control_free(m->control);
+        web_free(m->web);
+        free(m->http);
         sd_event_source_disable_unref(m->inotify);
         sd_event_source_disable_unref(m->debounce);
         sd_event_source_disable_unref(m->rescan);
@@ -412,6 +416,9 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return r;
         r = control_new(m, &m->control);
+        if (r < 0)
+                return r;
+        r = web_new(m, m->http, &m->web);
         if (r < 0)
                 return r;
         r = manager_watch(m);

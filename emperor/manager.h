@@ -11,6 +11,7 @@
 
 typedef struct Instance Instance;
 typedef struct Control Control;
+typedef struct Web Web;
 
 typedef struct ManagerOptions {
         const char *conf_dir;
@@ -20,6 +21,7 @@ typedef struct ManagerOptions {
         bool tyrant;
         unsigned stats_interval; /* seconds, passed to vassals */
         unsigned ready_timeout;  /* seconds a new vassal has to report READY=1 */
+        const char *http;        /* /metrics and the API; NULL or "none": off */
 } ManagerOptions;
 
 typedef struct Manager {
@@ -47,6 +49,8 @@ typedef struct Manager {
         int notify_fd;
         sd_event_source *notify_src;
         Control *control;
+        Web *web;
+        char *http;
 
         char **dead_cgroups; /* vassal cgroups still being emptied, removed by the reaper */
         size_t n_dead_cgroups;

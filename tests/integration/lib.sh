@@ -120,7 +120,7 @@ RUN="$T/run"
 # control socket.
 start_emperor() {
         mkdir -p "$CONF" "$RUN"
-        "$EMPEROR" --run-dir "$RUN" --state-dir "$T/state" "$@" "$CONF" >"$T/emperor.log" 2>&1 </dev/null &
+        "$EMPEROR" --run-dir "$RUN" --state-dir "$T/state" --http none "$@" "$CONF" >"$T/emperor.log" 2>&1 </dev/null &
         emperor_pid=$!
         PIDS+=("$emperor_pid")
         wait_until 10 test -S "$RUN/control.sock" || fail "the emperor did not start"
