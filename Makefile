@@ -94,9 +94,10 @@ $(BUILD)/emperorctl: $(CTL_OBJS) $(BUILD)/libcommon.a
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcommon.a
 	@mkdir -p $(@D)
 	$(call say,TEST,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests/unit -Ivassal -o $@ $< \
-		$(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS) $(PY_LIBS) $(CMOCKA_LIBS)
+		$(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS) $(PY_LIBS) $(SQLITE_LIBS) $(CMOCKA_LIBS)
 $(BUILD)/tests/test-scan: $(BUILD)/obj/emperor/scan.o
 $(BUILD)/tests/test-vini: $(BUILD)/obj/emperor/vini.o
+$(BUILD)/tests/test-store: $(BUILD)/obj/emperor/store.o
 $(BUILD)/tests/test-request: $(BUILD)/obj/vassal/request.o
 # config.o checks exec commands (exec.o) and uid/gid names (privileges.o).
 CONFIG_OBJS = $(BUILD)/obj/vassal/config.o $(BUILD)/obj/vassal/exec.o \

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The stats store: the fleet's history in SQLite at STATE_DIR/stats.db. The emperor is its
+ * only writer (this file); `emperorctl stats|events` open it read-only, so the schema below is
+ * an interface. Changes to it are new migrations (PRAGMA user_version), never edits.
+ *
+ * Schema, version 1:
+ *
+ *   vassals(id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, ini TEXT,
+ *           first_seen INTEGER, last_seen INTEGER)            -- unix s; last_seen to ~1 min
+ *
+ *   events(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL,        -- unix ms
+ *          vassal_id INTEGER,                                  -- NULL: the emperor or the store
+ *          kind TEXT NOT NULL, detail TEXT)
+ *     index events_vassal_ts(vassal_id, ts), events_ts(ts)
+ *     kinds: found changed removed spawn ready exit starting running reload stop stopped
+ *            backoff config-error harakiri recycle emperor store
+ *
+ *   samples(vassal_id INTEGER NOT NULL, ts INTEGER NOT NULL,   -- unix s, the bucket's start
+ *           resolution INTEGER NOT NULL,                       -- 1 (raw), 60, 3600 seconds
+ *           requests INTEGER,     -- cumulative, as the vassal reports it (0 again after a
+ *                                 -- restart of the vassal); rollups: the bucket's last
+ *           rps REAL,             -- from the requests delta; NULL for a process's first
+ *                                 -- sample; rollups: average
+ *           errors INTEGER,       -- cumulative exceptions (and 5xx once vassals report them);
+ *                                 -- rollups: last
+ *           avg_rt_ms REAL,       -- rollups: the rps-weighted average
+ *           p99_rt_ms REAL,       -- NULL until vassals report it; rollups: maximum
+ *           rss INTEGER,          -- bytes, all workers; rollups: maximum
+ *           cpu REAL,             -- NULL until measured; rollups: average
+ *           busy INTEGER,         -- busy workers; rollups: average (REAL)
+ *           total INTEGER,        -- workers; rollups: maximum
+ *           listen_queue INTEGER, -- rollups: maximum
+ *           respawns INTEGER,     -- cumulative worker respawns in the vassal; rollups: last
+ *           PRIMARY KEY(vassal_id, resolution, ts)) WITHOUT ROWID
+ *     "one vassal since T": WHERE vassal_id = ? AND resolution = ? AND ts >= ? (the key).
+ *
+ *   meta(key TEXT PRIMARY KEY, value INTEGER) WITHOUT ROWID
+ *     rollup_60, rollup_3600: raw (minute) rows before this unix s are rolled up.
+ *
+ * Readers: open with SQLITE_OPEN_READONLY; the file is in WAL mode, readers never block the
+ * writer. Every stats tick is one transaction for the whole fleet.
+ *
+ * Failures never reach the caller as more than a return code: a locked or full database is
+ * retried with a backoff while the rows wait in memory (bounded); a corrupt one is moved aside
+ * (stats.db.corrupt-UNIXTIME, with its -wal and -shm) and a new one started, with a "store"
+ * event saying so. All time comes from StoreOptions.now. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <cJSON.h>
+
+typedef struct Store Store;
+
+#define STORE_RETAIN_RAW_DEFAULT (24ULL * 3600)           /* seconds */
+#define STORE_RETAIN_MINUTES_DEFAULT (30ULL * 24 * 3600)
+#define STORE_RETAIN_HOURS_DEFAULT (365ULL * 24 * 3600)
+
+typedef struct StoreOptions {
+        const char *state_dir; /* made if missing; the database is STATE_DIR/stats.db */
+        /* Wall-clock time in unix ms; NULL for CLOCK_REALTIME. Tests pass a fake. */
+        uint64_t (*now)(void *userdata);
+        void *userdata;
+        uint64_t retain_raw, retain_minutes, retain_hours; /* seconds; 0: the default */
+} StoreOptions;
+
+/* One vassal's stats at a tick. Counters are cumulative, as the vassal reports them. */
+typedef struct StoreSample {
+        const char *name;
+        const char *ini;     /* NULL: unknown */
+        pid_t pid;           /* the process reporting: a new one starts the rate over */
+        uint64_t report_usec; /* when its report came (any monotonic clock); 0: now */
+        uint64_t requests;
+        uint64_t errors;
+        double avg_rt_ms;
+        double p99_rt_ms; /* NaN: unknown */
+        uint64_t rss;
+        double cpu; /* NaN: unknown */
+        unsigned busy, total;
+        uint64_t listen_queue;
+        uint64_t respawns;
+        uint64_t harakiris; /* not stored: a rise is a "harakiri" event */
+} StoreSample;
+
+/* Never fails but for memory: a database that cannot be opened now is retried later. */
+int store_new(const StoreOptions *o, Store **ret);
+Store *store_free(Store *s);
+static inline void store_freep(Store **s) {
+        if (*s)
+                store_free(*s);
+}
+
+/* Records an event (vassal NULL: about the emperor or the store), written at once. Returns 0
+ * when written, -EAGAIN when kept for a later write, or another -errno. */
+int store_event(Store *s, const char *vassal, const char *ini, const char *kind,
+                const char *detail);
+/* Writes one tick: a sample per vassal, all in one transaction, then does a bounded step of
+ * rollup and retention when one is due. Returns like store_event(). */
+int store_tick(Store *s, const StoreSample *samples, size_t n);
+
+/* Fills ret (name, ini, pid and report_usec untouched) from a vassal's X_STATS object (the
+ * shape vassal/scoreboard.h documents). False when it is not one. */
+bool store_sample_from_stats(const cJSON *stats, StoreSample *ret);
+
+/* "90", "90s", "15m", "24h", "30d" → seconds (> 0). */
+int store_parse_duration(const char *s, uint64_t *ret);
+
+/* Rows waiting in memory for a write (0 when the database is healthy). */
+size_t store_pending(const Store *s);
+/* Whether the database is open and the last write went through. */
+bool store_healthy(const Store *s);
+const char *store_path(const Store *s);
+/* The connection, for tests (NULL while closed). */
+struct sqlite3 *store_db(Store *s);

@@ -1,0 +1,543 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../emperor/store.h"
+#include "macro.h"
+
+/* 2026-01-01T00:00:00Z: an hour boundary, so rollup buckets are easy to count. */
+#define T0_MS 1767225600000ULL
+
+typedef struct Fixture {
+        char dir[64];
+        uint64_t now_ms;
+        StoreOptions o;
+} Fixture;
+
+static uint64_t fake_now(void *userdata) {
+        return ((Fixture *) userdata)->now_ms;
+}
+
+static int setup(void **state) {
+        Fixture *f = calloc(1, sizeof(Fixture));
+        snprintf(f->dir, sizeof(f->dir), "/tmp/test-store.XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+        f->now_ms = T0_MS;
+        f->o = (StoreOptions) { .state_dir = f->dir, .now = fake_now, .userdata = f };
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        Fixture *f = *state;
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+        assert_int_equal(system(cmd), 0);
+        free(f);
+        return 0;
+}
+
+static char *db_path(Fixture *f) {
+        static char path[128];
+        snprintf(path, sizeof(path), "%s/stats.db", f->dir);
+        return path;
+}
+
+/* One integer from a query on a connection of our own (as emperorctl would read). */
+static int64_t query_int(Fixture *f, const char *sql) {
+        sqlite3 *db;
+        sqlite3_stmt *st;
+        int64_t v = -1;
+        assert_int_equal(sqlite3_open_v2(db_path(f), &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+                fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+        if (sqlite3_step(st) == SQLITE_ROW)
+                v = sqlite3_column_type(st, 0) == SQLITE_NULL ? -2 : sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        return v;
+}
+
+static double query_real(Fixture *f, const char *sql) {
+        sqlite3 *db;
+        sqlite3_stmt *st;
+        double v = NAN;
+        assert_int_equal(sqlite3_open_v2(db_path(f), &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+                v = sqlite3_column_double(st, 0);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        return v;
+}
+
+static StoreSample sample(const char *name, pid_t pid, uint64_t requests) {
+        return (StoreSample) {
+                .name = name,
+                .ini = "/etc/apps.d/x.ini",
+                .pid = pid,
+                .requests = requests,
+                .avg_rt_ms = 2.5,
+                .p99_rt_ms = NAN,
+                .rss = 50 << 20,
+                .cpu = NAN,
+                .busy = 1,
+                .total = 4,
+        };
+}
+
+static void test_migrations_from_empty_and_reopen(void **state) {
+        Fixture *f = *state;
+        Store *s;
+
+        /* A state dir that does not exist yet, two levels deep. */
+        char dir[128];
+        snprintf(dir, sizeof(dir), "%s/a/b", f->dir);
+        f->o.state_dir = dir;
+        assert_int_equal(store_new(&f->o, &s), 0);
+        assert_true(store_healthy(s));
+        StoreSample x = sample("app", 10, 5);
+        assert_int_equal(store_tick(s, &x, 1), 0);
+        store_free(s);
+
+        snprintf(dir, sizeof(dir), "%s/a/b/stats.db", f->dir);
+        f->o.state_dir = f->dir;
+        assert_int_equal(rename(dir, db_path(f)), 0);
+        assert_int_equal(query_int(f, "PRAGMA user_version"), 1);
+        assert_int_equal(query_int(f, "SELECT count(*) FROM samples"), 1);
+
+        /* Reopening migrates nothing and keeps the rows. */
+        f->now_ms += 1000;
+        assert_int_equal(store_new(&f->o, &s), 0);
+        assert_true(store_healthy(s));
+        x.requests = 7;
+        assert_int_equal(store_tick(s, &x, 1), 0);
+        store_free(s);
+        assert_int_equal(query_int(f, "PRAGMA user_version"), 1);
+        assert_int_equal(query_int(f, "SELECT count(*) FROM samples"), 2);
+        assert_int_equal(query_int(f, "SELECT count(*) FROM vassals"), 1);
+        assert_int_equal(query_int(f, "SELECT count(*) FROM meta"), 2);
+        /* WAL: readers never block the writer. */
+        sqlite3 *db;
+        sqlite3_stmt *st;
+        assert_int_equal(sqlite3_open(db_path(f), &db), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_string_equal((const char *) sqlite3_column_text(st, 0), "wal");
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+}
+
+static int count_commits(void *userdata) {
+        (*(int *) userdata)++;
+        return 0;
+}
+
+static void test_tick_writes_the_fleet_in_one_transaction(void **state) {
+        Fixture *f = *state;
+        Store *s;
+        int commits = 0;
+
+        assert_int_equal(store_new(&f->o, &s), 0);
+        (void) sqlite3_commit_hook(store_db(s), count_commits, &commits);
+        StoreSample fleet[50];
+        char names[50][16];
+        for (int k = 0; k < 50; k++) {
+                snprintf(names[k], sizeof(names[k]), "app%d", k);
+                fleet[k] = sample(names[k], 100 + k, 0);
+        }
+        assert_int_equal(store_tick(s, fleet, 50), 0);
+        assert_true(commits >= 1); /* and the first rollup pass, in transactions of its own */
+        commits = 0;
+        f->now_ms += 1000;
+        for (int k = 0; k < 50; k++)
+                fleet[k].requests = 10 * k;
+        assert_int_equal(store_tick(s, fleet, 50), 0);
+        assert_int_equal(commits, 1);
+        assert_int_equal(store_pending(s), 0);
+        store_free(s);
+        assert_int_equal(query_int(f, "SELECT count(*) FROM samples WHERE resolution = 1"), 100);
+        assert_int_equal(query_int(f, "SELECT count(*) FROM vassals"), 50);
+        assert_int_equal(query_int(f, "SELECT max(ts) - min(ts) FROM samples"), 1);
+        assert_int_equal(query_int(f, "SELECT requests FROM samples JOIN vassals ON id = vassal_id"
+                                      " WHERE name = 'app7' ORDER BY ts DESC LIMIT 1"),
+                         70);
+}
+
+static void test_rps_from_the_requests_delta(void **state) {
+        Fixture *f = *state;
+        Store *s;
+        StoreSample x = sample("app", 10, 100);
+
+        assert_int_equal(store_new(&f->o, &s), 0);
+        assert_int_equal(store_tick(s, &x, 1), 0); /* first sample of the process: no rate */
+        f->now_ms += 2000;
+        x.requests = 300;
+        assert_int_equal(store_tick(s, &x, 1), 0); /* 200 in 2 s */
+        f->now_ms += 1000;
+        x.pid = 11; /* a new process: its counter starts over, and so does the rate */
+        x.requests = 3;
+        assert_int_equal(store_tick(s, &x, 1), 0);
+        f->now_ms += 1000;
+        x.requests = 53;
+        x.report_usec = 5000000;
+        assert_int_equal(store_tick(s, &x, 1), 0);
+        f->now_ms += 1000;
+        x.requests = 103;
+        x.report_usec = 5500000; /* the report's own time counts, not the tick's */
+        assert_int_equal(store_tick(s, &x, 1), 0);
+        f->now_ms += 1000;
+        assert_int_equal(store_tick(s, &x, 1), 0); /* the same report again: the same rate */
+        store_free(s);
+
+        char sql[128];
+        int64_t t = T0_MS / 1000;
+        const double want[] = { -1, 100, -1, 50, 100, 100 };
+        const int64_t at[] = { 0, 2, 3, 4, 5, 6 };
+        for (size_t k = 0; k < ELEMENTSOF(want); k++) {
+                snprintf(sql, sizeof(sql), "SELECT rps FROM samples WHERE ts = %lld",
+                         (long long) (t + at[k]));
+                double rps = query_real(f, sql);
+                if (want[k] < 0)
+                        assert_true(isnan(rps));
+                else
+                        assert_float_equal(rps, want[k], 1e-9);
+        }
+}
+
+static void test_events_are_written_at_once(void **state) {
+        Fixture *f = *state;
+        Store *s;
+
+        assert_int_equal(store_new(&f->o, &s), 0);
+        assert_int_equal(store_event(s, "app", "/etc/apps.d/app.ini", "found", "/etc/apps.d/app.ini"), 0);
+        assert_int_equal(store_event(s, "app", NULL, "exit", "pid 12 killed by signal KILL"), 0);
+        assert_int_equal(store_event(s, NULL, NULL, "emperor", "started"), 0);
+        /* Read while the store is open: nothing waits for a tick. */
+        assert_int_equal(query_int(f, "SELECT count(*) FROM events"), 3);
+        assert_int_equal(query_int(f, "SELECT count(*) FROM events JOIN vassals ON vassals.id = vassal_id "
+                                      "WHERE name = 'app' AND ini = '/etc/apps.d/app.ini'"),
+                         2);
+        assert_int_equal(query_int(f, "SELECT count(*) FROM events WHERE vassal_id IS NULL"), 1);
+        assert_int_equal(query_int(f, "SELECT ts FROM events WHERE kind = 'exit'"), (int64_t) T0_MS);
+
+        /* Harakiri and recycles show in the stats: events from their rise. */
+        StoreSample x = sample("app", 10, 0);
+        assert_int_equal(store_tick(s, &x, 1), 0);
+        x.respawns = 3;
+        x.harakiris = 1;
+        f->now_ms += 1000;
+        assert_int_equal(store_tick(s, &x, 1), 0);
+        store_free(s);
+        assert_int_equal(query_int(f, "SELECT count(*) FROM events WHERE kind = 'harakiri'"), 1);
+        assert_int_equal(query_int(f, "SELECT count(*) FROM events WHERE kind = 'recycle' "
+                                      "AND detail LIKE '2 %'"),
+                         1);
+}
+
+static void test_rollups_raw_minutes_hours(void **state) {
+        Fixture *f = *state;
+        Store *s;
+        StoreSample x = sample("app", 10, 0);
+
+        assert_int_equal(store_new(&f->o, &s), 0);
+        /* Two hours and a bit of 1 s ticks at 10 requests a second; p99 peaks once. */
+        for (int k = 0; k <= 2 * 3600 + 120; k++) {
+                x.requests = (uint64_t) k * 10;
+                x.p99_rt_ms = k == 1800 ? 900 : 20;
+                x.rss = (uint64_t) (k % 60 == 30 ? 80 : 50) << 20;
+                x.busy = k % 2;
+                assert_int_equal(store_tick(s, &x, 1), 0);
+                f->now_ms += 1000;
+        }
+        store_free(s);
+        int64_t t = T0_MS / 1000;
+        char sql[256];
+        /* Every complete minute rolled up (the grace keeps the last one or two out). */
+        int64_t minutes = query_int(f, "SELECT count(*) FROM samples WHERE resolution = 60");
+        assert_true(minutes >= 120 && minutes <= 122);
+        assert_int_equal(query_int(f, "SELECT count(*) FROM samples WHERE resolution = 3600"), 2);
+        /* Minute 3 (ts t+180..t+239): requests is its last, rps the average, rss the max. */
+        snprintf(sql, sizeof(sql), "SELECT requests FROM samples WHERE resolution = 60 AND ts = %lld",
+                 (long long) t + 180);
+        assert_int_equal(query_int(f, sql), 2390);
+        snprintf(sql, sizeof(sql), "SELECT rps FROM samples WHERE resolution = 60 AND ts = %lld",
+                 (long long) t + 180);
+        assert_float_equal(query_real(f, sql), 10, 1e-6);
+        snprintf(sql, sizeof(sql), "SELECT rss FROM samples WHERE resolution = 60 AND ts = %lld",
+                 (long long) t + 180);
+        assert_int_equal(query_int(f, sql), 80 << 20);
+        snprintf(sql, sizeof(sql), "SELECT busy FROM samples WHERE resolution = 60 AND ts = %lld",
+                 (long long) t + 180);
+        assert_float_equal(query_real(f, sql), 0.5, 1e-9);
+        /* The first hour: p99 is its maximum, requests its last, rps its average. */
+        snprintf(sql, sizeof(sql), "SELECT p99_rt_ms FROM samples WHERE resolution = 3600 AND ts = %lld",
+                 (long long) t);
+        assert_float_equal(query_real(f, sql), 900, 1e-9);
+        snprintf(sql, sizeof(sql), "SELECT requests FROM samples WHERE resolution = 3600 AND ts = %lld",
+                 (long long) t);
+        assert_int_equal(query_int(f, sql), 35990);
+        snprintf(sql, sizeof(sql), "SELECT rps FROM samples WHERE resolution = 3600 AND ts = %lld",
+                 (long long) t + 3600);
+        assert_float_equal(query_real(f, sql), 10, 1e-6);
+        snprintf(sql, sizeof(sql), "SELECT avg_rt_ms FROM samples WHERE resolution = 3600 AND ts = %lld",
+                 (long long) t + 3600);
+        assert_float_equal(query_real(f, sql), 2.5, 1e-9);
+        assert_int_equal(query_int(f, "SELECT value FROM meta WHERE key = 'rollup_3600'"), t + 7200);
+}
+
+static void test_retention_keeps_the_file_bounded(void **state) {
+        Fixture *f = *state;
+        Store *s;
+        StoreSample fleet[3] = { sample("a", 1, 0), sample("b", 2, 0), sample("c", 3, 0) };
+
+        f->o.retain_raw = 3600;
+        f->o.retain_minutes = 86400;
+        f->o.retain_hours = 7 * 86400;
+        assert_int_equal(store_new(&f->o, &s), 0);
+        assert_int_equal(store_event(s, "a", NULL, "found", NULL), 0);
+        /* Ten days of a tick every 20 s (raw rows at 20 s: three per minute). */
+        for (int k = 0; k < 10 * 86400 / 20; k++) {
+                for (size_t j = 0; j < 3; j++)
+                        fleet[j].requests += 100;
+                assert_int_equal(store_tick(s, fleet, 3), 0);
+                f->now_ms += 20000;
+        }
+        int64_t now = (int64_t) (f->now_ms / 1000);
+        store_free(s);
+        char sql[256];
+        /* Each resolution holds its window and no more (a pass a minute: a minute of slack). */
+        snprintf(sql, sizeof(sql), "SELECT min(ts) FROM samples WHERE resolution = 1");
+        assert_true(query_int(f, sql) >= now - 3600 - 120);
+        snprintf(sql, sizeof(sql), "SELECT min(ts) FROM samples WHERE resolution = 60");
+        assert_true(query_int(f, sql) >= now - 86400 - 120);
+        assert_true(query_int(f, sql) <= now - 86400 + 120);
+        snprintf(sql, sizeof(sql), "SELECT min(ts) FROM samples WHERE resolution = 3600");
+        assert_true(query_int(f, sql) >= now - 7 * 86400 - 3600 - 120);
+        assert_true(query_int(f, sql) <= now - 7 * 86400 + 3600);
+        /* Rows: 3 vassals × (180 raw + 1440 minutes + 168 hours), give or take the slack. */
+        int64_t rows = query_int(f, "SELECT count(*) FROM samples");
+        assert_true(rows >= 3 * (180 + 1440 + 168) - 30 && rows <= 3 * (180 + 1440 + 168) + 30);
+        /* Events are kept as long as the hours: the 'found' of ten days ago is gone. */
+        assert_int_equal(query_int(f, "SELECT count(*) FROM events WHERE kind = 'found'"), 0);
+}
+
+static void test_locked_database_defers_and_loses_nothing(void **state) {
+        Fixture *f = *state;
+        Store *s;
+        sqlite3 *other;
+        StoreSample fleet[2] = { sample("a", 1, 10), sample("b", 2, 20) };
+
+        assert_int_equal(store_new(&f->o, &s), 0);
+        assert_int_equal(store_tick(s, fleet, 2), 0);
+        /* Someone else takes the write lock (a second writer, a sqlite3 shell). */
+        assert_int_equal(sqlite3_open(db_path(f), &other), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+        f->now_ms += 1000;
+        fleet[0].requests = 11;
+        assert_int_equal(store_tick(s, fleet, 2), -EBUSY);
+        assert_false(store_healthy(s));
+        assert_int_equal(store_pending(s), 2);
+        /* Before the retry is due the rows wait without touching the database. */
+        f->now_ms += 400;
+        assert_int_equal(store_event(s, "a", NULL, "reload", NULL), -EAGAIN);
+        /* Due, still locked: the next wait is longer. */
+        f->now_ms += 600;
+        fleet[0].requests = 12;
+        assert_int_equal(store_tick(s, fleet, 2), -EBUSY);
+        f->now_ms += 1000;
+        fleet[0].requests = 13;
+        assert_int_equal(store_tick(s, fleet, 2), -EAGAIN);
+        assert_int_equal(store_pending(s), 7);
+        assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(other);
+        f->now_ms += 1000;
+        fleet[0].requests = 14;
+        assert_int_equal(store_tick(s, fleet, 2), 0);
+        assert_true(store_healthy(s));
+        assert_int_equal(store_pending(s), 0);
+        store_free(s);
+        /* Every tick is there, each with its own values. */
+        assert_int_equal(query_int(f, "SELECT count(*) FROM samples WHERE resolution = 1"), 10);
+        assert_int_equal(query_int(f, "SELECT sum(requests) FROM samples WHERE vassal_id = "
+                                      "(SELECT id FROM vassals WHERE name = 'a')"),
+                         10 + 11 + 12 + 13 + 14);
+        assert_int_equal(query_int(f, "SELECT count(*) FROM events WHERE kind = 'reload'"), 1);
+}
+
+static void test_full_database_defers_and_recovers(void **state) {
+        Fixture *f = *state;
+        Store *s;
+        StoreSample fleet[40];
+        char names[40][16];
+        int r = 0, k;
+
+        for (int j = 0; j < 40; j++) {
+                snprintf(names[j], sizeof(names[j]), "app%d", j);
+                fleet[j] = sample(names[j], 100 + j, 0);
+        }
+        assert_int_equal(store_new(&f->o, &s), 0);
+        assert_int_equal(store_tick(s, fleet, 40), 0);
+        /* The disk fills up: no page past the ones the file has now. */
+        assert_int_equal(sqlite3_exec(store_db(s), "PRAGMA max_page_count = 12", NULL, NULL, NULL),
+                         SQLITE_OK);
+        for (k = 0; k < 200 && r == 0; k++) {
+                f->now_ms += 1000;
+                r = store_tick(s, fleet, 40);
+        }
+        assert_int_equal(r, -ENOSPC);
+        size_t pending = store_pending(s);
+        assert_true(pending >= 40);
+        int64_t before = query_int(f, "SELECT count(*) FROM samples WHERE resolution = 1");
+        /* Space again (retention ran, an admin cleaned up): the waiting rows go in. */
+        assert_int_equal(sqlite3_exec(store_db(s), "PRAGMA max_page_count = 1000000", NULL, NULL,
+                                      NULL),
+                         SQLITE_OK);
+        f->now_ms += 60000;
+        assert_int_equal(store_tick(s, fleet, 40), 0);
+        assert_int_equal(store_pending(s), 0);
+        store_free(s);
+        assert_int_equal(query_int(f, "SELECT count(*) FROM samples WHERE resolution = 1"),
+                         before + (int64_t) pending + 40);
+}
+
+static void write_garbage(const char *path) {
+        FILE *fp = fopen(path, "we");
+        assert_non_null(fp);
+        for (int k = 0; k < 4096; k++)
+                fputc((k * 7919) & 0xff, fp);
+        fclose(fp);
+}
+
+static int count_aside(Fixture *f) {
+        DIR *d = opendir(f->dir);
+        int n = 0;
+        assert_non_null(d);
+        for (struct dirent *de; (de = readdir(d));)
+                n += strncmp(de->d_name, "stats.db.corrupt-", 17) == 0 &&
+                     !strchr(de->d_name + 17, '-');
+        closedir(d);
+        return n;
+}
+
+static void test_corrupt_file_is_moved_aside(void **state) {
+        Fixture *f = *state;
+        Store *s;
+        StoreSample x = sample("app", 10, 5);
+
+        assert_int_equal(store_new(&f->o, &s), 0);
+        assert_int_equal(store_tick(s, &x, 1), 0);
+        store_free(s);
+        write_garbage(db_path(f));
+
+        f->now_ms += 1000;
+        assert_int_equal(store_new(&f->o, &s), 0);
+        assert_true(store_healthy(s));
+        x.requests = 6;
+        assert_int_equal(store_tick(s, &x, 1), 0);
+        store_free(s);
+        assert_int_equal(count_aside(f), 1);
+        assert_int_equal(query_int(f, "SELECT count(*) FROM events WHERE kind = 'store' AND "
+                                      "vassal_id IS NULL AND detail LIKE '%corrupt%moved to%'"),
+                         1);
+        assert_int_equal(query_int(f, "SELECT requests FROM samples"), 6);
+        assert_int_equal(query_int(f, "SELECT count(*) FROM vassals WHERE name = 'app'"), 1);
+}
+
+static void test_unusable_state_dir_is_retried(void **state) {
+        Fixture *f = *state;
+        Store *s;
+        char dir[128];
+        StoreSample x = sample("app", 10, 5);
+
+        /* A regular file where the state dir should be. */
+        snprintf(dir, sizeof(dir), "%s/file", f->dir);
+        write_garbage(dir);
+        snprintf(dir, sizeof(dir), "%s/file/state", f->dir);
+        f->o.state_dir = dir;
+        assert_int_equal(store_new(&f->o, &s), 0);
+        assert_false(store_healthy(s));
+        f->now_ms += 2000;
+        assert_true(store_tick(s, &x, 1) < 0);
+        assert_true(store_pending(s) >= 1);
+        store_free(s);
+}
+
+static void test_sample_from_stats(void **state) {
+        (void) state;
+        StoreSample x = { .name = "app" };
+        cJSON *j = cJSON_Parse(
+                "{\"listen_queue\":3,\"workers\":["
+                "{\"status\":\"busy\",\"rss\":1000,\"avg_rt\":2000,\"respawn_count\":1,\"harakiri_count\":1},"
+                "{\"status\":\"idle\",\"rss\":500,\"avg_rt\":0,\"respawn_count\":2}],"
+                "\"requests\":42,\"exceptions\":2}");
+        assert_true(store_sample_from_stats(j, &x));
+        assert_int_equal(x.requests, 42);
+        assert_int_equal(x.errors, 2);
+        assert_int_equal(x.listen_queue, 3);
+        assert_int_equal(x.busy, 1);
+        assert_int_equal(x.total, 2);
+        assert_int_equal(x.rss, 1500);
+        assert_int_equal(x.respawns, 3);
+        assert_int_equal(x.harakiris, 1);
+        assert_float_equal(x.avg_rt_ms, 2.0, 1e-9);
+        assert_true(isnan(x.p99_rt_ms));
+        assert_true(isnan(x.cpu));
+        assert_string_equal(x.name, "app");
+        cJSON_Delete(j);
+        j = cJSON_Parse("[1]");
+        assert_false(store_sample_from_stats(j, &x));
+        cJSON_Delete(j);
+}
+
+static void test_parse_duration(void **state) {
+        uint64_t v;
+        (void) state;
+        assert_int_equal(store_parse_duration("90", &v), 0);
+        assert_int_equal(v, 90);
+        assert_int_equal(store_parse_duration("90s", &v), 0);
+        assert_int_equal(v, 90);
+        assert_int_equal(store_parse_duration("15m", &v), 0);
+        assert_int_equal(v, 900);
+        assert_int_equal(store_parse_duration("24h", &v), 0);
+        assert_int_equal(v, 86400);
+        assert_int_equal(store_parse_duration("30d", &v), 0);
+        assert_int_equal(v, 30 * 86400);
+        assert_int_equal(store_parse_duration("0", &v), -ERANGE);
+        assert_int_equal(store_parse_duration("-1d", &v), -EINVAL);
+        assert_int_equal(store_parse_duration("1w", &v), -EINVAL);
+        assert_int_equal(store_parse_duration("", &v), -EINVAL);
+        assert_int_equal(store_parse_duration("d", &v), -EINVAL);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_migrations_from_empty_and_reopen, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_tick_writes_the_fleet_in_one_transaction, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_rps_from_the_requests_delta, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_events_are_written_at_once, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rollups_raw_minutes_hours, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_retention_keeps_the_file_bounded, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_locked_database_defers_and_loses_nothing, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_full_database_defers_and_recovers, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_corrupt_file_is_moved_aside, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_unusable_state_dir_is_retried, setup, teardown),
+                cmocka_unit_test(test_sample_from_stats),
+                cmocka_unit_test(test_parse_duration),
+        };
+        return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
