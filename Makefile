@@ -99,6 +99,7 @@ $(BUILD)/tests/test-scan: $(BUILD)/obj/emperor/scan.o
 $(BUILD)/tests/test-vini: $(BUILD)/obj/emperor/vini.o
 $(BUILD)/tests/test-store: $(BUILD)/obj/emperor/store.o
 $(BUILD)/tests/test-request: $(BUILD)/obj/vassal/request.o
+$(BUILD)/tests/test-logger: $(BUILD)/obj/vassal/logger.o
 # config.o checks exec commands (exec.o) and uid/gid names (privileges.o).
 CONFIG_OBJS = $(BUILD)/obj/vassal/config.o $(BUILD)/obj/vassal/exec.o \
               $(BUILD)/obj/vassal/privileges.o

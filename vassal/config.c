@@ -108,6 +108,21 @@ static const ConfOption vassal_options[] = {
 
         { "disable-logging", CONF_BOOL, F(disable_logging), 0, 0, NULL, "no request log" },
         { "logto", CONF_STRING, F(logto), 0, 0, NULL, "append the log to this file" },
+        { "log-maxsize", CONF_SIZE, F(log_maxsize), 0, 0, NULL,
+          "rotate logto past this size, between two lines (0: never)" },
+        { "log-backupname", CONF_STRING, F(log_backupname), 0, 0, NULL,
+          "rotate to this fixed name, overwritten each time (default: logto.YYYYMMDD-HHMMSS)" },
+        { "log-maxbackups", CONF_INT, F(log_maxbackups), 0, 1000000, NULL,
+          "keep this many rotated logs, removing the oldest (0: keep all)" },
+        { "log-compress", CONF_BOOL, F(log_compress), 0, 0, NULL,
+          "gzip rotated logs in the background" },
+        { "log-reopen", CONF_BOOL, F(log_reopen), 0, 0, NULL, "reopen logto on every reload" },
+        { "touch-logreopen", CONF_STRV, F(touch_logreopen), 0, 0, NULL,
+          "reopen logto when this file is touched" },
+        { "pidfile", CONF_STRING, F(pidfile), 0, 0, NULL, "write the master's pid to this file" },
+        { "vacuum", CONF_BOOL, F(vacuum), 0, 0, NULL, "remove the pidfile on exit" },
+        { "daemonize", CONF_STRING, F(daemonize), 0, 0, NULL,
+          "run in the background, logging to this file (unless logto is set)" },
 
         { "exec", CONF_CUSTOM, F(exec), 0, 0, parse_command,
           "supervise this command instead of a WSGI app, handing it the sockets (LISTEN_FDS)" },
@@ -134,7 +149,6 @@ static const ConfOption vassal_options[] = {
         { "procname-prefix", CONF_IGNORED, 0, 0, 0, NULL, NULL },
         { "procname-prefix-spaced", CONF_IGNORED, 0, 0, 0, NULL, NULL },
         { "py-call-osafterfork", CONF_BOOL, F(compat_flag), 0, 0, NULL, NULL },
-        { "vacuum", CONF_BOOL, F(compat_flag), 0, 0, NULL, NULL },
 
         /* uWSGI keys we know and will implement; until then they warn. */
         { "harakiri", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
@@ -143,14 +157,8 @@ static const ConfOption vassal_options[] = {
         { "reload-on-as", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
         { "reload-on-rss", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
         { "memory-report", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
-        { "touch-logreopen", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
-        { "log-maxsize", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
-        { "log-backupname", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
-        { "log-reopen", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
         { "stats", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
         { "stats-http", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
-        { "pidfile", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
-        { "daemonize", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
 };
 
 /* The first error reported, for STATUS= when the vassal exits EX_CONFIG. */

@@ -48,6 +48,18 @@ typedef struct VassalConfig {
         /* Logging */
         bool disable_logging;
         char *logto;
+        /* Rotation and reopening of logto (logger.c) */
+        uint64_t log_maxsize;   /* bytes; 0: never rotate */
+        char *log_backupname;   /* a fixed backup name; NULL: NAME.YYYYMMDD-HHMMSS[-n] */
+        int64_t log_maxbackups; /* keep this many NAME.STAMP backups; 0: all */
+        bool log_compress;      /* gzip backups in the background */
+        bool log_reopen;        /* reopen logto on every reload */
+        char **touch_logreopen; /* reopen logto when one of these is touched */
+
+        /* Process hygiene (daemon.c) */
+        char *pidfile;   /* the master's pid, written atomically */
+        bool vacuum;     /* remove the pidfile on exit (unix sockets always are) */
+        char *daemonize; /* go to the background, logging to this file (unless logto) */
 
         /* Another program instead of a WSGI app (exec.c): the command line, checked when
          * parsed (quotes, no shell operators) and split again when run. */

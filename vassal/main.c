@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "daemon.h"
 #include "exitcodes.h"
 #include "log.h"
 #include "master.h"
@@ -118,6 +119,14 @@ int main(int argc, char **argv) {
         }
         log_set_prefix(cfg.name);
 
+        /* daemonize: the parent waits here until the master in the background is ready. */
+        int code = 0;
+        r = daemon_start(&cfg, &code);
+        if (r != 0) {
+                vassal_config_done(&cfg);
+                return r > 0 ? code : EXIT_RUNTIME;
+        }
+
         /* Block every signal we handle before any thread exists (Python may start some):
          * sd-event reads them from a signalfd, and workers inherit the mask. */
         sigset_t mask;
@@ -135,7 +144,12 @@ int main(int argc, char **argv) {
                 master_notify_error(error);
                 return r == -EINVAL ? EX_CONFIG : EXIT_RUNTIME;
         }
-        int code = master_run(&cfg);
+        if (daemon_pidfile_write(&cfg) < 0) {
+                vassal_config_done(&cfg);
+                return EXIT_RUNTIME;
+        }
+        code = master_run(&cfg);
+        daemon_pidfile_remove(&cfg);
         vassal_config_done(&cfg);
         return code;
 }

@@ -9,9 +9,11 @@
 #include <systemd/sd-event.h>
 #include <time.h>
 
+#include "daemon.h"
 #include "exec.h"
 #include "exitcodes.h"
 #include "log.h"
+#include "logger.h"
 #include "master.h"
 #include "privileges.h"
 #include "reload.h"
@@ -62,6 +64,7 @@ struct Master {
         ExecProgram *program;   /* exec mode: the program instead of workers */
         int ready_pipe[2];
         int log_pipe[2];
+        Logger *logger; /* the log file and the pipe's reader (logger.h) */
         sd_event_source *kill_timer;
         sd_event_source *stats_timer;
         bool stopping;
@@ -280,48 +283,15 @@ static int on_ready(sd_event_source *src, int fd, uint32_t revents, void *userda
                            (long long) m->cfg->threads);
                 (void) sd_notifyf(0, "READY=1\nSTATUS=%zu workers ready\nMAINPID=%d", m->n_slots,
                                   (int) getpid());
+                daemon_ready();
         }
         return 0;
 }
 
-/* Copies the workers' log lines to ours (the logto file, or stderr). */
+/* Writes all the workers logged so far, a partial last line included (logger.h), to the log:
+ * before an exit or an exec. */
 static void log_drain(Master *m) {
-        char buf[65536];
-        for (;;) {
-                ssize_t n = read(m->log_pipe[0], buf, sizeof(buf));
-                if (n <= 0)
-                        return;
-                for (ssize_t off = 0; off < n;) {
-                        ssize_t k = write(STDERR_FILENO, buf + off, n - off);
-                        if (k < 0) {
-                                if (errno == EINTR)
-                                        continue;
-                                return; /* the log is gone; nothing better to do */
-                        }
-                        off += k;
-                }
-        }
-}
-
-static int on_log(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
-        (void) src;
-        (void) fd;
-        (void) revents;
-        log_drain(userdata);
-        return 0;
-}
-
-static int log_open(const VassalConfig *c) {
-        if (!c->logto)
-                return 0;
-        int fd = open(c->logto, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
-        if (fd < 0)
-                return log_error_errno(errno, "Failed to open logto '%s': %m", c->logto);
-        (void) dup2(fd, STDOUT_FILENO);
-        (void) dup2(fd, STDERR_FILENO);
-        safe_close(fd);
-        log_set_level_prefix(0);
-        return 0;
+        logger_flush(m->logger);
 }
 
 static int on_kill_timer(sd_event_source *src, uint64_t usec, void *userdata) {
@@ -616,6 +586,7 @@ static int on_signal(sd_event_source *src, const struct signalfd_siginfo *si, vo
         case SIGUSR2:
                 if (m->stopping)
                         break;
+                logger_on_reload(m->logger); /* log-reopen */
                 /* A program in exec mode is restarted; workers get the app anew (reload.h). */
                 if (m->program)
                         master_restart_workers(m);
@@ -623,9 +594,7 @@ static int on_signal(sd_event_source *src, const struct signalfd_siginfo *si, vo
                         master_reload(m, si->ssi_signo == SIGUSR2);
                 break;
         case SIGUSR1:
-                log_drain(m);
-                if (log_open(m->cfg) >= 0)
-                        log_info("log reopened");
+                (void) logger_reopen(m->logger, "SIGUSR1");
                 break;
         }
         return 0;
@@ -697,6 +666,7 @@ static void on_program_event(ExecProgram *p, ExecEvent event, void *userdata) {
                 log_notice("ready: program '%s' (pid %d)", exec_program_name(p), (int) pid);
                 (void) sd_notifyf(0, "READY=1\nSTATUS=program '%s' running (pid %d)\nMAINPID=%d",
                                   exec_program_name(p), (int) pid, (int) getpid());
+                daemon_ready();
                 break;
         case EXEC_EVENT_FAILED:
                 scoreboard_slot_exited(slot);
@@ -760,7 +730,7 @@ int master_run(VassalConfig *cfg) {
                 return EXIT_RUNTIME;
         m.chain = m.inherit.chain;
 
-        r = log_open(cfg);
+        r = logger_new(cfg, true, &m.logger);
         if (r < 0)
                 return EXIT_RUNTIME;
         r = listeners_open(&m.listeners, cfg);
@@ -827,7 +797,7 @@ int master_run(VassalConfig *cfg) {
         if (r >= 0)
                 r = sd_event_add_io(m.event, NULL, m.ready_pipe[0], EPOLLIN, on_ready, &m);
         if (r >= 0)
-                r = sd_event_add_io(m.event, NULL, m.log_pipe[0], EPOLLIN, on_log, &m);
+                r = logger_attach(m.logger, m.event, m.log_pipe[0]);
         /* Stats only for a supervisor that listens: without NOTIFY_SOCKET they go nowhere. */
         if (r >= 0 && cfg->stats_interval > 0 && getenv("NOTIFY_SOCKET"))
                 r = sd_event_add_time_relative(m.event, &m.stats_timer, CLOCK_MONOTONIC,
@@ -879,6 +849,7 @@ finish:
         exec_program_free(m.program);
         sd_event_source_disable_unref(m.kill_timer);
         sd_event_source_disable_unref(m.stats_timer);
+        logger_free(m.logger);
         sd_event_unref(m.event);
         scoreboard_free(m.scoreboard);
         safe_close(m.ready_pipe[0]);
