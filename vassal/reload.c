@@ -109,6 +109,22 @@ int reload_exec(const ListenerSet *ls, const int log_pipe[2], const pid_t *worke
                 off += snprintf(pids + off, size - off, "%s%d", i ? "," : "", (int) workers[i]);
         setenv("VASSAL_OLD_WORKERS", pids, 1);
         free(pids);
+        /* The unix socket files we made stay ours to remove at exit (not those a supervisor
+         * made and passed to us): one path per line. */
+        size_t olen = 1;
+        for (size_t i = 0; i < ls->n; i++)
+                if (ls->items[i].unix_path)
+                        olen += strlen(ls->items[i].unix_path) + 1;
+        char *owned = calloc(olen, 1);
+        if (!owned)
+                return -ENOMEM;
+        for (size_t i = 0; i < ls->n; i++)
+                if (ls->items[i].unix_path) {
+                        strcat(owned, ls->items[i].unix_path);
+                        strcat(owned, "\n");
+                }
+        setenv("VASSAL_UNIX_OWNED", owned, 1);
+        free(owned);
 
         execv(reload_exe(), saved_argv);
         return -errno;

@@ -60,6 +60,18 @@ static int listener_adopt(Listener *l, size_t index, int n_fds, char **names, bo
                 return log_error_errno(EBADF, "Inherited fd %d is not bound to '%s'", fd,
                                        l->address);
         used[fd - SD_LISTEN_FDS_START] = true;
+        /* After a reload, a unix socket file the previous master made is still ours. */
+        const char *owned = getenv("VASSAL_UNIX_OWNED");
+        size_t al = strlen(l->address);
+        for (const char *p = l->address[0] != '@' ? owned : NULL; p && *p;) {
+                const char *nl = strchr(p, '\n');
+                size_t n = nl ? (size_t) (nl - p) : strlen(p);
+                if (n == al && memcmp(p, l->address, n) == 0) {
+                        l->unix_path = strdup(l->address);
+                        break;
+                }
+                p += n + (nl != NULL);
+        }
         (void) fcntl(fd, F_SETFD, FD_CLOEXEC);
         (void) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
         int domain = 0;
@@ -126,6 +138,7 @@ int listeners_open(ListenerSet *set, const VassalConfig *c) {
                          l->address, l->fd, l->inherited ? " (inherited)" : "");
         }
         r = 0;
+        unsetenv("VASSAL_UNIX_OWNED");
         /* Sockets passed to us that the config no longer names (a reload dropped them). */
         for (int i = 0; i < n_fds; i++)
                 if (!used[i]) {
@@ -156,7 +169,8 @@ void listeners_close(ListenerSet *set, bool unlink_unix) {
         for (size_t i = 0; i < set->n; i++) {
                 Listener *l = &set->items[i];
                 safe_close(l->fd);
-                if (unlink_unix && l->unix_path && !l->inherited)
+                /* unix_path is set only for socket files we made (or made before a reload). */
+                if (unlink_unix && l->unix_path)
                         (void) unlink(l->unix_path);
                 free(l->unix_path);
                 free(l->address);

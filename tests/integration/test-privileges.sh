@@ -2,6 +2,8 @@
 # master and every worker) or the exec program as the configured user; an unknown user or
 # group, or a switch it cannot make (not root), exits 78 with the reason.
 . "$(dirname "$0")/lib.sh"
+# A vassal that dropped to nobody re-reads its ini on a reload: nobody must reach it.
+chmod 755 "$T"
 
 if [ "$(id -u)" != 0 ]; then
         echo "  skip: not root"
