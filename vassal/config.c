@@ -11,6 +11,7 @@
 #include "exec.h"
 #include "log.h"
 #include "privileges.h"
+#include "sockutil.h"
 
 #define F(field) offsetof(VassalConfig, field)
 
@@ -131,6 +132,23 @@ static const ConfOption vassal_options[] = {
           "group to run as (default: the user's primary group)" },
         { "stats-interval", CONF_INT, F(stats_interval), 0, 86400, NULL,
           "seconds between X_STATS= messages to NOTIFY_SOCKET (0: none; default 1)" },
+        { "stats", CONF_STRING, F(stats), 0, 0, NULL,
+          "serve the stats JSON on ADDR (127.0.0.1:9191 or a unix path), for uwsgitop" },
+        { "stats-server", CONF_STRING, F(stats), 0, 0, NULL, "same as stats" },
+        { "stats-http", CONF_BOOL, F(stats_http), 0, 0, NULL,
+          "the stats server speaks HTTP (a JSON response) instead of raw JSON" },
+        { "harakiri", CONF_INT, F(harakiri), 0, 86400, NULL,
+          "kill a worker whose request runs longer than this many seconds (0: never)" },
+        { "harakiri-verbose", CONF_BOOL, F(harakiri_verbose), 0, 0, NULL,
+          "log the stuck worker's requests and Python stacks before killing it" },
+        { "max-requests-delta", CONF_INT, F(max_requests_delta), 0, INT32_MAX, NULL,
+          "worker N recycles after max-requests + (N - 1) * this requests" },
+        { "reload-on-as", CONF_INT, F(reload_on_as), 0, INT32_MAX, NULL,
+          "replace a worker whose address space exceeds this many MB" },
+        { "reload-on-rss", CONF_INT, F(reload_on_rss), 0, INT32_MAX, NULL,
+          "replace a worker whose resident memory exceeds this many MB" },
+        { "memory-report", CONF_BOOL, F(memory_report), 0, 0, NULL,
+          "add the worker's address space and rss to each request log line" },
 
         /* Accepted for compatibility: what they ask for is how we always work. The flags are
          * parsed as booleans (into a field nobody reads) so `--master app.ini` keeps app.ini
@@ -151,14 +169,7 @@ static const ConfOption vassal_options[] = {
         { "py-call-osafterfork", CONF_BOOL, F(compat_flag), 0, 0, NULL, NULL },
 
         /* uWSGI keys we know and will implement; until then they warn. */
-        { "harakiri", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
-        { "harakiri-verbose", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
-        { "max-requests-delta", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
-        { "reload-on-as", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
-        { "reload-on-rss", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
-        { "memory-report", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
-        { "stats", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
-        { "stats-http", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
+        { "cheaper", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
 };
 
 /* The first error reported, for STATUS= when the vassal exits EX_CONFIG. */
@@ -309,6 +320,15 @@ int vassal_config_verify(const VassalConfig *c) {
                 if (!c->http_sockets && !c->uwsgi_sockets) {
                         config_error(where,
                                      "no socket to serve on: set 'http-socket' or 'socket'");
+                        r = -EINVAL;
+                }
+        }
+        if (c->stats) {
+                struct sockaddr_storage sa;
+                socklen_t len;
+                if (sockaddr_parse(c->stats, &sa, &len) < 0) {
+                        config_error(where, "stats: '%s' is not an address (HOST:PORT, :PORT or "
+                                     "a unix socket path)", c->stats);
                         r = -EINVAL;
                 }
         }

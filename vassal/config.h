@@ -72,6 +72,16 @@ typedef struct VassalConfig {
         /* Stats: X_STATS= over sd_notify every this many seconds; 0: never. Without the key,
          * EMPEROR_STATS_INTERVAL (set by the emperor), else 1. */
         int64_t stats_interval;
+        char *stats;     /* stats server address (TCP or unix), NULL: none */
+        bool stats_http; /* it answers HTTP requests instead of raw JSON-and-close */
+
+        /* Guards (guard.c), uWSGI's meanings */
+        int64_t harakiri;           /* seconds one request may run before its worker is killed */
+        bool harakiri_verbose;      /* log the worker's requests and Python stacks first */
+        int64_t max_requests_delta; /* worker N recycles after max-requests + (N-1) * this */
+        int64_t reload_on_as;       /* MB of address space past which a worker is replaced */
+        int64_t reload_on_rss;      /* MB of resident memory past which a worker is replaced */
+        bool memory_report;         /* address space and rss in every request log line */
 
         bool compat_flag; /* uWSGI flags we accept and ignore (master, enable-threads, ...) */
 } VassalConfig;

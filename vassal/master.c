@@ -12,6 +12,7 @@
 #include "daemon.h"
 #include "exec.h"
 #include "exitcodes.h"
+#include "guard.h"
 #include "log.h"
 #include "logger.h"
 #include "master.h"
@@ -19,6 +20,7 @@
 #include "reload.h"
 #include "scoreboard.h"
 #include "socket.h"
+#include "statsserver.h"
 #include "worker.h"
 #include "wsgi.h"
 
@@ -61,6 +63,8 @@ struct Master {
         WorkerSlot *slots;
         size_t n_slots;
         Scoreboard *scoreboard; /* a slot per worker; one for the program in exec mode */
+        Guard *guard;           /* harakiri, reload-on-as/rss, listen queue (guard.h) */
+        StatsServer *stats;     /* `stats = ADDR` (statsserver.h) */
         ExecProgram *program;   /* exec mode: the program instead of workers */
         int ready_pipe[2];
         int log_pipe[2];
@@ -125,6 +129,7 @@ static int slot_spawn(WorkerSlot *s) {
                 (void) dup2(m->log_pipe[1], STDERR_FILENO);
                 safe_close(m->log_pipe[0]);
                 safe_close(m->ready_pipe[0]);
+                stats_server_close_in_child(m->stats);
                 WorkerArgs a = {
                         .cfg = m->cfg,
                         .listeners = &m->listeners,
@@ -607,14 +612,49 @@ void master_notify_error(const char *message) {
         (void) sd_notifyf(0, "STATUS=%.*s", (int) strcspn(message, "\r\n"), message);
 }
 
+/* ---- guards and the stats server (guard.h, statsserver.h) ---- */
+
+static void on_guard_signal(void *userdata, int id, int sig) {
+        Master *m = userdata;
+        if (id >= 1 && (size_t) id <= m->n_slots)
+                slot_signal(&m->slots[id - 1], sig);
+}
+
+/* reload-on-as/rss: the worker finishes its requests and exits; on_worker_exit respawns it. */
+static void on_guard_recycle(void *userdata, int id) {
+        Master *m = userdata;
+        if (id < 1 || (size_t) id > m->n_slots || m->stopping)
+                return;
+        WorkerSlot *s = &m->slots[id - 1];
+        if (s->pid <= 0 || s->restart)
+                return;
+        s->restart = true;
+        slot_signal(s, SIGTERM);
+        if (!s->kill_timer)
+                (void) sd_event_add_time_relative(m->event, &s->kill_timer, CLOCK_MONOTONIC,
+                                                  (uint64_t) m->cfg->worker_reload_mercy * 1000000,
+                                                  0, on_slot_kill, s);
+}
+
+static int master_start_guards(Master *m) {
+        GuardParams p = {
+                .event = m->event,
+                .cfg = m->cfg,
+                .scoreboard = m->scoreboard,
+                .listeners = &m->listeners,
+                .workers = !m->cfg->exec,
+                .ops = { .signal = on_guard_signal, .recycle = on_guard_recycle, .userdata = m },
+        };
+        int r = guard_new(&p, &m->guard);
+        if (r >= 0 && m->stats)
+                r = stats_server_start(m->stats, m->event, m->scoreboard, &m->listeners,
+                                       m->guard);
+        return r;
+}
+
 /* STATUS= and X_STATS= (DESIGN.md: the same object as a stats server's) in one datagram. */
 static void master_send_stats(Master *m) {
         char status[256];
-        ScoreboardInfo info = {
-                .version = VASSAL_VERSION,
-                .pid = getpid(),
-                .listen_queue = listeners_queue(&m->listeners),
-        };
 
         if (m->program) {
                 ScoreboardSlot *slot = scoreboard_slot(m->scoreboard, 1);
@@ -631,8 +671,8 @@ static void master_send_stats(Master *m) {
                                         restarts == 1 ? "" : "s");
         } else
                 scoreboard_status(m->scoreboard, status, sizeof(status));
-        _cleanup_free_ char *json = scoreboard_stats_json(m->scoreboard, &info,
-                                                          STATS_MESSAGE_MAX - sizeof(status) - 32);
+        _cleanup_free_ char *json = stats_json(m->scoreboard, &m->listeners, m->guard, false,
+                                               STATS_MESSAGE_MAX - sizeof(status) - 32);
         if (!json)
                 log_warning("Failed to build the stats (out of memory), sending STATUS only");
         (void) sd_notifyf(0, "STATUS=%s%s%s", status, json ? "\nX_STATS=" : "", strempty(json));
@@ -736,6 +776,12 @@ int master_run(VassalConfig *cfg) {
         r = listeners_open(&m.listeners, cfg);
         if (r < 0)
                 goto finish;
+        /* The stats socket too is bound before privileges are dropped. */
+        if (cfg->stats && stats_server_new(cfg->stats, cfg->stats_http, &m.stats) < 0) {
+                code = EX_CONFIG;
+                m.error = "cannot bind the stats socket";
+                goto finish;
+        }
 
         /* Root binds and opens; the app (or the program) runs as the configured user. */
         r = privileges_drop(cfg->uid, cfg->gid);
@@ -765,7 +811,8 @@ int master_run(VassalConfig *cfg) {
         }
 
         /* Before any fork: every worker inherits it. */
-        r = scoreboard_new(cfg->exec ? 1 : (size_t) cfg->processes, &m.scoreboard);
+        r = scoreboard_new(cfg->exec ? 1 : (size_t) cfg->processes,
+                           cfg->exec ? 0 : (size_t) cfg->threads, &m.scoreboard);
         if (r < 0) {
                 log_error_errno(r, "Failed to map the scoreboard: %m");
                 goto finish;
@@ -803,6 +850,8 @@ int master_run(VassalConfig *cfg) {
                 r = sd_event_add_time_relative(m.event, &m.stats_timer, CLOCK_MONOTONIC,
                                                (uint64_t) cfg->stats_interval * 1000000, 0,
                                                on_stats_timer, &m);
+        if (r >= 0)
+                r = master_start_guards(&m);
         if (r < 0) {
                 log_error_errno(r, "Failed to set up the event loop: %m");
                 goto finish;
@@ -849,6 +898,8 @@ finish:
         exec_program_free(m.program);
         sd_event_source_disable_unref(m.kill_timer);
         sd_event_source_disable_unref(m.stats_timer);
+        stats_server_free(m.stats);
+        guard_free(m.guard);
         logger_free(m.logger);
         sd_event_unref(m.event);
         scoreboard_free(m.scoreboard);

@@ -26,6 +26,8 @@ struct Scoreboard {
         ScoreboardShared *shared;
         ScoreboardSlot *slots;
         size_t n;
+        ScoreboardCore *cores; /* cores_per_slot for slot 1, then for slot 2, ... */
+        size_t cores_per_slot;
 };
 
 static void cJSON_Deletep(cJSON **j) {
@@ -33,15 +35,19 @@ static void cJSON_Deletep(cJSON **j) {
                 cJSON_Delete(*j);
 }
 
-int scoreboard_new(size_t n_slots, Scoreboard **ret) {
+int scoreboard_new(size_t n_slots, size_t cores_per_slot, Scoreboard **ret) {
         Scoreboard *sb = calloc(1, sizeof(*sb));
         if (!sb)
                 return -ENOMEM;
         sb->n = n_slots;
-        sb->map_size = sizeof(ScoreboardShared) + n_slots * sizeof(ScoreboardSlot);
-        /* Anonymous and shared: inherited by every fork, zero-filled, never backed by a file. */
-        sb->map = mmap(NULL, sb->map_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                       -1, 0);
+        sb->cores_per_slot = cores_per_slot;
+        sb->map_size = sizeof(ScoreboardShared) + n_slots * sizeof(ScoreboardSlot) +
+                       n_slots * cores_per_slot * sizeof(ScoreboardCore);
+        /* Anonymous and shared: inherited by every fork, zero-filled, never backed by a file.
+         * Pages are only used once touched: 1024 workers x 10000 threads reserve address space,
+         * not memory (hence no commit charge either). */
+        sb->map = mmap(NULL, sb->map_size, PROT_READ | PROT_WRITE,
+                       MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (sb->map == MAP_FAILED) {
                 int r = -errno;
                 free(sb);
@@ -50,6 +56,11 @@ int scoreboard_new(size_t n_slots, Scoreboard **ret) {
         sb->shared = sb->map;
         atomic_flag_clear(&sb->shared->error_taken);
         sb->slots = (ScoreboardSlot *) (sb->shared + 1);
+        sb->cores = (ScoreboardCore *) (sb->slots + n_slots);
+        for (size_t i = 0; i < n_slots; i++) {
+                sb->slots[i].cores = sb->cores + i * cores_per_slot;
+                sb->slots[i].n_cores = (uint32_t) cores_per_slot;
+        }
         *ret = sb;
         return 0;
 }
@@ -70,10 +81,48 @@ ScoreboardSlot *scoreboard_slot(Scoreboard *sb, size_t id) {
         return id >= 1 && id <= sb->n ? &sb->slots[id - 1] : NULL;
 }
 
+size_t scoreboard_cores_per_slot(const Scoreboard *sb) {
+        return sb->cores_per_slot;
+}
+
+static const ScoreboardCore *core_at(const Scoreboard *sb, size_t id, size_t index) {
+        return id >= 1 && id <= sb->n && index < sb->cores_per_slot
+                       ? &sb->cores[(id - 1) * sb->cores_per_slot + index]
+                       : NULL;
+}
+
+ScoreboardCore *scoreboard_core(Scoreboard *sb, size_t id, size_t index) {
+        return (ScoreboardCore *) core_at(sb, id, index);
+}
+
+bool scoreboard_core_request(const ScoreboardCore *c, ScoreboardRequest *ret) {
+        /* The seqlock's read side. The copy may race with the thread writing the next request
+         * (bytes, never pointers); the counts around it tell us to throw such a copy away. The
+         * lengths are clamped: a worker's memory is not trusted to stay sane. */
+        for (int tries = 0; tries < 4; tries++) {
+                uint32_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
+                if (seq & 1)
+                        continue;
+                ret->start = atomic_load_explicit(&c->request_start, memory_order_relaxed);
+                ret->method_len = MIN((size_t) c->method_len, sizeof(c->method));
+                ret->uri_len = MIN((size_t) c->uri_len, sizeof(c->uri));
+                memcpy(ret->method, c->method, ret->method_len);
+                memcpy(ret->uri, c->uri, ret->uri_len);
+                atomic_thread_fence(memory_order_acquire);
+                if (atomic_load_explicit(&c->seq, memory_order_relaxed) != seq)
+                        continue;
+                ret->method[ret->method_len] = 0;
+                ret->uri[ret->uri_len] = 0;
+                return ret->start != 0;
+        }
+        return false;
+}
+
 void scoreboard_slot_spawned(ScoreboardSlot *s, pid_t pid, uint64_t respawn_count) {
         atomic_store(&s->busy, 0);
         atomic_store(&s->respawn_count, respawn_count);
         atomic_store(&s->last_spawn, (int64_t) time(NULL));
+        atomic_store(&s->requests_at_spawn, atomic_load(&s->requests));
         atomic_store(&s->pid, (int32_t) pid);
 }
 
@@ -81,6 +130,10 @@ void scoreboard_slot_exited(ScoreboardSlot *s) {
         atomic_store(&s->pid, 0);
         /* A worker killed mid-request never ended it. */
         atomic_store(&s->busy, 0);
+        /* Nor do its threads' requests: the next process must not inherit their start times
+         * (harakiri would kill it at once). It is gone, so nobody writes them now. */
+        for (uint32_t i = 0; i < s->n_cores; i++)
+                atomic_store(&s->cores[i].request_start, 0);
 }
 
 void scoreboard_set_error(Scoreboard *sb, const char *message) {
@@ -112,44 +165,190 @@ static bool add_number(cJSON *o, const char *name, double v) {
         return cJSON_AddNumberToObject(o, name, v) != NULL;
 }
 
-static cJSON *slot_json(const ScoreboardSlot *s, size_t id) {
-        cJSON *w = cJSON_CreateObject();
+static bool add_zeros(cJSON *o, const char *const *names, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (!add_number(o, names[i], 0))
+                        return false;
+        return true;
+}
+
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong forms, no surrogates,
+ * nothing past U+10FFFF), or 0 when there is none. NUL counts as malformed. */
+static size_t utf8_sequence(const unsigned char *s, size_t n) {
+        if (n == 0 || s[0] == 0)
+                return 0;
+        if (s[0] < 0x80)
+                return 1;
+        size_t len = s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+                     : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+        if (len == 0 || len > n)
+                return 0;
+        for (size_t i = 1; i < len; i++)
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+        if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+            (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+                return 0;
+        return len;
+}
+
+/* prefix + s as valid UTF-8 into buf (every malformed byte becomes U+FFFD), NUL-terminated.
+ * buf holds at least strlen(prefix) + 3 * n + 1 bytes. JSON wants UTF-8; request bytes are
+ * whatever a client sent. */
+static char *utf8_with_prefix(char *buf, const char *prefix, const char *s, size_t n) {
+        size_t o = strlen(prefix);
+        memcpy(buf, prefix, o);
+        for (size_t i = 0; i < n;) {
+                size_t k = utf8_sequence((const unsigned char *) s + i, n - i);
+                if (k == 0) {
+                        memcpy(buf + o, "\xef\xbf\xbd", 3);
+                        o += 3;
+                        i++;
+                        continue;
+                }
+                memcpy(buf + o, s + i, k);
+                o += k;
+                i += k;
+        }
+        buf[o] = 0;
+        return buf;
+}
+
+/* One thread of a worker; now_mono/now_real convert its request's start to the epoch. */
+static cJSON *core_json(const ScoreboardCore *c, size_t index, int64_t spawn_floor,
+                        int64_t now_mono, int64_t now_real) {
+        static const char *const zeros[] = { "static_requests", "routed_requests",
+                                             "offloaded_requests", "write_errors", "read_errors" };
+        _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
+        ScoreboardRequest req;
+        bool busy = scoreboard_core_request(c, &req) && req.start >= spawn_floor;
+
+        if (!o || !add_number(o, "id", (double) index) ||
+            !add_number(o, "requests", atomic_load_explicit(&c->requests, memory_order_relaxed)) ||
+            !add_zeros(o, zeros, ELEMENTSOF(zeros)) || !add_number(o, "in_request", busy))
+                return NULL;
+        if (busy) {
+                char buf[sizeof("REQUEST_METHOD=") + 3 * sizeof(req.uri) + 16];
+                cJSON *vars = cJSON_AddArrayToObject(o, "vars");
+                cJSON *info = cJSON_AddObjectToObject(o, "req_info");
+                cJSON *m = cJSON_CreateString(
+                        utf8_with_prefix(buf, "REQUEST_METHOD=", req.method, req.method_len));
+                if (!vars || !info || !m || !cJSON_AddItemToArray(vars, m))
+                        return cJSON_Delete(m), NULL;
+                cJSON *u = cJSON_CreateString(
+                        utf8_with_prefix(buf, "REQUEST_URI=", req.uri, req.uri_len));
+                if (!u || !cJSON_AddItemToArray(vars, u))
+                        return cJSON_Delete(u), NULL;
+                if (!add_number(info, "request_start",
+                                (double) ((now_real - (now_mono - req.start)) / 1000000)))
+                        return NULL;
+        }
+        return TAKE_PTR(o);
+}
+
+static int64_t clock_usec(clockid_t id) {
+        struct timespec ts;
+        clock_gettime(id, &ts);
+        return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static cJSON *slot_json(const ScoreboardSlot *s, size_t id, bool with_cores) {
+        static const char *const zeros[] = { "signals", "signal_queue" };
+        _cleanup_(cJSON_Deletep) cJSON *w = cJSON_CreateObject();
         uint32_t busy = atomic_load_explicit(&s->busy, memory_order_relaxed);
+        int32_t pid = atomic_load_explicit(&s->pid, memory_order_relaxed);
+        uint64_t requests = atomic_load_explicit(&s->requests, memory_order_relaxed);
+        uint64_t at_spawn = atomic_load_explicit(&s->requests_at_spawn, memory_order_relaxed);
         if (!w)
                 return NULL;
-        if (!add_number(w, "id", (double) id) ||
-            !add_number(w, "pid", atomic_load_explicit(&s->pid, memory_order_relaxed)) ||
-            !add_number(w, "requests", atomic_load_explicit(&s->requests, memory_order_relaxed)) ||
+        if (!add_number(w, "id", (double) id) || !add_number(w, "pid", pid) ||
+            !add_number(w, "accepting", pid > 0) || !add_number(w, "requests", requests) ||
+            !add_number(w, "delta_requests", requests >= at_spawn ? requests - at_spawn : 0) ||
             !add_number(w, "exceptions",
                         atomic_load_explicit(&s->exceptions, memory_order_relaxed)) ||
+            !add_number(w, "harakiri_count",
+                        atomic_load_explicit(&s->harakiri_count, memory_order_relaxed)) ||
+            !add_zeros(w, zeros, ELEMENTSOF(zeros)) ||
             !cJSON_AddStringToObject(w, "status", busy > 0 ? "busy" : "idle") ||
+            !add_number(w, "rss", atomic_load_explicit(&s->rss, memory_order_relaxed)) ||
+            !add_number(w, "vsz", atomic_load_explicit(&s->vsz, memory_order_relaxed)) ||
             !add_number(w, "avg_rt", atomic_load_explicit(&s->avg_rt, memory_order_relaxed)) ||
             !add_number(w, "tx", atomic_load_explicit(&s->tx, memory_order_relaxed)) ||
             !add_number(w, "respawn_count",
                         atomic_load_explicit(&s->respawn_count, memory_order_relaxed)) ||
             !add_number(w, "running_time",
                         atomic_load_explicit(&s->running_time, memory_order_relaxed)) ||
-            !add_number(w, "last_spawn", atomic_load_explicit(&s->last_spawn, memory_order_relaxed))) {
-                cJSON_Delete(w);
+            !add_number(w, "last_spawn", atomic_load_explicit(&s->last_spawn, memory_order_relaxed)) ||
+            !cJSON_AddArrayToObject(w, "apps"))
                 return NULL;
+        if (!with_cores)
+                return TAKE_PTR(w);
+
+        cJSON *cores = cJSON_AddArrayToObject(w, "cores");
+        if (!cores)
+                return NULL;
+        int64_t now_mono = clock_usec(CLOCK_MONOTONIC), now_real = clock_usec(CLOCK_REALTIME);
+        /* A slot without a process has no request in flight, whatever its cores still say. */
+        int64_t floor = pid > 0 ? 1 : INT64_MAX;
+        for (uint32_t i = 0; i < s->n_cores; i++) {
+                cJSON *c = core_json(&s->cores[i], i, floor, now_mono, now_real);
+                if (!c)
+                        return NULL;
+                if (!cJSON_AddItemToArray(cores, c)) {
+                        cJSON_Delete(c);
+                        return NULL;
+                }
         }
-        return w;
+        return TAKE_PTR(w);
+}
+
+static cJSON *sockets_json(const ScoreboardInfo *info) {
+        _cleanup_(cJSON_Deletep) cJSON *a = cJSON_CreateArray();
+        if (!a)
+                return NULL;
+        for (size_t i = 0; i < info->n_sockets; i++) {
+                const ScoreboardSocket *so = &info->sockets[i];
+                cJSON *o = cJSON_CreateObject();
+                if (!o || !cJSON_AddItemToArray(a, o)) {
+                        cJSON_Delete(o);
+                        return NULL;
+                }
+                if (!cJSON_AddStringToObject(o, "name", strempty(so->name)) ||
+                    !cJSON_AddStringToObject(o, "proto", strempty(so->proto)) ||
+                    !add_number(o, "queue", (double) so->queue) ||
+                    !add_number(o, "max_queue", (double) so->max_queue) ||
+                    !add_number(o, "shared", 0) || !add_number(o, "can_offload", 0))
+                        return NULL;
+        }
+        return TAKE_PTR(a);
 }
 
 /* The object with the first n_workers slots. */
 static cJSON *stats_object(const Scoreboard *sb, const ScoreboardInfo *info,
                            const ScoreboardTotals *t, size_t n_workers) {
         _cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateObject();
-        cJSON *workers;
+        cJSON *workers, *sockets;
 
         if (!root || !cJSON_AddStringToObject(root, "version", strempty(info->version)) ||
-            !add_number(root, "pid", info->pid) ||
             !add_number(root, "listen_queue", (double) info->listen_queue) ||
+            !add_number(root, "listen_queue_errors", (double) info->listen_queue_errors) ||
+            !add_number(root, "signal_queue", 0) ||
             !add_number(root, "load", (double) t->busy) ||
-            !(workers = cJSON_AddArrayToObject(root, "workers")))
+            !add_number(root, "pid", info->pid) ||
+            !add_number(root, "uid", info->uid) ||
+            !add_number(root, "gid", info->gid) ||
+            !cJSON_AddStringToObject(root, "cwd", strempty(info->cwd)) ||
+            !cJSON_AddArrayToObject(root, "locks"))
+                return NULL;
+        sockets = sockets_json(info);
+        if (!sockets || !cJSON_AddItemToObject(root, "sockets", sockets)) {
+                cJSON_Delete(sockets);
+                return NULL;
+        }
+        if (!(workers = cJSON_AddArrayToObject(root, "workers")))
                 return NULL;
         for (size_t i = 0; i < n_workers; i++) {
-                cJSON *w = slot_json(&sb->slots[i], i + 1);
+                cJSON *w = slot_json(&sb->slots[i], i + 1, info->cores);
                 if (!w)
                         return NULL;
                 if (!cJSON_AddItemToArray(workers, w)) {

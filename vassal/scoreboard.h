@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 typedef struct ScoreboardSlot {
@@ -27,18 +28,44 @@ typedef struct ScoreboardSlot {
         _Atomic int64_t request_start; /* µs CLOCK_MONOTONIC: the latest request's start */
         _Atomic uint64_t respawn_count;
         _Atomic int64_t last_spawn;    /* seconds since the epoch */
+        _Atomic uint64_t requests_at_spawn; /* requests when the current process took the slot */
+        _Atomic uint64_t harakiri_count;    /* processes killed for a stuck request (guard.c) */
+        _Atomic uint64_t rss, vsz;          /* bytes, sampled by the master every second */
+        struct ScoreboardCore *cores;       /* its threads' cores; set before any fork */
+        uint32_t n_cores;
 } __attribute__((aligned(64))) ScoreboardSlot;
+
+/* One per worker thread (uWSGI's "core"): what it serves now, for harakiri (the master finds
+ * the oldest request in flight), for the stats and for a worker's own SIGUSR2 report. Only its
+ * thread writes it: plain stores, no locked instruction, no line shared with another thread.
+ * The request's method and URI are copied under a sequence count, so a reader that races with
+ * a new request retries or gives up rather than mixing two requests. */
+#define SCOREBOARD_METHOD_MAX 16
+#define SCOREBOARD_URI_MAX 216
+typedef struct ScoreboardCore {
+        _Atomic int64_t request_start; /* µs CLOCK_MONOTONIC of the request in flight; 0: idle */
+        _Atomic uint64_t requests;     /* finished on this thread */
+        _Atomic uint32_t seq;          /* odd while method/uri are being written */
+        uint16_t method_len, uri_len;
+        char method[SCOREBOARD_METHOD_MAX];
+        char uri[SCOREBOARD_URI_MAX];
+} __attribute__((aligned(64))) ScoreboardCore;
 
 typedef struct Scoreboard Scoreboard;
 
-/* Maps a scoreboard of n_slots zeroed slots. Returns 0 or -errno. */
-int scoreboard_new(size_t n_slots, Scoreboard **ret);
+/* Maps a scoreboard of n_slots zeroed slots, each with cores_per_slot cores (one per worker
+ * thread; 0 for none). Returns 0 or -errno. */
+int scoreboard_new(size_t n_slots, size_t cores_per_slot, Scoreboard **ret);
 Scoreboard *scoreboard_free(Scoreboard *sb);
 size_t scoreboard_size(const Scoreboard *sb);
 /* Slot id (1-based, as worker ids), or NULL when out of range. */
 ScoreboardSlot *scoreboard_slot(Scoreboard *sb, size_t id);
+size_t scoreboard_cores_per_slot(const Scoreboard *sb);
+/* Core index (0-based, as thread numbers) of slot id, or NULL when out of range. */
+ScoreboardCore *scoreboard_core(Scoreboard *sb, size_t id, size_t index);
 
-/* The master: a process takes the slot (the respawn count is the master's), or left it. */
+/* The master: a process takes the slot (the respawn count is the master's), or left it (its
+ * requests in flight are over: its cores go idle). */
 void scoreboard_slot_spawned(ScoreboardSlot *s, pid_t pid, uint64_t respawn_count);
 void scoreboard_slot_exited(ScoreboardSlot *s);
 
@@ -63,6 +90,43 @@ static inline void scoreboard_request_end(ScoreboardSlot *s, uint64_t rt_usec, u
         atomic_fetch_sub_explicit(&s->busy, 1, memory_order_relaxed);
 }
 
+/* A worker thread, around each request (after scoreboard_request_begin, before
+ * scoreboard_request_end): a handful of plain stores and a short copy. */
+static inline void scoreboard_core_begin(ScoreboardCore *c, int64_t now_usec, const char *method,
+                                         size_t method_len, const char *uri, size_t uri_len) {
+        uint32_t seq = atomic_load_explicit(&c->seq, memory_order_relaxed);
+        atomic_store_explicit(&c->seq, seq + 1, memory_order_relaxed);
+        atomic_thread_fence(memory_order_release);
+        method_len = method_len < sizeof(c->method) ? method_len : sizeof(c->method);
+        uri_len = uri_len < sizeof(c->uri) ? uri_len : sizeof(c->uri);
+        memcpy(c->method, method, method_len);
+        memcpy(c->uri, uri, uri_len);
+        c->method_len = (uint16_t) method_len;
+        c->uri_len = (uint16_t) uri_len;
+        atomic_store_explicit(&c->seq, seq + 2, memory_order_release);
+        atomic_store_explicit(&c->request_start, now_usec, memory_order_relaxed);
+}
+
+static inline void scoreboard_core_end(ScoreboardCore *c) {
+        atomic_store_explicit(&c->request_start, 0, memory_order_relaxed);
+        /* One writer: a load and a store, not a locked add. */
+        atomic_store_explicit(&c->requests,
+                              atomic_load_explicit(&c->requests, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+}
+
+/* A consistent copy of a core's request in flight, NUL-terminated. */
+typedef struct ScoreboardRequest {
+        int64_t start; /* µs CLOCK_MONOTONIC */
+        char method[SCOREBOARD_METHOD_MAX + 1];
+        char uri[SCOREBOARD_URI_MAX + 1];
+        size_t method_len, uri_len;
+} ScoreboardRequest;
+
+/* Reads core c's request; false when it is idle or kept changing under us (a busy thread
+ * starting request after request: nothing is stuck there). */
+bool scoreboard_core_request(const ScoreboardCore *c, ScoreboardRequest *ret);
+
 /* The first error a worker reports before it exits EX_CONFIG (lazy-apps import failure), for
  * the master's STATUS=; later ones are dropped. NULL when none. */
 void scoreboard_set_error(Scoreboard *sb, const char *message);
@@ -75,17 +139,40 @@ typedef struct ScoreboardTotals {
 
 void scoreboard_totals(const Scoreboard *sb, ScoreboardTotals *ret);
 
+/* A listening socket as the stats show it. */
+typedef struct ScoreboardSocket {
+        const char *name;  /* the address as configured */
+        const char *proto; /* "http" or "uwsgi" */
+        uint64_t queue, max_queue; /* accept queue now and its size (0 when unknown: unix) */
+} ScoreboardSocket;
+
 typedef struct ScoreboardInfo {
         const char *version;
         pid_t pid;             /* the master's */
         uint64_t listen_queue; /* connections waiting in the accept queues */
+        uint64_t listen_queue_errors; /* times a queue was found full (guard.c) */
+        uid_t uid;
+        gid_t gid;
+        const char *cwd;
+        const ScoreboardSocket *sockets;
+        size_t n_sockets;
+        /* Each worker's "cores" (threads) with the request in flight: the stats server has
+         * them; X_STATS leaves them out to stay one datagram. */
+        bool cores;
 } ScoreboardInfo;
 
 /* The stats object, uWSGI's shape, as one line of JSON shorter than max_size bytes (with its
  * NUL), the workers array cut short (and "workers_truncated": true) when it must be:
- *   {"version","pid","listen_queue","load","workers":[{"id","pid","requests","exceptions",
- *    "status":"idle"|"busy","avg_rt","tx","respawn_count","running_time","last_spawn"}],
- *    "requests","exceptions"}
+ *   {"version","listen_queue","listen_queue_errors","signal_queue","load","pid","uid","gid",
+ *    "cwd","locks":[],"sockets":[{"name","proto","queue","max_queue","shared","can_offload"}],
+ *    "workers":[{"id","pid","accepting","requests","delta_requests","exceptions",
+ *    "harakiri_count","signals","signal_queue","status":"idle"|"busy","rss","vsz",
+ *    "running_time","last_spawn","respawn_count","tx","avg_rt","apps":[],
+ *    "cores":[{"id","requests","static_requests","routed_requests","offloaded_requests",
+ *    "write_errors","read_errors","in_request","vars":["REQUEST_METHOD=GET","REQUEST_URI=/"],
+ *    "req_info":{"request_start"}}] (with info->cores; vars and req_info while in a request)
+ *    }],"requests","exceptions"}
+ * Request data is made valid UTF-8 (a byte that is not becomes U+FFFD) and escaped by cJSON.
  * Returns a malloc'd string, or NULL when out of memory or max_size is too small for even an
  * empty workers array. */
 char *scoreboard_stats_json(const Scoreboard *sb, const ScoreboardInfo *info, size_t max_size);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include <systemd/sd-event.h>
 #include <time.h>
 
+#include "guard.h"
 #include "http.h"
 #include "log.h"
 #include "request.h"
@@ -61,6 +63,7 @@ typedef struct ThreadCtx {
         Worker *w;
         pthread_t tid;
         WsgiThread *wt;
+        ScoreboardCore *core; /* this thread's: its request in flight, for harakiri and stats */
         Request req;
         union {
                 HttpRequest http;
@@ -76,7 +79,10 @@ typedef struct ThreadCtx {
 
 struct Worker {
         const VassalConfig *cfg;
+        Scoreboard *scoreboard;
         ScoreboardSlot *slot;
+        uint64_t max_requests; /* max-requests with max-requests-delta; 0: none */
+        int statm_fd;          /* memory-report: /proc/self/statm, kept open; -1: off */
         int id;
         pid_t pid;
         int epfd;
@@ -246,14 +252,17 @@ static const char *log_date(ThreadCtx *t) {
 /* One line per request, in uWSGI's spirit, written with one write() so lines from every worker
  * and thread stay whole in the master's log pipe. */
 static void log_request(ThreadCtx *t, Conn *c, Request *r, int64_t us, uint64_t nreq) {
-        char line[1536];
+        char line[1536], mem[128] = "";
 
         if (t->w->cfg->disable_logging)
                 return;
+        /* memory-report: uWSGI's "{address space usage: ...} {rss usage: ...} " first. */
+        if (t->w->statm_fd >= 0)
+                guard_memory_report(t->w->statm_fd, mem, sizeof(mem));
         int n = snprintf(line, sizeof(line),
-                         "[pid: %d|worker: %d|req: %llu] %s () [%s] %.*s %.*s => %d, %llu bytes "
-                         "in %lld.%03lld ms\n",
-                         t->w->pid, t->w->id, (unsigned long long) nreq,
+                         "%s[pid: %d|worker: %d|req: %llu] %s () [%s] %.*s %.*s => %d, %llu "
+                         "bytes in %lld.%03lld ms\n",
+                         mem, t->w->pid, t->w->id, (unsigned long long) nreq,
                          c->info.remote_addr[0] ? c->info.remote_addr : "-", log_date(t),
                          (int) r->method_len, r->method, (int) r->uri_len, r->uri, r->status,
                          (unsigned long long) r->bytes_sent, (long long) (us / 1000),
@@ -293,6 +302,7 @@ static bool conn_serve(ThreadCtx *t, Conn *c, Request *r) {
 
         scoreboard_request_begin(w->slot, start);
         request_keep_names(t, r);
+        scoreboard_core_begin(t->core, start, r->method, r->method_len, r->uri, r->uri_len);
         if (w->cfg->post_buffering > 0) {
                 k = request_buffer_body(r, w->cfg->post_buffering);
                 if (k < 0) {
@@ -306,11 +316,16 @@ static bool conn_serve(ThreadCtx *t, Conn *c, Request *r) {
 done:;
         int64_t elapsed = mono_us() - start;
         scoreboard_request_end(w->slot, (uint64_t) elapsed, r->bytes_sent, exception);
+        scoreboard_core_end(t->core);
         uint64_t n = atomic_fetch_add(&w->requests, 1) + 1;
         log_request(t, c, r, elapsed, n);
         request_done(r);
-        if (w->cfg->max_requests > 0 && n == (uint64_t) w->cfg->max_requests)
-                worker_begin_stop(w, "max-requests reached");
+        if (w->max_requests > 0 && n == w->max_requests) {
+                char why[64];
+                (void) snprintf(why, sizeof(why), "max-requests reached: %llu",
+                                (unsigned long long) n);
+                worker_begin_stop(w, why);
+        }
         /* What the response promised, even when we started stopping meanwhile: the client may
          * have sent its next request already, and it gets an answer ("Connection: close"). */
         return r->keep_alive;
@@ -520,6 +535,18 @@ static int on_stop_signal(sd_event_source *s, const struct signalfd_siginfo *si,
         return 0;
 }
 
+/* SIGUSR2, which harakiri-verbose sends before the kill (and anyone may): what each thread
+ * serves and every Python thread's stack, as a uWSGI worker answers it. */
+static int on_report_signal(sd_event_source *s, const struct signalfd_siginfo *si,
+                            void *userdata) {
+        Worker *w = userdata;
+        (void) s;
+        (void) si;
+        guard_log_requests(w->scoreboard, w->id);
+        wsgi_log_stacks();
+        return 0;
+}
+
 static int on_done(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Worker *w = userdata;
         uint64_t v;
@@ -580,6 +607,10 @@ static int worker_start_threads(Worker *w) {
         for (int64_t i = 0; i < w->cfg->threads; i++) {
                 ThreadCtx *t = &w->threads[i];
                 t->w = w;
+                t->core = scoreboard_core(w->scoreboard, w->id, i);
+                if (!t->core)
+                        return log_error_errno(EINVAL, "No scoreboard core for thread %lld",
+                                               (long long) i + 1);
                 r = pthread_create(&t->tid, &attr, thread_main, t);
                 if (r != 0)
                         return log_error_errno(r, "Failed to start thread %lld of %lld: %m",
@@ -620,7 +651,10 @@ int worker_run(const WorkerArgs *a) {
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         Worker w = {
                 .cfg = a->cfg,
+                .scoreboard = a->scoreboard,
                 .slot = a->slot,
+                .max_requests = guard_max_requests(a->cfg, a->id),
+                .statm_fd = -1,
                 .id = a->id,
                 .pid = getpid(),
                 .timeout_ms = (int) a->cfg->socket_timeout * 1000,
@@ -669,6 +703,10 @@ int worker_run(const WorkerArgs *a) {
         if (r >= 0)
                 r = sd_event_add_time_relative(e, NULL, CLOCK_MONOTONIC, 1000000, 100000,
                                                on_sweep, &w);
+        if (r >= 0)
+                r = sd_event_add_signal(e, NULL, SIGUSR2, on_report_signal, &w);
+        if (a->cfg->memory_report)
+                w.statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
         if (r < 0)
                 return log_error_errno(r, "sd-event: %m"), 1;
 

@@ -723,6 +723,55 @@ void wsgi_release_main(void) {
                 main_state = PyEval_SaveThread();
 }
 
+/* Every other Python thread's stack, formatted by traceback, as a list of lines in `lines`.
+ * Threads our C code made have a name only once the app asked threading for it. */
+static const char stacks_code[] =
+        "import sys, threading, traceback\n"
+        "names = {t.ident: t.name for t in threading.enumerate()}\n"
+        "me = threading.get_ident()\n"
+        "lines = []\n"
+        "for ident, frame in sorted(sys._current_frames().items()):\n"
+        "    if ident == me:\n"
+        "        continue\n"
+        "    name = \" '%s'\" % names[ident] if ident in names else ''\n"
+        "    lines.append('Python thread %#x%s, most recent call last:' % (ident, name))\n"
+        "    for entry in traceback.format_stack(frame):\n"
+        "        lines.extend(entry.rstrip('\\n').split('\\n'))\n"
+        "if not lines:\n"
+        "    lines.append('no Python thread is running code')\n";
+
+void wsgi_log_stacks(void) {
+        if (!Py_IsInitialized())
+                return;
+        /* A thread in time.sleep() or in socket I/O has let go of the GIL; one running Python
+         * hands it over within the switch interval. One stuck in C holding it keeps us here,
+         * and the master's SIGKILL ends the wait. */
+        PyGILState_STATE gil = PyGILState_Ensure();
+        PyObject *globals = PyDict_New(), *res = NULL, *lines = NULL;
+        if (globals && PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) == 0)
+                res = PyRun_String(stacks_code, Py_file_input, globals, globals);
+        if (res)
+                lines = PyDict_GetItemString(globals, "lines"); /* borrowed */
+        if (lines && PyList_Check(lines)) {
+                for (Py_ssize_t i = 0; i < PyList_GET_SIZE(lines); i++) {
+                        const char *line = PyUnicode_Check(PyList_GET_ITEM(lines, i))
+                                                   ? PyUnicode_AsUTF8(PyList_GET_ITEM(lines, i))
+                                                   : NULL;
+                        if (line)
+                                log_warning("%s", line);
+                }
+        }
+        if (PyErr_Occurred()) {
+                char exc[400];
+                exception_line(exc, sizeof(exc));
+                PyErr_Clear();
+                log_warning("Failed to format the Python stacks: %s", exc);
+        }
+        Py_XDECREF(res);
+        Py_XDECREF(globals);
+        PyGILState_Release(gil);
+}
+
 /* ---- per thread ---- */
 
 struct WsgiThread {

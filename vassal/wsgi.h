@@ -28,6 +28,9 @@ void wsgi_after_fork_parent(void);
 void wsgi_after_fork_child(void);
 /* In a worker, after the app is ready: the main thread lets go of the GIL for good. */
 void wsgi_release_main(void);
+/* Logs every other Python thread's stack (harakiri-verbose, SIGUSR2), taking the GIL for the
+ * while: from a thread that holds no Python state of its own in use (the worker's main). */
+void wsgi_log_stacks(void);
 
 /* In each worker thread: its thread state and per-thread objects. NULL on failure (logged). */
 WsgiThread *wsgi_thread_new(const VassalConfig *c);

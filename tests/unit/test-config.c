@@ -468,7 +468,7 @@ static void test_unknown_and_future_keys_only_warn(void **state) {
 
         write_ini(f, "app.ini", "[uwsgi]\n"
                                 "proceses = 2\n"
-                                "harakiri = 30\n"
+                                "cheaper = 2\n"
                                 "master = true\n"
                                 "vacuum =\n"
                                 "plugins = python3\n"
@@ -477,7 +477,7 @@ static void test_unknown_and_future_keys_only_warn(void **state) {
         assert_err_at(f,
                       "%1$s:2: warning: unknown key 'proceses', ignored; did you mean "
                       "'processes'?\n"
-                      "%1$s:3: warning: 'harakiri' has no effect here: not implemented yet, "
+                      "%1$s:3: warning: 'cheaper' has no effect here: not implemented yet, "
                       "ignored\n",
                       f->path);
         assert_int_equal(f->c.processes, 1);

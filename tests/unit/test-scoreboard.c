@@ -18,7 +18,7 @@ static const ScoreboardInfo info = { .version = "9.9.9", .pid = 4242, .listen_qu
 
 static int setup(void **state) {
         Scoreboard *sb = NULL;
-        assert_int_equal(scoreboard_new(3, &sb), 0);
+        assert_int_equal(scoreboard_new(3, 2, &sb), 0);
         *state = sb;
         return 0;
 }
@@ -189,12 +189,169 @@ static void test_json_round_trip(void **state) {
         free(text);
 }
 
+/* A thread's core: its request in flight is read back whole, cut to the core's size, and goes
+ * idle at its end; the per-core counter counts. */
+static void test_core_request(void **state) {
+        Scoreboard *sb = *state;
+        ScoreboardCore *c = scoreboard_core(sb, 2, 1);
+        ScoreboardRequest req;
+        char long_uri[1000];
+
+        assert_int_equal(scoreboard_cores_per_slot(sb), 2);
+        assert_null(scoreboard_core(sb, 2, 2));
+        assert_null(scoreboard_core(sb, 4, 0));
+        assert_ptr_not_equal(scoreboard_core(sb, 1, 1), scoreboard_core(sb, 2, 0));
+        assert_false(scoreboard_core_request(c, &req));
+
+        scoreboard_core_begin(c, 1234, "GET", 3, "/x?y=1", 6);
+        assert_true(scoreboard_core_request(c, &req));
+        assert_int_equal(req.start, 1234);
+        assert_string_equal(req.method, "GET");
+        assert_string_equal(req.uri, "/x?y=1");
+        scoreboard_core_end(c);
+        assert_false(scoreboard_core_request(c, &req));
+        assert_int_equal(atomic_load(&c->requests), 1);
+
+        memset(long_uri, 'a', sizeof(long_uri));
+        scoreboard_core_begin(c, 99, "A-VERY-LONG-METHOD-NAME", 23, long_uri, sizeof(long_uri));
+        assert_true(scoreboard_core_request(c, &req));
+        assert_int_equal(strlen(req.method), SCOREBOARD_METHOD_MAX);
+        assert_int_equal(strlen(req.uri), SCOREBOARD_URI_MAX);
+        /* Garbage lengths (a worker scribbling on shared memory) are clamped. */
+        c->uri_len = 60000;
+        assert_true(scoreboard_core_request(c, &req));
+        assert_int_equal(req.uri_len, SCOREBOARD_URI_MAX);
+        scoreboard_core_end(c);
+}
+
+/* A worker killed mid-request leaves no start time for the next process of its slot: harakiri
+ * would kill that one at once. */
+static void test_exit_clears_the_cores(void **state) {
+        Scoreboard *sb = *state;
+        ScoreboardSlot *s = scoreboard_slot(sb, 3);
+        ScoreboardRequest req;
+
+        scoreboard_slot_spawned(s, 300, 0);
+        scoreboard_core_begin(scoreboard_core(sb, 3, 0), 10, "GET", 3, "/a", 2);
+        scoreboard_core_begin(scoreboard_core(sb, 3, 1), 20, "GET", 3, "/b", 2);
+        scoreboard_core_begin(scoreboard_core(sb, 2, 0), 30, "GET", 3, "/c", 2);
+        scoreboard_slot_exited(s);
+        assert_false(scoreboard_core_request(scoreboard_core(sb, 3, 0), &req));
+        assert_false(scoreboard_core_request(scoreboard_core(sb, 3, 1), &req));
+        /* Another slot's are its own. */
+        assert_true(scoreboard_core_request(scoreboard_core(sb, 2, 0), &req));
+}
+
+static bool valid_utf8(const char *s) {
+        const unsigned char *p = (const unsigned char *) s;
+        while (*p) {
+                size_t n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3
+                           : (*p & 0xf8) == 0xf0 ? 4 : 0;
+                if (n == 0)
+                        return false;
+                for (size_t i = 1; i < n; i++)
+                        if ((p[i] & 0xc0) != 0x80)
+                                return false;
+                p += n;
+        }
+        return true;
+}
+
+/* The stats server's object: uWSGI's top-level fields, each worker's cores, and request data
+ * that stays valid JSON and valid UTF-8 whatever bytes a client sent. */
+static void test_json_cores_and_request_bytes(void **state) {
+        Scoreboard *sb = *state;
+        ScoreboardSlot *s1 = scoreboard_slot(sb, 1);
+        const ScoreboardSocket sockets[] = { { "127.0.0.1:8080", "http", 3, 100 },
+                                             { "/run/a.sock", "uwsgi", 0, 0 } };
+        ScoreboardInfo full = info;
+        full.listen_queue_errors = 5;
+        full.uid = 33;
+        full.gid = 44;
+        full.cwd = "/srv/\"app\"";
+        full.sockets = sockets;
+        full.n_sockets = sizeof(sockets) / sizeof(sockets[0]);
+        full.cores = true;
+        /* A quote, a backslash, a control byte, an invalid byte, a valid é, a truncated
+         * sequence, an overlong '/', a surrogate, NUL. */
+        static const char uri[] = "/q\"\\\x01\xff\xc3\xa9\xe2\x82\xc0\xaf\xed\xa0\x80\0z";
+
+        scoreboard_slot_spawned(s1, 101, 0);
+        for (int i = 0; i < 3; i++) {
+                scoreboard_request_begin(s1, i);
+                scoreboard_request_end(s1, 100, 10, false);
+        }
+        scoreboard_slot_spawned(s1, 102, 1); /* respawned: delta_requests starts over */
+        scoreboard_request_begin(s1, 5);
+        scoreboard_request_end(s1, 100, 10, false);
+        atomic_store(&s1->harakiri_count, 2);
+        atomic_store(&s1->rss, 12345678);
+        atomic_store(&s1->vsz, 87654321);
+        scoreboard_core_begin(scoreboard_core(sb, 1, 1), 1, "GET", 3, uri, sizeof(uri) - 1);
+        /* Slot 2 has no process: whatever its core says, it is not in a request. */
+        scoreboard_core_begin(scoreboard_core(sb, 2, 0), 1, "GET", 3, "/ghost", 6);
+
+        char *text = scoreboard_stats_json(sb, &full, SIZE_MAX);
+        assert_non_null(text);
+        assert_true(valid_utf8(text));
+        cJSON *root = cJSON_Parse(text);
+        assert_non_null(root);
+        assert_int_equal(number(root, "listen_queue_errors"), 5);
+        assert_int_equal(number(root, "signal_queue"), 0);
+        assert_int_equal(number(root, "uid"), 33);
+        assert_int_equal(number(root, "gid"), 44);
+        assert_string_equal(string(root, "cwd"), "/srv/\"app\"");
+        assert_true(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(root, "locks")));
+        const cJSON *so = cJSON_GetObjectItemCaseSensitive(root, "sockets");
+        assert_int_equal(cJSON_GetArraySize(so), 2);
+        assert_string_equal(string(cJSON_GetArrayItem(so, 0), "name"), "127.0.0.1:8080");
+        assert_string_equal(string(cJSON_GetArrayItem(so, 1), "proto"), "uwsgi");
+        assert_int_equal(number(cJSON_GetArrayItem(so, 0), "queue"), 3);
+        assert_int_equal(number(cJSON_GetArrayItem(so, 0), "max_queue"), 100);
+
+        const cJSON *workers = cJSON_GetObjectItemCaseSensitive(root, "workers");
+        const cJSON *w1 = cJSON_GetArrayItem(workers, 0), *w2 = cJSON_GetArrayItem(workers, 1);
+        assert_int_equal(number(w1, "requests"), 4);
+        assert_int_equal(number(w1, "delta_requests"), 1);
+        assert_int_equal(number(w1, "harakiri_count"), 2);
+        assert_int_equal(number(w1, "rss"), 12345678);
+        assert_int_equal(number(w1, "vsz"), 87654321);
+        assert_int_equal(number(w1, "accepting"), 1);
+        assert_int_equal(number(w2, "accepting"), 0);
+        const cJSON *cores = cJSON_GetObjectItemCaseSensitive(w1, "cores");
+        assert_int_equal(cJSON_GetArraySize(cores), 2);
+        const cJSON *c0 = cJSON_GetArrayItem(cores, 0), *c1 = cJSON_GetArrayItem(cores, 1);
+        assert_int_equal(number(c0, "id"), 0);
+        assert_int_equal(number(c0, "in_request"), 0);
+        assert_null(cJSON_GetObjectItemCaseSensitive(c0, "vars"));
+        assert_int_equal(number(c1, "id"), 1);
+        assert_int_equal(number(c1, "in_request"), 1);
+        const cJSON *vars = cJSON_GetObjectItemCaseSensitive(c1, "vars");
+        assert_int_equal(cJSON_GetArraySize(vars), 2);
+        assert_string_equal(cJSON_GetArrayItem(vars, 0)->valuestring, "REQUEST_METHOD=GET");
+        /* Every malformed byte is one U+FFFD; the NUL too, and what follows it is kept. */
+        assert_string_equal(cJSON_GetArrayItem(vars, 1)->valuestring,
+                            "REQUEST_URI=/q\"\\\x01\xef\xbf\xbd\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd"
+                            "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdz");
+        assert_true(number(cJSON_GetObjectItemCaseSensitive(c1, "req_info"), "request_start") >= 0);
+        const cJSON *w2c = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(w2, "cores"), 0);
+        assert_int_equal(number(w2c, "in_request"), 0);
+        cJSON_Delete(root);
+        free(text);
+
+        /* X_STATS leaves the cores out. */
+        text = scoreboard_stats_json(sb, &info, SIZE_MAX);
+        assert_non_null(text);
+        assert_null(strstr(text, "\"cores\""));
+        free(text);
+}
+
 /* 1024 workers do not fit a small budget: the array is cut, the totals stay whole. */
 static void test_json_truncated_to_fit(void **state) {
         Scoreboard *sb = NULL;
         (void) state;
 
-        assert_int_equal(scoreboard_new(1024, &sb), 0);
+        assert_int_equal(scoreboard_new(1024, 4, &sb), 0);
         for (size_t id = 1; id <= 1024; id++) {
                 ScoreboardSlot *s = scoreboard_slot(sb, id);
                 scoreboard_slot_spawned(s, 10000 + (pid_t) id, id);
@@ -258,6 +415,10 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_shared_across_fork, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_json_round_trip, setup, teardown),
                 cmocka_unit_test(test_json_truncated_to_fit),
+                cmocka_unit_test_setup_teardown(test_core_request, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_exit_clears_the_cores, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_json_cores_and_request_bytes, setup,
+                                                teardown),
                 cmocka_unit_test_setup_teardown(test_status_line, setup, teardown),
         };
         return cmocka_run_group_tests_name("scoreboard", tests, NULL, NULL);

@@ -30,6 +30,24 @@ class ClosingBody:
             f.write("closed\n")
 
 
+# Memory /leak keeps, so the worker's rss grows until reload-on-rss replaces it.
+leaked = []
+
+
+def stuck_in_sleep(secs):
+    """A handler stuck in time.sleep(): harakiri-verbose's stack must name this function."""
+    time.sleep(secs)
+
+
+def spin_forever(secs):
+    """Busy Python code holding the GIL (between switch intervals)."""
+    end = time.monotonic() + secs
+    n = 0
+    while time.monotonic() < end:
+        n += 1
+    return n
+
+
 def text(start_response, body, status="200 OK", extra=()):
     body = body.encode() if isinstance(body, str) else body
     start_response(status, [("Content-Type", "text/plain"),
@@ -150,6 +168,19 @@ def application(environ, start_response):
             with lock:
                 in_flight -= 1
         return text(start_response, "slept\n")
+    if path == "/stuck":
+        stuck_in_sleep(float(environ["QUERY_STRING"].split("&")[0] or "10"))
+        return text(start_response, "unstuck\n")
+    if path == "/spin":
+        spin_forever(float(environ["QUERY_STRING"] or "10"))
+        return text(start_response, "spun\n")
+    if path == "/leak":
+        mb = int(environ["QUERY_STRING"] or "10")
+        leaked.append(b"x" * (mb * 1024 * 1024))
+        return text(start_response, "%d MB kept by pid %d\n" % (len(leaked) * mb, os.getpid()),
+                    extra=[("X-Pid", str(os.getpid()))])
+    if path == "/pid":
+        return text(start_response, "%d\n" % os.getpid())
     if path == "/max-in-flight":
         return text(start_response, "%d\n" % max_in_flight)
     if path == "/status204":
