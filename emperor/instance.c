@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "history.h"
 #include "instance.h"
 #include "log.h"
 #include "sockutil.h"
@@ -64,6 +65,7 @@ struct Proc {
         char *cgroup;
         char *status; /* its last STATUS= */
         cJSON *stats; /* its last X_STATS= */
+        uint64_t stats_usec; /* when it came (CLOCK_MONOTONIC) */
         Sock **socks;
         size_t n_socks;
 };
@@ -131,6 +133,9 @@ static void instance_set_state(Instance *i, InstanceState s) {
         log_full_errno(s == STATE_CRASH_LOOP || s == STATE_CONFIG_ERROR ? LOG_WARNING : LOG_NOTICE, 0,
                        "vassal '%s': %s -> %s", i->name, instance_state_to_string(i->state),
                        instance_state_to_string(s));
+        history_transition(i->m->history, i, i->state, s,
+                           s == STATE_CONFIG_ERROR ? i->last_error
+                           : s == STATE_CRASH_LOOP ? i->last_exit : NULL);
         i->state = s;
         manager_update_status(i->m);
 }
@@ -341,6 +346,10 @@ static int on_proc_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
 
         (void) s;
         describe_exit(si, how, sizeof(how));
+        bool because = p->status && si->si_code == CLD_EXITED &&
+                       (si->si_status == EX_CONFIG || si->si_status == 127);
+        history_event(i->m->history, i, "exit", "pid %d %s%s%s", p->pid, how,
+                      because ? ": " : "", because ? p->status : "");
         uint64_t lived = now_usec() - p->started;
         p->child = sd_event_source_disable_unref(p->child);
         p->timer = sd_event_source_disable_unref(p->timer);
@@ -494,6 +503,7 @@ static Proc *proc_spawn(Instance *i) {
                                           (uint64_t) m->ready_timeout * USEC_PER_SEC, 0,
                                           on_ready_deadline, p);
         log_info("vassal '%s': spawned pid %d%s", i->name, p->pid, p->cgroup ? "" : " (no cgroup)");
+        history_event(m->history, i, "spawn", "pid %d", p->pid);
         return p;
 }
 
@@ -591,6 +601,8 @@ static void instance_apply(Instance *i) {
                 log_error("vassal '%s': %s", i->name, i->last_error);
                 if (reload) {
                         log_warning("vassal '%s': keeping the running one", i->name);
+                        history_event(i->m->history, i, "config-error",
+                                      "%s (the running one keeps serving)", i->last_error);
                         instance_settle(i);
                 } else if (r == -EADDRINUSE || r == -EADDRNOTAVAIL || r == -EACCES) {
                         siginfo_t si = { .si_code = CLD_EXITED, .si_status = 1 };
@@ -652,6 +664,9 @@ static int on_check_exit(sd_event_source *s, const siginfo_t *si, void *userdata
                           serving ? " (the running one keeps serving)" : "", out);
                 if (!serving)
                         instance_set_state(i, STATE_CONFIG_ERROR);
+                else
+                        history_event(i->m->history, i, "config-error",
+                                      "%s (the running one keeps serving)", out);
                 return 0;
         }
         instance_apply(i);
@@ -829,6 +844,7 @@ bool instance_has_processes(const Instance *i) {
 
 void instance_start(Instance *i) {
         log_notice("vassal '%s': found %s", i->name, i->path);
+        history_event(i->m->history, i, "found", "%s", i->path);
         instance_begin(i);
 }
 
@@ -843,6 +859,7 @@ void instance_changed(Instance *i, const ScanEntry *e) {
         if (i->removed || i->state == STATE_STOPPING)
                 return;
         log_notice("vassal '%s': %s changed", i->name, i->path);
+        history_event(i->m->history, i, "changed", "%s", i->path);
         /* An ini change ends a user's stop, a config error and a backoff: try it now. */
         i->user_stopped = false;
         if (i->state == STATE_CRASH_LOOP)
@@ -859,6 +876,7 @@ void instance_removed(Instance *i) {
         if (i->removed)
                 return;
         log_notice("vassal '%s': %s is gone, stopping", i->name, i->path);
+        history_event(i->m->history, i, "removed", "%s", i->path);
         i->removed = true;
         instance_stop(i);
 }
@@ -960,6 +978,8 @@ static void proc_ready(Proc *p) {
         p->timer = sd_event_source_disable_unref(p->timer);
         log_info("vassal '%s' (pid %d) ready in %.1f ms", i->name, p->pid,
                  (double) (now_usec() - p->started) / 1000);
+        history_event(i->m->history, i, "ready", "pid %d in %.1f ms", p->pid,
+                      (double) (now_usec() - p->started) / 1000);
         if (p == i->nxt) {
                 /* Blue-green: the new one serves; the old one finishes its requests. */
                 Proc *old = i->cur;
@@ -1015,6 +1035,7 @@ bool instance_notify(Instance *i, pid_t pid, const char *msg, size_t len) {
                         if (j) {
                                 cJSON_Delete(p->stats);
                                 p->stats = j;
+                                p->stats_usec = now_usec();
                         }
                 }
                 line += n + 1;
@@ -1031,6 +1052,16 @@ static double stats_number(const cJSON *stats, const char *key, double def) {
 
 const cJSON *instance_stats(const Instance *i) {
         return i->cur ? i->cur->stats : NULL;
+}
+
+pid_t instance_pid(const Instance *i, uint64_t *ret_stats_usec) {
+        if (ret_stats_usec)
+                *ret_stats_usec = i->cur ? i->cur->stats_usec : 0;
+        return i->cur ? i->cur->pid : 0;
+}
+
+const char *instance_path(const Instance *i) {
+        return i->path;
 }
 
 cJSON *instance_to_json(const Instance *i, bool detail) {

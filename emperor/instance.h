@@ -13,6 +13,7 @@
 
 #include <cJSON.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "manager.h"
@@ -66,3 +67,7 @@ bool instance_owns_pid(const Instance *i, pid_t pid);
 cJSON *instance_to_json(const Instance *i, bool detail);
 /* The serving process's last X_STATS object (the vassal's uWSGI-style stats), or NULL. */
 const cJSON *instance_stats(const Instance *i);
+/* The serving process's pid (0: none) and when its last X_STATS came (CLOCK_MONOTONIC µs, 0:
+ * never). */
+pid_t instance_pid(const Instance *i, uint64_t *ret_stats_usec);
+const char *instance_path(const Instance *i);

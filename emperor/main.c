@@ -14,6 +14,7 @@
 #include "instance.h"
 #include "log.h"
 #include "manager.h"
+#include "store.h"
 
 #define EMPEROR_VERSION "0.1.0"
 
@@ -30,6 +31,9 @@ static void help(void) {
                "  --state-dir DIR        the stats store (default /var/lib/emperor)\n"
                "  --http ADDR            dashboard and metrics listener (default 127.0.0.1:9090)\n"
                "  --stats-interval SECS  how often vassals report stats (default 1)\n"
+               "  --retain-raw TIME      keep per-tick samples this long (default 24h; s/m/h/d)\n"
+               "  --retain-minutes TIME  keep 1-minute rollups this long (default 30d)\n"
+               "  --retain-hours TIME    keep 1-hour rollups and events this long (default 365d)\n"
                "  --ready-timeout SECS   how long a new vassal may take to be ready (default 60)\n"
                "  --tyrant               run each vassal as the owner of its ini\n"
                "  --vassal PATH          the vassal program (default: next to emperor)\n"
@@ -85,7 +89,7 @@ static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *u
 
 int main(int argc, char **argv) {
         enum { OPT_RUN_DIR = 256, OPT_STATE_DIR, OPT_HTTP, OPT_STATS, OPT_READY, OPT_TYRANT,
-               OPT_VASSAL, OPT_VERSION };
+               OPT_VASSAL, OPT_VERSION, OPT_RETAIN_RAW, OPT_RETAIN_MINUTES, OPT_RETAIN_HOURS };
         static const struct option options[] = {
                 { "run-dir", required_argument, NULL, OPT_RUN_DIR },
                 { "state-dir", required_argument, NULL, OPT_STATE_DIR },
@@ -97,6 +101,9 @@ int main(int argc, char **argv) {
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, OPT_VERSION },
+                { "retain-raw", required_argument, NULL, OPT_RETAIN_RAW },
+                { "retain-minutes", required_argument, NULL, OPT_RETAIN_MINUTES },
+                { "retain-hours", required_argument, NULL, OPT_RETAIN_HOURS },
                 {},
         };
         ManagerOptions o = {
@@ -135,6 +142,23 @@ int main(int argc, char **argv) {
                                 return 2;
                         }
                         break;
+                case OPT_RETAIN_RAW:
+                case OPT_RETAIN_MINUTES:
+                case OPT_RETAIN_HOURS: {
+                        uint64_t *v = c == OPT_RETAIN_RAW       ? &o.retain_raw
+                                      : c == OPT_RETAIN_MINUTES ? &o.retain_minutes
+                                                                : &o.retain_hours;
+                        if (store_parse_duration(optarg, v) < 0) {
+                                fprintf(stderr, "emperor: --%s: expected a duration (90, 90s, 15m, "
+                                                "24h, 30d), got '%s'\n",
+                                        c == OPT_RETAIN_RAW       ? "retain-raw"
+                                        : c == OPT_RETAIN_MINUTES ? "retain-minutes"
+                                                                  : "retain-hours",
+                                        optarg);
+                                return 2;
+                        }
+                        break;
+                }
                 case OPT_TYRANT:
                         o.tyrant = true;
                         break;

@@ -15,6 +15,7 @@
 
 #include "cgroup.h"
 #include "control.h"
+#include "history.h"
 #include "instance.h"
 #include "log.h"
 #include "manager.h"
@@ -64,6 +65,11 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
                 manager_free(m);
                 return r;
         }
+        r = history_new(m, o, &m->history);
+        if (r < 0) {
+                manager_free(m);
+                return r;
+        }
         *ret = m;
         return 0;
 }
@@ -77,6 +83,7 @@ Manager *manager_free(Manager *m) {
                 instance_free(i);
         }
         control_free(m->control);
+        m->history = history_free(m->history);
         web_free(m->web);
         free(m->http);
         sd_event_source_disable_unref(m->inotify);

@@ -6,12 +6,14 @@
  * all; nothing here blocks. */
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
 typedef struct Instance Instance;
 typedef struct Control Control;
 typedef struct Web Web;
+typedef struct History History;
 
 typedef struct ManagerOptions {
         const char *conf_dir;
@@ -22,6 +24,7 @@ typedef struct ManagerOptions {
         unsigned stats_interval; /* seconds, passed to vassals */
         unsigned ready_timeout;  /* seconds a new vassal has to report READY=1 */
         const char *http;        /* /metrics and the API; NULL or "none": off */
+        uint64_t retain_raw, retain_minutes, retain_hours; /* stats store, seconds; 0: default */
 } ManagerOptions;
 
 typedef struct Manager {
@@ -50,6 +53,7 @@ typedef struct Manager {
         sd_event_source *notify_src;
         Control *control;
         Web *web;
+        History *history; /* the stats store: samples and events */
         char *http;
 
         char **dead_cgroups; /* vassal cgroups still being emptied, removed by the reaper */

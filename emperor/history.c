@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "history.h"
+#include "log.h"
+#include "store.h"
+
+#define USEC_PER_SEC 1000000ULL
+/* A tick longer than this is worth a warning (rate-limited): the loop stalled for it. */
+#define SLOW_TICK_USEC (100 * 1000ULL)
+
+struct History {
+        Manager *m;
+        Store *store;
+        sd_event_source *timer;
+        uint64_t interval_usec;
+        StoreSample *buf;
+        size_t cap;
+        uint64_t last_tick_usec;
+        uint64_t slow_logged_usec;
+};
+
+static uint64_t mono_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
+
+/* What each kind of transition is called in the events table (store.h lists the kinds). */
+static const char *transition_kind(InstanceState to) {
+        switch (to) {
+        case STATE_RELOADING:
+                return "reload";
+        case STATE_STOPPING:
+                return "stop";
+        case STATE_CRASH_LOOP:
+                return "backoff";
+        default:
+                return instance_state_to_string(to);
+        }
+}
+
+/* Collects every vassal's latest stats and writes them as one tick. */
+static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
+        History *h = userdata;
+        uint64_t start = mono_usec();
+        size_t n = 0;
+
+        if (h->cap < h->m->n_instances) {
+                size_t cap = h->m->n_instances + 16;
+                StoreSample *b = reallocarray(h->buf, cap, sizeof(StoreSample));
+                if (b) {
+                        h->buf = b;
+                        h->cap = cap;
+                }
+        }
+        for (Instance *i = h->m->instances; i && n < h->cap; i = *instance_next(i)) {
+                const cJSON *stats = instance_stats(i);
+                StoreSample *x = &h->buf[n];
+                if (!stats)
+                        continue;
+                *x = (StoreSample) { .name = instance_name(i), .ini = instance_path(i) };
+                x->pid = instance_pid(i, &x->report_usec);
+                if (store_sample_from_stats(stats, x))
+                        n++;
+        }
+        (void) store_tick(h->store, h->buf, n);
+        h->last_tick_usec = mono_usec() - start;
+        log_debug("stats tick: %zu vassal(s) in %.2f ms", n, (double) h->last_tick_usec / 1000);
+        if (h->last_tick_usec > SLOW_TICK_USEC &&
+            (h->slow_logged_usec == 0 || start - h->slow_logged_usec > 60 * USEC_PER_SEC)) {
+                log_warning("stats tick: %zu vassal(s) took %.0f ms", n,
+                            (double) h->last_tick_usec / 1000);
+                h->slow_logged_usec = start;
+        }
+        (void) sd_event_source_set_time(s, usec + h->interval_usec);
+        return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+int history_new(Manager *m, const ManagerOptions *o, History **ret) {
+        History *h = calloc(1, sizeof(History));
+        int r;
+
+        if (!h)
+                return -ENOMEM;
+        h->m = m;
+        h->interval_usec = (uint64_t) o->stats_interval * USEC_PER_SEC;
+        StoreOptions so = {
+                .state_dir = o->state_dir,
+                .retain_raw = o->retain_raw,
+                .retain_minutes = o->retain_minutes,
+                .retain_hours = o->retain_hours,
+        };
+        r = store_new(&so, &h->store);
+        if (r < 0) {
+                free(h);
+                return r;
+        }
+        if (h->interval_usec > 0) {
+                /* 1 ms accuracy: a tick lands on its second (samples are keyed by it). */
+                r = sd_event_add_time_relative(m->event, &h->timer, CLOCK_MONOTONIC,
+                                               h->interval_usec, 1000, on_tick, h);
+                if (r < 0) {
+                        history_free(h);
+                        return log_error_errno(r, "stats timer: %m");
+                }
+        }
+        history_event(h, NULL, "emperor", "started (pid %d)", getpid());
+        *ret = h;
+        return 0;
+}
+
+History *history_free(History *h) {
+        if (!h)
+                return NULL;
+        sd_event_source_disable_unref(h->timer);
+        history_event(h, NULL, "emperor", "stopped (pid %d)", getpid());
+        store_free(h->store);
+        free(h->buf);
+        free(h);
+        return NULL;
+}
+
+void history_event(History *h, const Instance *i, const char *kind, const char *fmt, ...) {
+        char detail[1024];
+        va_list ap;
+
+        if (!h)
+                return;
+        va_start(ap, fmt);
+        (void) vsnprintf(detail, sizeof(detail), fmt, ap);
+        va_end(ap);
+        (void) store_event(h->store, i ? instance_name(i) : NULL, i ? instance_path(i) : NULL,
+                           kind, detail);
+}
+
+void history_transition(History *h, const Instance *i, InstanceState from, InstanceState to,
+                        const char *detail) {
+        history_event(h, i, transition_kind(to), "%s -> %s%s%s", instance_state_to_string(from),
+                      instance_state_to_string(to), detail ? ": " : "", strempty(detail));
+}
+
+uint64_t history_last_tick_usec(const History *h) {
+        return h ? h->last_tick_usec : 0;
+}
