@@ -54,6 +54,17 @@ free_port() {
         python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# free_ports N: N distinct free TCP ports, one per line (all held open while choosing, so no
+# port comes twice).
+free_ports() {
+        python3 -c '
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print("\n".join(str(s.getsockname()[1]) for s in socks))' "$1"
+}
+
 # wait_until SECONDS CMD...: polls CMD every 50 ms until it succeeds, or fails the test.
 wait_until() {
         local secs=$1; shift

@@ -4,10 +4,9 @@
 
 N=${FLEET_SIZE:-100}
 mkdir -p "$CONF"
-ports=()
+mapfile -t ports < <(free_ports "$N")
 for i in $(seq "$N"); do
-        p=$(free_port)
-        ports+=("$p")
+        p=${ports[$((i - 1))]}
         printf '[uwsgi]\nhttp-socket = 127.0.0.1:%s\nwsgi-file = %s/testapp.py\nprocesses = 1\nthreads = 1\ndisable-logging = true\n' \
                 "$p" "$APPS" >"$CONF/app$i.ini"
 done
