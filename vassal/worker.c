@@ -252,11 +252,12 @@ static const char *log_date(ThreadCtx *t) {
 /* One line per request, in uWSGI's spirit, written with one write() so lines from every worker
  * and thread stay whole in the master's log pipe. */
 static void log_request(ThreadCtx *t, Conn *c, Request *r, int64_t us, uint64_t nreq) {
-        char line[1536], mem[128] = "";
+        char line[1536], mem[128];
 
         if (t->w->cfg->disable_logging)
                 return;
         /* memory-report: uWSGI's "{address space usage: ...} {rss usage: ...} " first. */
+        mem[0] = 0;
         if (t->w->statm_fd >= 0)
                 guard_memory_report(t->w->statm_fd, mem, sizeof(mem));
         int n = snprintf(line, sizeof(line),
