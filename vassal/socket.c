@@ -153,18 +153,6 @@ finish:
         return r;
 }
 
-unsigned long listeners_queue(const ListenerSet *set) {
-        unsigned long n = 0;
-        for (size_t i = 0; i < set->n; i++) {
-                struct tcp_info ti;
-                socklen_t len = sizeof(ti);
-                if (set->items[i].tcp &&
-                    getsockopt(set->items[i].fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0)
-                        n += ti.tcpi_unacked;
-        }
-        return n;
-}
-
 void listeners_close(ListenerSet *set, bool unlink_unix) {
         for (size_t i = 0; i < set->n; i++) {
                 Listener *l = &set->items[i];

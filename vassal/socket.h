@@ -32,9 +32,5 @@ typedef struct VassalConfig VassalConfig;
 
 /* Binds (or adopts) every socket the config names. Returns 0 or -errno (logged). */
 int listeners_open(ListenerSet *set, const VassalConfig *c);
-/* Connections waiting in the accept queues of the TCP listeners (TCP_INFO's tcpi_unacked on a
- * listening socket is its current queue length). Unix sockets have no cheap equivalent and
- * count 0. */
-unsigned long listeners_queue(const ListenerSet *set);
 /* Closes the sockets and, for those we bound ourselves, removes unix socket files. */
 void listeners_close(ListenerSet *set, bool unlink_unix);
