@@ -7,6 +7,7 @@
 
 set -u -o pipefail
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$TOP/bench/lib.sh"
 BENCH="$TOP/bench"
 
 ROUNDS=${ROUNDS:-20}                 # 1. mv in -> first 200
@@ -36,7 +37,6 @@ HELLO="$TOP/examples/hello.py"
 PIDAPP="$BENCH/pidapp.py"
 RESULTS=${RESULTS:-/tmp/emperor-bench/emperor-$(date +%Y%m%d-%H%M%S)}
 
-die() { echo "bench: $*" >&2; exit 2; }
 
 # ---- preflight: every tool, or a clear message -----------------------------------------------
 missing=()
@@ -84,14 +84,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-cpu_busy() {  # percent of all CPUs busy over one second (other users of the machine)
-	local a b
-	a=$(awk '/^cpu /{ print $2+$3+$4+$6+$7+$8+$9, $5 }' /proc/stat)
-	sleep 1
-	b=$(awk '/^cpu /{ print $2+$3+$4+$6+$7+$8+$9, $5 }' /proc/stat)
-	awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); t = (y[1] - x[1]) + (y[2] - x[2]);
-		printf "%.0f\n", (t > 0 ? 100 * (y[1] - x[1]) / t : 0) }'
-}
 
 {
 	echo "date: $(date -Is)"
@@ -106,9 +98,6 @@ cpu_busy() {  # percent of all CPUs busy over one second (other users of the mac
 	echo "     processes = 1, threads = 1, master = true, disable-logging = true"
 } >"$RESULTS/config.txt"
 
-# Other users of the machine skew every number: wait for a quiet machine before each emperor (our
-# own previous emperor's fleet still weighs on the 1-minute loadavg for a while, too).
-load_high() { awk -v l="$(cut -d' ' -f1 /proc/loadavg)" -v m="$MAX_LOAD" 'BEGIN { exit !(l > m) }'; }
 wait_quiet() {
 	if [ "${WAIT_QUIET%.*}" -gt 0 ] && load_high; then
 		echo "bench: load average $(cut -d' ' -f1 /proc/loadavg) > $MAX_LOAD: waiting up to ${WAIT_QUIET%.*}s for it to drop"
