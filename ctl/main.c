@@ -6,7 +6,9 @@
  * The table is tmux's cmd_entry: one entry per command with its handler. A command the
  * daemon serves takes its usage, summary and arguments from lib/proto.c, so the two sides
  * cannot disagree; a command in lib/proto.c that has no entry here still works, through the
- * generic handler. Commands that read the SQLite store (--db) will be entries of their own. */
+ * generic handler. Local commands (stats, events and logs read the store and the files
+ * directly, so they work while the daemon is down; top polls the daemon) have their own files
+ * and entries. */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -23,32 +25,28 @@
 
 #include <cJSON.h>
 
+#include "ctl.h"
 #include "format.h"
 #include "macro.h"
 #include "proto.h"
 
 #define CTL_VERSION "0.1.0"
-#ifndef EMPEROR_RUN_DIR
-#define EMPEROR_RUN_DIR "/run/emperor"
-#endif
 /* A status reply of a large fleet with long errors stays far below this; a reply beyond it
  * is a broken daemon, not a fleet. */
 #define CTL_MAX_REPLY (16u << 20)
 #define CTL_TIMEOUT_SEC 30.0
 
-static const char *arg_socket;
-static const char *arg_run_dir;
-static const char *arg_db; /* for the history commands to come (stats, events, logs) */
-static bool arg_json;
-static bool arg_all;
+CtlArgs ctl_args;
+#define arg_socket ctl_args.socket
+#define arg_run_dir ctl_args.run_dir
+#define arg_json ctl_args.json
+#define arg_all ctl_args.all
 
 static inline void cJSON_Deletep(cJSON **j) {
         cJSON_Delete(*j);
 }
 
-/* A one-line error on stderr, "emperorctl: ...". Returns status, for `return err(...)`. */
-static int err(int status, const char *fmt, ...) _printf_(2, 3);
-static int err(int status, const char *fmt, ...) {
+int ctl_err(int status, const char *fmt, ...) {
         va_list ap;
 
         fputs("emperorctl: ", stderr);
@@ -59,14 +57,7 @@ static int err(int status, const char *fmt, ...) {
         return status;
 }
 
-typedef struct CtlCommand CtlCommand;
-
-/* What one run asks for, after the command line is checked against the table. */
-typedef struct CtlInvocation {
-        const CtlCommand *cmd;
-        const ProtoCommand *proto; /* NULL for a local command */
-        const char *app;           /* the positional argument, or NULL */
-} CtlInvocation;
+#define err ctl_err
 
 struct CtlCommand {
         const char *name;
@@ -75,6 +66,7 @@ struct CtlCommand {
         const char *usage;
         const char *summary;
         int min_args, max_args;
+        unsigned options; /* the CTL_OPT_* it takes (--all: from lib/proto.c for the daemon's) */
         int (*handler)(const CtlInvocation *inv);
 };
 
@@ -83,16 +75,28 @@ static int cmd_message(const CtlInvocation *inv);
 static int cmd_help(const CtlInvocation *inv);
 
 static const CtlCommand ctl_commands[] = {
-        { "status", NULL, NULL, 0, 0, cmd_status },
-        { "reload", NULL, NULL, 0, 0, cmd_message },
-        { "restart", NULL, NULL, 0, 0, cmd_message },
-        { "stop", NULL, NULL, 0, 0, cmd_message },
-        { "start", NULL, NULL, 0, 0, cmd_message },
-        { "help", "help [COMMAND]", "show this help, or one command's", 0, 1, cmd_help },
+        { "status", NULL, NULL, 0, 0, 0, cmd_status },
+        { "reload", NULL, NULL, 0, 0, 0, cmd_message },
+        { "restart", NULL, NULL, 0, 0, 0, cmd_message },
+        { "stop", NULL, NULL, 0, 0, 0, cmd_message },
+        { "start", NULL, NULL, 0, 0, 0, cmd_message },
+        { "stats", "stats [APP] [--since T] [--every D] [--csv]",
+          "the stored samples of the fleet, or of one vassal (from the store)", 0, 1,
+          CTL_OPT_SINCE | CTL_OPT_EVERY | CTL_OPT_CSV, ctl_cmd_stats },
+        { "events", "events [APP] [--since T] [--csv]",
+          "the stored lifecycle events (from the store)", 0, 1, CTL_OPT_SINCE | CTL_OPT_CSV,
+          ctl_cmd_events },
+        { "logs", "logs APP [-n N] [-f]",
+          "the last N lines of the vassal's log; -f follows it across rotations", 1, 1,
+          CTL_OPT_LINES | CTL_OPT_FOLLOW, ctl_cmd_logs },
+        { "top", "top [--sort KEY] [-d S] [-n N]",
+          "a live view of the fleet, sorted by rps, latency, memory, cpu or name", 0, 0,
+          CTL_OPT_SORT | CTL_OPT_DELAY | CTL_OPT_LINES, ctl_cmd_top },
+        { "help", "help [COMMAND]", "show this help, or one command's", 0, 1, 0, cmd_help },
 };
 
 /* A command the daemon knows but this table does not: sent as is, its message printed. */
-static const CtlCommand ctl_generic = { NULL, NULL, NULL, 0, 0, cmd_message };
+static const CtlCommand ctl_generic = { NULL, NULL, NULL, 0, 0, 0, cmd_message };
 
 static const CtlCommand *ctl_command_find(const char *name, const ProtoCommand **ret_proto) {
         const ProtoCommand *p = proto_command_find(name);
@@ -109,15 +113,18 @@ static const char *command_usage(const CtlCommand *c, const ProtoCommand *p) {
 }
 
 static void help_line(const char *usage, const char *summary) {
-        printf("  %-22s %s\n", usage, summary);
+        if (strlen(usage) > 22)
+                printf("  %s\n  %-22s %s\n", usage, "", summary);
+        else
+                printf("  %-22s %s\n", usage, summary);
 }
 
 static void help(void) {
         size_t n;
         const ProtoCommand *p = proto_commands(&n);
 
-        printf("Usage: emperorctl [--socket PATH | --run-dir DIR] [--db PATH] [--json] "
-               "COMMAND [APP]\n\n"
+        printf("Usage: emperorctl [--socket PATH | --run-dir DIR] [--state-dir DIR | --db PATH] "
+               "[--json] COMMAND [APP]\n\n"
                "Controls the emperor and its vassals over the emperor's control socket.\n\n"
                "Commands:\n");
         /* Ours first, in table order, then any the daemon's table has and ours lacks. */
@@ -137,8 +144,17 @@ static void help(void) {
         help_line("--socket PATH", "the control socket (default: $EMPERORCTL_SOCKET, else");
         help_line("", "RUN_DIR/control.sock)");
         help_line("--run-dir DIR", "the emperor's run directory (default " EMPEROR_RUN_DIR ")");
-        help_line("--db PATH", "the emperor's stats store, for history commands");
-        help_line("--json", "print the emperor's reply as JSON, as received");
+        help_line("--state-dir DIR", "the emperor's state directory (default " EMPEROR_STATE_DIR ")");
+        help_line("--db PATH", "the stats store (default: STATE_DIR/stats.db)");
+        help_line("--json", "print the emperor's reply (or the history) as JSON");
+        help_line("--since T", "stats, events: from T ago (90s, 15m, 1h, 30d) or a local");
+        help_line("", "time (2026-11-30T10:00); default 1h, events 24h");
+        help_line("--every D", "stats: one row per D (default: from the span)");
+        help_line("--csv", "stats, events: CSV instead of a table");
+        help_line("-n N", "logs: lines to show (default 10); top: refreshes, then exit");
+        help_line("-f, --follow", "logs: keep printing new lines");
+        help_line("--sort KEY", "top: rps (default), latency, memory, cpu or name");
+        help_line("-d, --delay S", "top: seconds between refreshes (default 2)");
         help_line("-h, --help", "show this help");
         help_line("--version", "show the version");
         printf("\nExit status: 0 ok, 1 the command failed, 2 usage, 3 no such vassal,\n"
@@ -175,6 +191,17 @@ static int check_arguments(const CtlCommand *c, const ProtoCommand *p, char **ar
                 min = p->target == PROTO_TARGET_ONE || (one_or_all && !arg_all);
                 max = p->target == PROTO_TARGET_NONE || (one_or_all && arg_all) ? 0 : 1;
         }
+        unsigned takes = p ? (takes_all ? CTL_OPT_ALL : 0) : c->options;
+        unsigned extra = ctl_args.given & ~takes & ~(unsigned) CTL_OPT_ALL;
+        if (extra) {
+                static const char *const names[] = { "--all", "--since", "--every", "--csv",
+                                                     "-n",    "--follow", "--sort", "--delay" };
+                for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                        if (extra & (1u << i))
+                                return err(CTL_EXIT_USAGE,
+                                           "'%s' does not take %s (usage: emperorctl %s)", name,
+                                           names[i], usage);
+        }
         if (arg_all && !takes_all)
                 return err(CTL_EXIT_USAGE, "'%s' does not take --all (usage: emperorctl %s)", name,
                            usage);
@@ -190,7 +217,7 @@ static int check_arguments(const CtlCommand *c, const ProtoCommand *p, char **ar
                            "too many arguments to '%s': '%s' (usage: emperorctl %s)", name,
                            args[max], usage);
         *inv = (CtlInvocation) { .cmd = c, .proto = p, .app = n > 0 ? args[0] : NULL };
-        if (p && inv->app && !proto_name_valid(inv->app)) {
+        if ((p || c->handler != cmd_help) && inv->app && !proto_name_valid(inv->app)) {
                 _cleanup_free_ char *clean = format_clean_line(inv->app, 40);
                 return err(CTL_EXIT_USAGE, "invalid vassal name '%s'", clean ? clean : "?");
         }
@@ -215,6 +242,26 @@ static char *socket_path(void) {
         if (asprintf(&path, "%.*s/control.sock", (int) n, dir) < 0)
                 return NULL;
         return path;
+}
+
+char *ctl_db_path(void) {
+        char *path;
+
+        if (ctl_args.db)
+                return strdup(ctl_args.db);
+        if (ctl_args.state_dir) {
+                if (asprintf(&path, "%s/stats.db", ctl_args.state_dir) < 0)
+                        return NULL;
+                return path;
+        }
+        if (arg_run_dir) {
+                if (asprintf(&path, "%s/stats.db", arg_run_dir) < 0)
+                        return NULL;
+                if (access(path, F_OK) == 0)
+                        return path;
+                free(path);
+        }
+        return strdup(EMPEROR_STATE_DIR "/stats.db");
 }
 
 /* The reply deadline in seconds: $EMPERORCTL_TIMEOUT, else 30. -1 when it is not a positive
@@ -379,7 +426,7 @@ static int parse_reply(const char *line, size_t len, cJSON **ret) {
 /* Sends inv's request and reads the reply. Returns the exit status, an error printed; with
  * --json the reply is printed here and *ret stays NULL; else on CTL_EXIT_OK *ret is the
  * reply, ok:true. */
-static int ctl_request(const CtlInvocation *inv, cJSON **ret) {
+int ctl_request(const char *cmd, const char *app, bool all, bool print_json, cJSON **ret) {
         _cleanup_(cJSON_Deletep) cJSON *req = cJSON_CreateObject();
         _cleanup_(cJSON_Deletep) cJSON *reply = NULL;
         _cleanup_free_ char *path = socket_path(), *line = NULL, *text = NULL;
@@ -394,9 +441,9 @@ static int ctl_request(const CtlInvocation *inv, cJSON **ret) {
                 return err(CTL_EXIT_USAGE, "invalid EMPERORCTL_TIMEOUT '%s' (seconds, > 0)",
                            getenv("EMPERORCTL_TIMEOUT"));
         if (!req || !path || !cJSON_AddNumberToObject(req, "v", PROTO_VERSION) ||
-            !cJSON_AddStringToObject(req, "cmd", inv->proto->name) ||
-            (inv->app && !cJSON_AddStringToObject(req, "vassal", inv->app)) ||
-            (arg_all && !cJSON_AddTrueToObject(req, "all")))
+            !cJSON_AddStringToObject(req, "cmd", cmd) ||
+            (app && !cJSON_AddStringToObject(req, "vassal", app)) ||
+            (all && !cJSON_AddTrueToObject(req, "all")))
                 return err(CTL_EXIT_FAILED, "out of memory");
         text = cJSON_PrintUnformatted(req);
         if (!text)
@@ -421,7 +468,7 @@ static int ctl_request(const CtlInvocation *inv, cJSON **ret) {
 
         r = format_reply_exit(reply, &error);
         /* A reply without a boolean "ok" is not one: never pass it on as if it were. */
-        if (cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(reply, "ok")) && arg_json) {
+        if (cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(reply, "ok")) && print_json) {
                 fwrite(line, 1, len, stdout);
                 fputc('\n', stdout);
                 return r;
@@ -435,7 +482,7 @@ static int ctl_request(const CtlInvocation *inv, cJSON **ret) {
 static int cmd_status(const CtlInvocation *inv) {
         _cleanup_(cJSON_Deletep) cJSON *reply = NULL;
         const char *error = NULL;
-        int r = ctl_request(inv, &reply);
+        int r = ctl_request(inv->proto->name, inv->app, arg_all, arg_json, &reply);
 
         if (r != CTL_EXIT_OK || !reply)
                 return r;
@@ -449,7 +496,7 @@ static int cmd_status(const CtlInvocation *inv) {
 
 static int cmd_message(const CtlInvocation *inv) {
         _cleanup_(cJSON_Deletep) cJSON *reply = NULL;
-        int r = ctl_request(inv, &reply);
+        int r = ctl_request(inv->proto->name, inv->app, arg_all, arg_json, &reply);
 
         if (r != CTL_EXIT_OK || !reply)
                 return r;
@@ -460,9 +507,14 @@ static int cmd_message(const CtlInvocation *inv) {
 enum {
         OPT_SOCKET = 0x100,
         OPT_RUN_DIR,
+        OPT_STATE_DIR,
         OPT_DB,
         OPT_JSON,
         OPT_ALL,
+        OPT_SINCE,
+        OPT_EVERY,
+        OPT_CSV,
+        OPT_SORT,
         OPT_VERSION,
 };
 
@@ -472,9 +524,16 @@ static int parse_argv(int argc, char **argv) {
         static const struct option options[] = {
                 { "socket", required_argument, NULL, OPT_SOCKET },
                 { "run-dir", required_argument, NULL, OPT_RUN_DIR },
+                { "state-dir", required_argument, NULL, OPT_STATE_DIR },
                 { "db", required_argument, NULL, OPT_DB },
                 { "json", no_argument, NULL, OPT_JSON },
                 { "all", no_argument, NULL, OPT_ALL },
+                { "since", required_argument, NULL, OPT_SINCE },
+                { "every", required_argument, NULL, OPT_EVERY },
+                { "csv", no_argument, NULL, OPT_CSV },
+                { "sort", required_argument, NULL, OPT_SORT },
+                { "follow", no_argument, NULL, 'f' },
+                { "delay", required_argument, NULL, 'd' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, OPT_VERSION },
                 {},
@@ -482,7 +541,7 @@ static int parse_argv(int argc, char **argv) {
         int c;
 
         opterr = 0; /* our own one-line messages */
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, ":hfn:d:", options, NULL)) >= 0)
                 switch (c) {
                 case OPT_SOCKET:
                         arg_socket = optarg;
@@ -490,14 +549,46 @@ static int parse_argv(int argc, char **argv) {
                 case OPT_RUN_DIR:
                         arg_run_dir = optarg;
                         break;
+                case OPT_STATE_DIR:
+                        ctl_args.state_dir = optarg;
+                        break;
                 case OPT_DB:
-                        arg_db = optarg;
+                        ctl_args.db = optarg;
                         break;
                 case OPT_JSON:
                         arg_json = true;
                         break;
                 case OPT_ALL:
                         arg_all = true;
+                        ctl_args.given |= CTL_OPT_ALL;
+                        break;
+                case OPT_SINCE:
+                        ctl_args.since = optarg;
+                        ctl_args.given |= CTL_OPT_SINCE;
+                        break;
+                case OPT_EVERY:
+                        ctl_args.every = optarg;
+                        ctl_args.given |= CTL_OPT_EVERY;
+                        break;
+                case OPT_CSV:
+                        ctl_args.csv = true;
+                        ctl_args.given |= CTL_OPT_CSV;
+                        break;
+                case OPT_SORT:
+                        ctl_args.sort = optarg;
+                        ctl_args.given |= CTL_OPT_SORT;
+                        break;
+                case 'f':
+                        ctl_args.follow = true;
+                        ctl_args.given |= CTL_OPT_FOLLOW;
+                        break;
+                case 'n':
+                        ctl_args.lines = optarg;
+                        ctl_args.given |= CTL_OPT_LINES;
+                        break;
+                case 'd':
+                        ctl_args.delay = optarg;
+                        ctl_args.given |= CTL_OPT_DELAY;
                         break;
                 case 'h':
                         help();
@@ -505,6 +596,8 @@ static int parse_argv(int argc, char **argv) {
                 case OPT_VERSION:
                         printf("emperorctl " CTL_VERSION " (control protocol %d)\n", PROTO_VERSION);
                         return CTL_EXIT_OK;
+                case ':':
+                        return err(CTL_EXIT_USAGE, "option '%s' needs a value", argv[optind - 1]);
                 case '?':
                 default:
                         if (optopt && optopt < 0x100)
@@ -523,8 +616,12 @@ static int parse_argv(int argc, char **argv) {
                 return err(CTL_EXIT_USAGE, "--socket needs a path");
         if (arg_run_dir && !arg_run_dir[0])
                 return err(CTL_EXIT_USAGE, "--run-dir needs a directory");
-        if (arg_db && !arg_db[0])
+        if (ctl_args.db && !ctl_args.db[0])
                 return err(CTL_EXIT_USAGE, "--db needs a path");
+        if (ctl_args.state_dir && !ctl_args.state_dir[0])
+                return err(CTL_EXIT_USAGE, "--state-dir needs a directory");
+        if (ctl_args.db && ctl_args.state_dir)
+                return err(CTL_EXIT_USAGE, "give --db or --state-dir, not both");
         return -1;
 }
 

@@ -1094,43 +1094,6 @@ int store_tick(Store *s, const StoreSample *samples, size_t n) {
         return r;
 }
 
-static double json_number(const cJSON *o, const char *key, double def) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-        return cJSON_IsNumber(v) && v->valuedouble >= 0 ? v->valuedouble : def;
-}
-
-bool store_sample_from_stats(const cJSON *stats, StoreSample *ret) {
-        const cJSON *workers = cJSON_GetObjectItemCaseSensitive(stats, "workers"), *w;
-        double rt_sum = 0;
-        unsigned rt_n = 0;
-
-        if (!cJSON_IsObject(stats) || !cJSON_IsArray(workers))
-                return false;
-        ret->requests = (uint64_t) json_number(stats, "requests", 0);
-        ret->errors = (uint64_t) json_number(stats, "exceptions", 0);
-        ret->listen_queue = (uint64_t) json_number(stats, "listen_queue", 0);
-        ret->p99_rt_ms = json_number(stats, "p99_rt", -1) >= 0 ? json_number(stats, "p99_rt", 0) / 1000
-                                                               : NAN;
-        ret->cpu = json_number(stats, "cpu", -1) >= 0 ? json_number(stats, "cpu", 0) : NAN;
-        ret->busy = ret->total = 0;
-        ret->rss = ret->respawns = ret->harakiris = 0;
-        cJSON_ArrayForEach(w, workers) {
-                const cJSON *st = cJSON_GetObjectItemCaseSensitive(w, "status");
-                double rt = json_number(w, "avg_rt", 0); /* µs */
-                ret->total++;
-                ret->busy += cJSON_IsString(st) && streq(st->valuestring, "busy");
-                ret->rss += (uint64_t) json_number(w, "rss", 0);
-                ret->respawns += (uint64_t) json_number(w, "respawn_count", 0);
-                ret->harakiris += (uint64_t) json_number(w, "harakiri_count", 0);
-                if (rt > 0) {
-                        rt_sum += rt;
-                        rt_n++;
-                }
-        }
-        ret->avg_rt_ms = rt_n ? rt_sum / rt_n / 1000 : 0;
-        return true;
-}
-
 int store_parse_duration(const char *s, uint64_t *ret) {
         char *end;
         errno = 0;
