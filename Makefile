@@ -87,7 +87,9 @@ $(BUILD)/vassal: $(VASSAL_OBJS) $(BUILD)/libcommon.a
 $(BUILD)/emperor: $(EMPEROR_OBJS) $(BUILD)/libcommon.a
 	$(call say,LINK,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(SQLITE_LIBS)
 
-$(BUILD)/emperorctl: $(CTL_OBJS) $(BUILD)/libcommon.a
+# emperorctl reads the stats store with the emperor's own query code.
+$(BUILD)/obj/ctl/%.o: ALL_CFLAGS += -Iemperor
+$(BUILD)/emperorctl: $(CTL_OBJS) $(BUILD)/obj/emperor/query.o $(BUILD)/libcommon.a
 	$(call say,LINK,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(SQLITE_LIBS)
 
 # A unit test links the lib; a test of a vassal module names its objects below.

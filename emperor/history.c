@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -82,6 +83,43 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 }
 
+/* RUN_DIR/stats.db → the store, so `emperorctl --run-dir DIR stats` finds it without being
+ * told the state dir. Replaced atomically; left in place at exit (the history commands work
+ * while the emperor is down). */
+static void link_store(const char *run_dir, const char *db) {
+        _cleanup_free_ char *target = NULL, *link = NULL, *tmp = NULL;
+        _cleanup_free_ char *dir = realpath(run_dir, NULL);
+        char *slash;
+
+        if (!dir || !db)
+                return;
+        /* The state dir exists by now (the store made it); the file may not yet. */
+        _cleanup_free_ char *state = strdup(db);
+        if (!state || !(slash = strrchr(state, '/')))
+                return;
+        *slash = 0;
+        _cleanup_free_ char *state_abs = realpath(state[0] ? state : "/", NULL);
+        if (!state_abs || asprintf(&target, "%s/stats.db", state_abs) < 0) {
+                target = NULL;
+                return;
+        }
+        if (asprintf(&link, "%s/stats.db", dir) < 0) {
+                link = NULL;
+                return;
+        }
+        if (streq(target, link))
+                return; /* the state dir is the run dir */
+        if (asprintf(&tmp, "%s/.stats.db.%d", dir, getpid()) < 0) {
+                tmp = NULL;
+                return;
+        }
+        (void) unlink(tmp);
+        if (symlink(target, tmp) < 0 || rename(tmp, link) < 0) {
+                log_debug_errno(errno, "Cannot link '%s' to the stats store: %m", link);
+                (void) unlink(tmp);
+        }
+}
+
 int history_new(Manager *m, const ManagerOptions *o, History **ret) {
         History *h = calloc(1, sizeof(History));
         int r;
@@ -101,6 +139,7 @@ int history_new(Manager *m, const ManagerOptions *o, History **ret) {
                 free(h);
                 return r;
         }
+        link_store(o->run_dir, store_path(h->store));
         if (h->interval_usec > 0) {
                 /* 1 ms accuracy: a tick lands on its second (samples are keyed by it). */
                 r = sd_event_add_time_relative(m->event, &h->timer, CLOCK_MONOTONIC,

@@ -14,6 +14,7 @@
 #include "manager.h"
 #include "sockutil.h"
 #include "web.h"
+#include "webapi.h"
 
 #define WEB_MAX_CLIENTS 64
 #define WEB_REQUEST_MAX 8192
@@ -40,6 +41,7 @@ struct Web {
         WebClient *clients;
         unsigned n_clients;
         uint64_t started; /* CLOCK_MONOTONIC µs */
+        WebApi *api;      /* /api/.../history and events, from the store */
 };
 
 /* A growing text buffer for responses. */
@@ -288,6 +290,15 @@ static void route(WebClient *c, const HttpRequest *req) {
                 respond_json(c, 200, r, head);
                 return;
         }
+        int status;
+        cJSON *body;
+        if (w->api && webapi_route(w->api, path, req->query, req->query_len, &status, &body)) {
+                if (body)
+                        respond_json(c, status, body, head);
+                else
+                        respond(c, 500, "text/plain", "500 Internal Server Error\n", 26, head);
+                return;
+        }
         if (strncmp(path, "/api/vassals/", 13) == 0) {
                 Instance *i = manager_find(w->m, path + 13);
                 if (!i) {
@@ -401,6 +412,14 @@ int web_new(Manager *m, const char *address, Web **ret) {
         w->m = m;
         w->started = now_usec();
         w->address = strdup(address);
+        _cleanup_free_ char *db = NULL;
+        if (asprintf(&db, "%s/stats.db", m->state_dir) < 0)
+                db = NULL;
+        w->api = db ? webapi_new(db) : NULL;
+        if (!w->address || !w->api) {
+                web_free(w);
+                return -ENOMEM;
+        }
         w->fd = socket_listen(address, 64, -1, NULL, &unix_path);
         if (w->fd < 0) {
                 /* The dashboard is a convenience: without it the fleet still runs. */
@@ -426,6 +445,7 @@ void web_free(Web *w) {
                 client_free(w->clients);
         sd_event_source_disable_unref(w->io);
         safe_close(w->fd);
+        webapi_free(w->api);
         free(w->address);
         free(w);
 }
