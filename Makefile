@@ -100,6 +100,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcommon.a
 $(BUILD)/tests/test-scan: $(BUILD)/obj/emperor/scan.o
 $(BUILD)/tests/test-vini: $(BUILD)/obj/emperor/vini.o
 $(BUILD)/tests/test-store: $(BUILD)/obj/emperor/store.o $(BUILD)/obj/emperor/sample.o
+$(BUILD)/tests/test-query: $(BUILD)/obj/emperor/query.o $(BUILD)/obj/emperor/store.o \
+                          $(BUILD)/obj/emperor/sample.o
 $(BUILD)/tests/test-request: $(BUILD)/obj/vassal/request.o
 $(BUILD)/tests/test-logger: $(BUILD)/obj/vassal/logger.o
 # config.o checks exec commands (exec.o) and uid/gid names (privileges.o).
