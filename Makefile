@@ -85,20 +85,21 @@ $(BUILD)/vassal: $(VASSAL_OBJS) $(BUILD)/libcommon.a
 	$(call say,LINK,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(PY_LIBS)
 
 $(BUILD)/emperor: $(EMPEROR_OBJS) $(BUILD)/libcommon.a
-	$(call say,LINK,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(SQLITE_LIBS)
+	$(call say,LINK,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(SQLITE_LIBS) -lm
 
 # emperorctl reads the stats store with the emperor's own query code.
 $(BUILD)/obj/ctl/%.o: ALL_CFLAGS += -Iemperor
 $(BUILD)/emperorctl: $(CTL_OBJS) $(BUILD)/obj/emperor/query.o $(BUILD)/libcommon.a
-	$(call say,LINK,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(SQLITE_LIBS)
+	$(call say,LINK,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(SQLITE_LIBS) -lm
 
 # A unit test links the lib; a test of a vassal module names its objects below.
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcommon.a
 	@mkdir -p $(@D)
 	$(call say,TEST,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests/unit -Ivassal -o $@ $< \
-		$(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS) $(PY_LIBS) $(SQLITE_LIBS) $(CMOCKA_LIBS)
+		$(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS) $(PY_LIBS) $(SQLITE_LIBS) $(CMOCKA_LIBS) -lm
 $(BUILD)/tests/test-scan: $(BUILD)/obj/emperor/scan.o
 $(BUILD)/tests/test-vini: $(BUILD)/obj/emperor/vini.o
+$(BUILD)/tests/test-block: $(BUILD)/obj/emperor/block.o
 $(BUILD)/tests/test-store: $(BUILD)/obj/emperor/store.o $(BUILD)/obj/emperor/sample.o
 $(BUILD)/tests/test-query: $(BUILD)/obj/emperor/query.o $(BUILD)/obj/emperor/store.o \
                           $(BUILD)/obj/emperor/sample.o
@@ -118,10 +119,16 @@ $(BUILD)/tests/test-ctl-format: $(BUILD)/obj/ctl/format.o
 FUZZ_CC ?= clang
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) lib/*.h
 	@mkdir -p $(@D)
-	$(call say,FUZZ,$@)$(FUZZ_CC) -g -O1 -std=gnu17 -D_GNU_SOURCE -Ilib \
+	$(call say,FUZZ,$@)$(FUZZ_CC) -g -O1 -std=gnu17 -D_GNU_SOURCE -Ilib -Iemperor \
 		$(shell $(PKG_CONFIG) --cflags libcjson) \
+# A target of an emperor module names it in FUZZ_EXTRA (and its libraries in FUZZ_LIBS).
+build/fuzz/fuzz-block: FUZZ_EXTRA = emperor/block.c
+build/fuzz/fuzz-block: emperor/block.c emperor/block.h
+build/fuzz/fuzz-since: FUZZ_EXTRA = emperor/query.c
+build/fuzz/fuzz-since: FUZZ_LIBS = $(SQLITE_LIBS)
+build/fuzz/fuzz-since: emperor/query.c emperor/query.h
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< $(LIB_SRCS) \
-		$(shell $(PKG_CONFIG) --libs libcjson)
+		$(FUZZ_EXTRA) $(shell $(PKG_CONFIG) --libs libcjson) $(FUZZ_LIBS)
 
 check-build: $(PROGRAMS) $(UNIT_BINS)
 .PHONY: check-build
