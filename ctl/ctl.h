@@ -62,6 +62,9 @@ int ctl_err(int status, const char *fmt, ...) _printf_(2, 3);
  * status, an error printed. With print_json the reply is printed as received and *ret stays
  * NULL; else on CTL_EXIT_OK *ret is the reply, ok:true, the caller's to free. */
 int ctl_request(const char *cmd, const char *app, bool all, bool print_json, cJSON **ret);
+/* Set around ctl_request() by a command with a fallback of its own (logs reads the store):
+ * CTL_EXIT_NOT_RUNNING is then returned without the error printed. */
+extern bool ctl_quiet_not_running;
 
 /* The stats store's path: --db, else --state-dir's stats.db, else RUN_DIR/stats.db when the
  * emperor left that link there, else EMPEROR_STATE_DIR/stats.db. NULL on OOM. */

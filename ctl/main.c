@@ -37,6 +37,7 @@
 #define CTL_TIMEOUT_SEC 30.0
 
 CtlArgs ctl_args;
+bool ctl_quiet_not_running;
 #define arg_socket ctl_args.socket
 #define arg_run_dir ctl_args.run_dir
 #define arg_json ctl_args.json
@@ -309,6 +310,8 @@ static int ctl_connect(const char *path, double timeout) {
                 switch (errno) {
                 case ENOENT:
                 case ECONNREFUSED:
+                        if (ctl_quiet_not_running)
+                                return -CTL_EXIT_NOT_RUNNING;
                         return -err(CTL_EXIT_NOT_RUNNING,
                                     "the emperor is not running (cannot connect to %s: %m)", path);
                 case EACCES:
