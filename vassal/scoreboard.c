@@ -12,6 +12,12 @@
 
 #define SCOREBOARD_ERROR_MAX 512
 
+const uint32_t scoreboard_rt_bounds[SCOREBOARD_RT_BUCKETS - 1] = {
+        250,     400,     600,     1000,     1500,     2500,     4000,    6000,   10000,
+        15000,   25000,   40000,   60000,    100000,   150000,   250000,  400000, 600000,
+        1000000, 1500000, 2500000, 4000000, 6000000, 10000000, 15000000, 30000000,
+};
+
 /* The shared region: this header, then the slots. */
 typedef struct ScoreboardShared {
         atomic_flag error_taken;
@@ -157,8 +163,92 @@ void scoreboard_totals(const Scoreboard *sb, ScoreboardTotals *ret) {
                 ret->busy += atomic_load_explicit(&s->busy, memory_order_relaxed);
                 ret->requests += atomic_load_explicit(&s->requests, memory_order_relaxed);
                 ret->exceptions += atomic_load_explicit(&s->exceptions, memory_order_relaxed);
+                ret->errors += atomic_load_explicit(&s->errors, memory_order_relaxed);
                 ret->tx += atomic_load_explicit(&s->tx, memory_order_relaxed);
         }
+}
+
+void scoreboard_histogram(const Scoreboard *sb, ScoreboardHistogram *ret) {
+        *ret = (ScoreboardHistogram) {};
+        for (size_t i = 0; i < sb->n; i++) {
+                const ScoreboardSlot *s = &sb->slots[i];
+                for (size_t b = 0; b < SCOREBOARD_RT_BUCKETS; b++)
+                        ret->counts[b] += atomic_load_explicit(&s->rt_hist[b],
+                                                               memory_order_relaxed);
+                ret->sum += atomic_load_explicit(&s->running_time, memory_order_relaxed);
+        }
+}
+
+void scoreboard_histogram_delta(const ScoreboardHistogram *now, const ScoreboardHistogram *before,
+                                ScoreboardHistogram *ret) {
+        for (size_t b = 0; b < SCOREBOARD_RT_BUCKETS; b++)
+                ret->counts[b] = now->counts[b] >= before->counts[b]
+                                         ? now->counts[b] - before->counts[b]
+                                         : 0;
+        ret->sum = now->sum >= before->sum ? now->sum - before->sum : 0;
+}
+
+uint64_t scoreboard_histogram_count(const ScoreboardHistogram *h) {
+        uint64_t n = 0;
+        for (size_t b = 0; b < SCOREBOARD_RT_BUCKETS; b++)
+                n += h->counts[b];
+        return n;
+}
+
+double scoreboard_histogram_quantile(const ScoreboardHistogram *h, double q) {
+        uint64_t n = scoreboard_histogram_count(h);
+        if (n == 0)
+                return -1;
+        /* The rank of the quantile among the n requests, then the bucket that holds it and
+         * where in that bucket it falls (requests spread evenly across a bucket). */
+        double rank = q * (double) n, below = 0;
+        for (size_t b = 0; b < SCOREBOARD_RT_BUCKETS; b++) {
+                double in = (double) h->counts[b];
+                if (in == 0 || below + in < rank) {
+                        below += in;
+                        continue;
+                }
+                if (b == SCOREBOARD_RT_BUCKETS - 1)
+                        return scoreboard_rt_bounds[b - 1];
+                double lo = b == 0 ? 0 : scoreboard_rt_bounds[b - 1], hi = scoreboard_rt_bounds[b];
+                return lo + (hi - lo) * (rank - below) / in;
+        }
+        /* Only for q > 1, or rounding at q = 1: the highest bucket with a request. */
+        for (size_t b = SCOREBOARD_RT_BUCKETS; b-- > 0;)
+                if (h->counts[b] > 0)
+                        return scoreboard_rt_bounds[MIN(b, (size_t) SCOREBOARD_RT_BUCKETS - 2)];
+        return -1;
+}
+
+void scoreboard_window_init(ScoreboardWindow *w, const Scoreboard *sb, uint64_t now_usec,
+                            uint64_t cpu_time, unsigned n_cpus) {
+        *w = (ScoreboardWindow) {
+                .p99_rt = -1,
+                .cpu_time = cpu_time,
+                .start_usec = now_usec,
+                .start_cpu = cpu_time,
+                .cpu_max = 100.0 * MAX(n_cpus, 1u),
+        };
+        scoreboard_histogram(sb, &w->start_hist);
+}
+
+void scoreboard_window_advance(ScoreboardWindow *w, const Scoreboard *sb, uint64_t now_usec,
+                               uint64_t cpu_time) {
+        ScoreboardHistogram now, delta;
+
+        scoreboard_histogram(sb, &now);
+        scoreboard_histogram_delta(&now, &w->start_hist, &delta);
+        w->p99_rt = scoreboard_histogram_quantile(&delta, 0.99);
+        /* The CPU time only grows (cputime.h); the clamps keep a glitch from turning into a
+         * negative or impossible percentage. */
+        uint64_t used = cpu_time >= w->start_cpu ? cpu_time - w->start_cpu : 0;
+        uint64_t elapsed = now_usec > w->start_usec ? now_usec - w->start_usec : 0;
+        w->cpu = elapsed > 0 ? MIN(100.0 * (double) used / (double) elapsed, w->cpu_max) : 0;
+        w->cpu_time = MAX(cpu_time, w->cpu_time);
+        w->measured = true;
+        w->start_usec = now_usec;
+        w->start_cpu = MAX(cpu_time, w->start_cpu);
+        w->start_hist = now;
 }
 
 static bool add_number(cJSON *o, const char *name, double v) {
@@ -266,6 +356,7 @@ static cJSON *slot_json(const ScoreboardSlot *s, size_t id, bool with_cores) {
             !add_number(w, "delta_requests", requests >= at_spawn ? requests - at_spawn : 0) ||
             !add_number(w, "exceptions",
                         atomic_load_explicit(&s->exceptions, memory_order_relaxed)) ||
+            !add_number(w, "errors", atomic_load_explicit(&s->errors, memory_order_relaxed)) ||
             !add_number(w, "harakiri_count",
                         atomic_load_explicit(&s->harakiri_count, memory_order_relaxed)) ||
             !add_zeros(w, zeros, ELEMENTSOF(zeros)) ||
@@ -323,9 +414,54 @@ static cJSON *sockets_json(const ScoreboardInfo *info) {
         return TAKE_PTR(a);
 }
 
+/* "rt_hist": the histogram with cumulative counts, as Prometheus wants its buckets. */
+static cJSON *histogram_json(const ScoreboardHistogram *h) {
+        _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
+        cJSON *le, *counts;
+        uint64_t n = 0;
+
+        if (!o || !(le = cJSON_AddArrayToObject(o, "le_us")) ||
+            !(counts = cJSON_AddArrayToObject(o, "counts")))
+                return NULL;
+        for (size_t b = 0; b < SCOREBOARD_RT_BUCKETS - 1; b++) {
+                n += h->counts[b];
+                cJSON *x = cJSON_CreateNumber(scoreboard_rt_bounds[b]);
+                if (!x || !cJSON_AddItemToArray(le, x))
+                        return cJSON_Delete(x), NULL;
+                x = cJSON_CreateNumber((double) n);
+                if (!x || !cJSON_AddItemToArray(counts, x))
+                        return cJSON_Delete(x), NULL;
+        }
+        n += h->counts[SCOREBOARD_RT_BUCKETS - 1];
+        if (!add_number(o, "sum_us", (double) h->sum) || !add_number(o, "count", (double) n))
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+/* The fields past uWSGI's: "rt_hist", and what the master measured over its last interval. */
+static bool add_measures(cJSON *root, const ScoreboardInfo *info, const ScoreboardHistogram *h) {
+        const ScoreboardWindow *w = info->window;
+        cJSON *hist = histogram_json(h);
+
+        if (!hist || !cJSON_AddItemToObject(root, "rt_hist", hist)) {
+                cJSON_Delete(hist);
+                return false;
+        }
+        if (!w || !w->measured)
+                return true;
+        /* No request in the interval: its p99 is unknown, which 0 would misstate. Whole µs
+         * and hundredths of a percent: no false precision in 17 digits. */
+        if (!(w->p99_rt >= 0 ? add_number(root, "p99_rt", (double) (uint64_t) (w->p99_rt + 0.5))
+                             : cJSON_AddNullToObject(root, "p99_rt") != NULL))
+                return false;
+        return add_number(root, "cpu", (double) (uint64_t) (w->cpu * 100 + 0.5) / 100) &&
+               add_number(root, "cpu_time", (double) w->cpu_time);
+}
+
 /* The object with the first n_workers slots. */
 static cJSON *stats_object(const Scoreboard *sb, const ScoreboardInfo *info,
-                           const ScoreboardTotals *t, size_t n_workers) {
+                           const ScoreboardTotals *t, const ScoreboardHistogram *h,
+                           size_t n_workers) {
         _cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateObject();
         cJSON *workers, *sockets;
 
@@ -359,15 +495,17 @@ static cJSON *stats_object(const Scoreboard *sb, const ScoreboardInfo *info,
         if (n_workers < sb->n && !cJSON_AddTrueToObject(root, "workers_truncated"))
                 return NULL;
         if (!add_number(root, "requests", (double) t->requests) ||
-            !add_number(root, "exceptions", (double) t->exceptions))
+            !add_number(root, "exceptions", (double) t->exceptions) ||
+            !add_number(root, "errors", (double) t->errors) || !add_measures(root, info, h))
                 return NULL;
         return TAKE_PTR(root);
 }
 
 /* The object printed as one line with the first n workers, and its length. */
 static char *stats_print(const Scoreboard *sb, const ScoreboardInfo *info,
-                         const ScoreboardTotals *t, size_t n, size_t *ret_len) {
-        _cleanup_(cJSON_Deletep) cJSON *root = stats_object(sb, info, t, n);
+                         const ScoreboardTotals *t, const ScoreboardHistogram *h, size_t n,
+                         size_t *ret_len) {
+        _cleanup_(cJSON_Deletep) cJSON *root = stats_object(sb, info, t, h, n);
         char *s = root ? cJSON_PrintUnformatted(root) : NULL;
         if (s)
                 *ret_len = strlen(s);
@@ -376,25 +514,27 @@ static char *stats_print(const Scoreboard *sb, const ScoreboardInfo *info,
 
 char *scoreboard_stats_json(const Scoreboard *sb, const ScoreboardInfo *info, size_t max_size) {
         ScoreboardTotals t;
+        ScoreboardHistogram h;
         size_t len, base_len;
 
         /* The totals are read once, so they agree with themselves whatever is cut. */
         scoreboard_totals(sb, &t);
-        char *s = stats_print(sb, info, &t, sb->n, &len);
+        scoreboard_histogram(sb, &h);
+        char *s = stats_print(sb, info, &t, &h, sb->n, &len);
         if (!s || len < max_size)
                 return s;
         free(s);
 
         /* Too long: the size without workers, and then as many as fit by their average size,
          * fewer while the actual ones run longer (ids grow a digit now and then). */
-        s = stats_print(sb, info, &t, 0, &base_len);
+        s = stats_print(sb, info, &t, &h, 0, &base_len);
         if (!s || base_len >= max_size)
                 return mfree(s);
         free(s);
         size_t per = (len - base_len) / sb->n + 1;
         size_t n = MIN((max_size - 1 - base_len) / per, sb->n - 1);
         for (;;) {
-                s = stats_print(sb, info, &t, n, &len);
+                s = stats_print(sb, info, &t, &h, n, &len);
                 if (!s || len < max_size || n == 0)
                         return s;
                 free(s);

@@ -5,7 +5,8 @@
  * it forks. A worker updates its own slot on every request with a few relaxed atomic adds (the
  * threads of one worker share the slot); the master reads all of them for the stats it sends
  * (X_STATS=, STATUS=) and resets a slot when its worker is replaced. Counters are cumulative
- * over the slot's life, across respawns, so a reader's rates never go negative.
+ * over the slot's life, across respawns, so a reader's rates never go negative. They start over
+ * with the master's image: a reload re-executes it (same pid) with a fresh scoreboard.
  *
  * Readers see each counter whole but not a consistent snapshot of all of them: fine for
  * statistics, and nothing else reads them. */
@@ -17,11 +18,20 @@
 #include <string.h>
 #include <sys/types.h>
 
+/* Response times: bucket i of a histogram counts the requests that took at most
+ * scoreboard_rt_bounds[i] µs (and more than the bound before it); the last one, past 30 s, is
+ * +Inf. Log-spaced, 5 per decade (1, 1.5, 2.5, 4, 6) from 0.25 ms to 30 s: a quantile
+ * interpolated within its bucket is off by less than the bucket's width: at most 40% of its
+ * upper bound (but for the first bucket, from 0, and the last finite one, 15 s to 30 s). */
+#define SCOREBOARD_RT_BUCKETS 27
+extern const uint32_t scoreboard_rt_bounds[SCOREBOARD_RT_BUCKETS - 1];
+
 typedef struct ScoreboardSlot {
         _Atomic int32_t pid;           /* 0: no process */
         _Atomic uint32_t busy;         /* requests in flight */
         _Atomic uint64_t requests;     /* finished requests */
         _Atomic uint64_t exceptions;   /* requests whose app raised */
+        _Atomic uint64_t errors;       /* requests answered >= 500 or whose app raised */
         _Atomic uint64_t tx;           /* response body bytes */
         _Atomic uint64_t running_time; /* µs spent in requests, summed */
         _Atomic uint64_t avg_rt;       /* µs, moving average over the last ~8 requests */
@@ -31,6 +41,7 @@ typedef struct ScoreboardSlot {
         _Atomic uint64_t requests_at_spawn; /* requests when the current process took the slot */
         _Atomic uint64_t harakiri_count;    /* processes killed for a stuck request (guard.c) */
         _Atomic uint64_t rss, vsz;          /* bytes, sampled by the master every second */
+        _Atomic uint64_t rt_hist[SCOREBOARD_RT_BUCKETS]; /* requests per bucket (not cumulative) */
         struct ScoreboardCore *cores;       /* its threads' cores; set before any fork */
         uint32_t n_cores;
 } __attribute__((aligned(64))) ScoreboardSlot;
@@ -69,19 +80,34 @@ ScoreboardCore *scoreboard_core(Scoreboard *sb, size_t id, size_t index);
 void scoreboard_slot_spawned(ScoreboardSlot *s, pid_t pid, uint64_t respawn_count);
 void scoreboard_slot_exited(ScoreboardSlot *s);
 
+/* The bucket of a response time: most requests are fast, so the walk up from the first bound
+ * usually stops after one or two compares (a constant table, no division, no float). */
+static inline unsigned scoreboard_rt_bucket(uint64_t rt_usec) {
+        unsigned i = 0;
+        while (i < SCOREBOARD_RT_BUCKETS - 1 && rt_usec > scoreboard_rt_bounds[i])
+                i++;
+        return i;
+}
+
 /* A worker, around each request: cheap enough for the hot path. */
 static inline void scoreboard_request_begin(ScoreboardSlot *s, int64_t now_usec) {
         atomic_fetch_add_explicit(&s->busy, 1, memory_order_relaxed);
         atomic_store_explicit(&s->request_start, now_usec, memory_order_relaxed);
 }
 
+/* exception: the app raised (even after its headers went out); status: the response's (an
+ * error from 500 up). Either counts the request once in errors. */
 static inline void scoreboard_request_end(ScoreboardSlot *s, uint64_t rt_usec, uint64_t tx,
-                                          bool exception) {
+                                          bool exception, int status) {
         atomic_fetch_add_explicit(&s->requests, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&s->tx, tx, memory_order_relaxed);
         atomic_fetch_add_explicit(&s->running_time, rt_usec, memory_order_relaxed);
+        atomic_fetch_add_explicit(&s->rt_hist[scoreboard_rt_bucket(rt_usec)], 1,
+                                  memory_order_relaxed);
         if (exception)
                 atomic_fetch_add_explicit(&s->exceptions, 1, memory_order_relaxed);
+        if (exception || status >= 500)
+                atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
         /* avg += (rt - avg) / 8 as a load and a store, not a CAS loop: two threads finishing
          * at once may lose one sample, which an average can afford. */
         uint64_t avg = atomic_load_explicit(&s->avg_rt, memory_order_relaxed);
@@ -134,10 +160,49 @@ const char *scoreboard_error(const Scoreboard *sb);
 
 typedef struct ScoreboardTotals {
         size_t workers; /* slots with a process */
-        uint64_t busy, requests, exceptions, tx;
+        uint64_t busy, requests, exceptions, errors, tx;
 } ScoreboardTotals;
 
 void scoreboard_totals(const Scoreboard *sb, ScoreboardTotals *ret);
+
+/* Response times summed over the slots: cumulative since the scoreboard was made. */
+typedef struct ScoreboardHistogram {
+        uint64_t counts[SCOREBOARD_RT_BUCKETS]; /* per bucket, not cumulative */
+        uint64_t sum;                           /* µs */
+} ScoreboardHistogram;
+
+void scoreboard_histogram(const Scoreboard *sb, ScoreboardHistogram *ret);
+/* What now counts and before did not: the requests of the window between two readings. A
+ * counter that went down (it cannot, short of a bug) counts 0. */
+void scoreboard_histogram_delta(const ScoreboardHistogram *now, const ScoreboardHistogram *before,
+                                ScoreboardHistogram *ret);
+uint64_t scoreboard_histogram_count(const ScoreboardHistogram *h);
+/* The q-quantile (0 < q <= 1) in µs, interpolated linearly within its bucket (from 0 for the
+ * first; the +Inf bucket answers its lower bound, as Prometheus' histogram_quantile does), or
+ * -1 when h counts no request. */
+double scoreboard_histogram_quantile(const ScoreboardHistogram *h, double q);
+
+/* What the master measures over each stats interval (master.c): the window is the time since
+ * the previous measurement (or since the master started). */
+typedef struct ScoreboardWindow {
+        bool measured;     /* false until the first interval ended */
+        double p99_rt;     /* µs, over the requests completed in the window; < 0: none */
+        double cpu;        /* percent of one core used by the master and its workers */
+        uint64_t cpu_time; /* µs of CPU of the master and its workers, cumulative */
+        /* Where the current window started. */
+        uint64_t start_usec; /* CLOCK_MONOTONIC */
+        uint64_t start_cpu;
+        ScoreboardHistogram start_hist;
+        double cpu_max; /* percent: every CPU busy; more is a measurement glitch */
+} ScoreboardWindow;
+
+/* A window starting at now_usec, at cpu_time µs of CPU (and the scoreboard as it is). */
+void scoreboard_window_init(ScoreboardWindow *w, const Scoreboard *sb, uint64_t now_usec,
+                            uint64_t cpu_time, unsigned n_cpus);
+/* Ends the window at now_usec and cpu_time (cumulative, as given to init), measures it, and
+ * starts the next one. */
+void scoreboard_window_advance(ScoreboardWindow *w, const Scoreboard *sb, uint64_t now_usec,
+                               uint64_t cpu_time);
 
 /* A listening socket as the stats show it. */
 typedef struct ScoreboardSocket {
@@ -159,19 +224,36 @@ typedef struct ScoreboardInfo {
         /* Each worker's "cores" (threads) with the request in flight: the stats server has
          * them; X_STATS leaves them out to stay one datagram. */
         bool cores;
+        /* The master's last measured interval: "p99_rt", "cpu" and "cpu_time" are left out
+         * while it is NULL or not measured yet. */
+        const ScoreboardWindow *window;
 } ScoreboardInfo;
 
 /* The stats object, uWSGI's shape, as one line of JSON shorter than max_size bytes (with its
  * NUL), the workers array cut short (and "workers_truncated": true) when it must be:
  *   {"version","listen_queue","listen_queue_errors","signal_queue","load","pid","uid","gid",
  *    "cwd","locks":[],"sockets":[{"name","proto","queue","max_queue","shared","can_offload"}],
- *    "workers":[{"id","pid","accepting","requests","delta_requests","exceptions",
+ *    "workers":[{"id","pid","accepting","requests","delta_requests","exceptions","errors",
  *    "harakiri_count","signals","signal_queue","status":"idle"|"busy","rss","vsz",
  *    "running_time","last_spawn","respawn_count","tx","avg_rt","apps":[],
  *    "cores":[{"id","requests","static_requests","routed_requests","offloaded_requests",
  *    "write_errors","read_errors","in_request","vars":["REQUEST_METHOD=GET","REQUEST_URI=/"],
  *    "req_info":{"request_start"}}] (with info->cores; vars and req_info while in a request)
- *    }],"requests","exceptions"}
+ *    }],"requests","exceptions","errors",
+ *    "rt_hist":{"le_us":[250,500,...,30000000],"counts":[...],"sum_us","count"},
+ *    "p99_rt","cpu","cpu_time"}
+ * Beyond uWSGI's fields (its readers ignore the others):
+ *   errors    requests answered with a status >= 500 or whose app raised (even mid-response),
+ *             each counted once; cumulative like requests and exceptions.
+ *   rt_hist   every request's response time since the master started: counts[i] requests
+ *             took at most le_us[i] µs (cumulative, so non-decreasing; as long as le_us);
+ *             count is all of them (the +Inf bucket), sum_us their total µs.
+ *   p99_rt    µs: the 99th percentile over the requests completed in the master's last stats
+ *             interval, interpolated within its bucket; null when none completed in it.
+ *   cpu       percent of one core the master and its workers used over that interval.
+ *   cpu_time  µs of CPU the master and its workers used, cumulative (a worker's counts until
+ *             it exits, the master's since it started).
+ * p99_rt, cpu and cpu_time appear once the master measured an interval (info->window).
  * Request data is made valid UTF-8 (a byte that is not becomes U+FFFD) and escaped by cJSON.
  * Returns a malloc'd string, or NULL when out of memory or max_size is too small for even an
  * empty workers array. */

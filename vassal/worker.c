@@ -316,7 +316,7 @@ static bool conn_serve(ThreadCtx *t, Conn *c, Request *r) {
                 r->keep_alive = false;
 done:;
         int64_t elapsed = mono_us() - start;
-        scoreboard_request_end(w->slot, (uint64_t) elapsed, r->bytes_sent, exception);
+        scoreboard_request_end(w->slot, (uint64_t) elapsed, r->bytes_sent, exception, r->status);
         scoreboard_core_end(t->core);
         uint64_t n = atomic_fetch_add(&w->requests, 1) + 1;
         log_request(t, c, r, elapsed, n);

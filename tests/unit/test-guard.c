@@ -257,7 +257,7 @@ static void test_reload_on_rss_and_as(void **state) {
         assert_int_equal(atomic_load(&s1->rss), 60 * MB);
 
         scoreboard_request_begin(s1, now);
-        scoreboard_request_end(s1, 1, 1, false);
+        scoreboard_request_end(s1, 1, 1, false, 200);
         guard_check(f->guard, now);
         assert_int_equal(f->fake.n_recycled, 1);
         assert_int_equal(f->fake.recycled[0], 1);
@@ -271,7 +271,7 @@ static void test_reload_on_rss_and_as(void **state) {
         f->fake.rss = 10 * MB;
         f->cfg.reload_on_as = 200;
         scoreboard_request_begin(s1, now);
-        scoreboard_request_end(s1, 1, 1, false);
+        scoreboard_request_end(s1, 1, 1, false, 200);
         guard_check(f->guard, now + 2 * SEC);
         assert_int_equal(f->fake.n_recycled, 1);
         f->fake.vsz = 200 * MB;
