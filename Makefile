@@ -111,6 +111,7 @@ CONFIG_OBJS = $(BUILD)/obj/vassal/config.o $(BUILD)/obj/vassal/exec.o \
 $(BUILD)/tests/test-config: $(CONFIG_OBJS)
 $(BUILD)/tests/test-socket: $(BUILD)/obj/vassal/socket.o $(CONFIG_OBJS)
 $(BUILD)/tests/test-scoreboard: $(BUILD)/obj/vassal/scoreboard.o
+$(BUILD)/tests/test-cputime: $(BUILD)/obj/vassal/cputime.o
 $(BUILD)/tests/test-guard: $(BUILD)/obj/vassal/guard.o $(BUILD)/obj/vassal/scoreboard.o
 $(BUILD)/tests/test-exec: $(BUILD)/obj/vassal/exec.o
 $(BUILD)/tests/test-ctl-format: $(BUILD)/obj/ctl/format.o
