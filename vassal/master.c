@@ -8,7 +8,9 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "cputime.h"
 #include "daemon.h"
 #include "exec.h"
 #include "exitcodes.h"
@@ -71,6 +73,10 @@ struct Master {
         Logger *logger; /* the log file and the pipe's reader (logger.h) */
         sd_event_source *kill_timer;
         sd_event_source *stats_timer;
+        CpuTime *cputime;        /* the master's and its children's CPU (cputime.h) */
+        ScoreboardWindow window; /* the last stats interval: p99_rt, cpu (scoreboard.h) */
+        pid_t program_pid;       /* exec mode: the program's pid as cputime knows it */
+        bool notify;             /* NOTIFY_SOCKET is set: X_STATS go somewhere */
         bool stopping;
         bool notified_ready;
         int exit_code;
@@ -141,6 +147,7 @@ static int slot_spawn(WorkerSlot *s) {
                 _exit(worker_run(&a));
         }
         wsgi_after_fork_parent();
+        cputime_watch(m->cputime, pid, true);
 
         s->pid = pid;
         s->ready = false;
@@ -151,6 +158,7 @@ static int slot_spawn(WorkerSlot *s) {
         if (r < 0) {
                 /* Without a child source nobody would reap it: kill it now. */
                 (void) kill(pid, SIGKILL);
+                cputime_unwatch(m->cputime, pid);
                 (void) waitpid(pid, NULL, 0);
                 s->pid = 0;
                 return log_error_errno(r, "Failed to watch worker %d: %m", s->id);
@@ -216,6 +224,9 @@ static int on_worker_exit(sd_event_source *src, const siginfo_t *si, void *userd
                 log_warning("worker %d (pid %d) killed by signal %s%s", s->id, s->pid,
                             strsignal(si->si_status), si->si_code == CLD_DUMPED ? " (core dumped)" : "");
 
+        /* Still a zombie: sd-event reaps it after this callback, so its CPU clock holds its
+         * whole life now, and not after. */
+        cputime_unwatch(m->cputime, s->pid);
         s->pid = 0;
         s->ready = false;
         s->child = sd_event_source_disable_unref(src);
@@ -407,6 +418,7 @@ static int on_old_exit(sd_event_source *src, const siginfo_t *si, void *userdata
                  si->si_code == CLD_EXITED ? "finished" : "was killed");
         o->child = sd_event_source_disable_unref(src);
         o->kill_timer = sd_event_source_disable_unref(o->kill_timer);
+        cputime_unwatch(m->cputime, o->pid);
         o->pid = 0;
         if (m->degraded && master_old_alive(m) == 0 && !m->stopping) {
                 log_error("every previous worker is gone and the new code does not load: "
@@ -434,6 +446,8 @@ static void master_adopt_old(Master *m) {
                 o->pid = m->inherit.old_pids[i];
                 if (sd_event_add_child(m->event, &o->child, o->pid, WEXITED, on_old_exit, o) < 0)
                         o->pid = 0; /* gone already */
+                else /* what it used before the reload was the previous image's */
+                        cputime_watch(m->cputime, o->pid, false);
         }
         log_info("reloaded: %zu previous worker(s) serve until the new ones accept",
                  master_old_alive(m));
@@ -471,6 +485,7 @@ static int on_reload_check(sd_event_source *src, const siginfo_t *si, void *user
         Master *m = userdata;
         m->check_child = sd_event_source_disable_unref(src);
         m->reloading = false;
+        cputime_unwatch(m->cputime, m->check_pid);
         if (m->stopping)
                 return 0;
         if (si->si_code != CLD_EXITED || si->si_status != 0) {
@@ -527,6 +542,7 @@ static void master_reload(Master *m, bool chain) {
                 (void) waitpid(pid, NULL, 0);
                 return;
         }
+        cputime_watch(m->cputime, pid, true);
         m->reloading = true;
         m->reload_chain = chain;
 }
@@ -648,7 +664,7 @@ static int master_start_guards(Master *m) {
         int r = guard_new(&p, &m->guard);
         if (r >= 0 && m->stats)
                 r = stats_server_start(m->stats, m->event, m->scoreboard, &m->listeners,
-                                       m->guard);
+                                       m->guard, &m->window);
         return r;
 }
 
@@ -671,16 +687,21 @@ static void master_send_stats(Master *m) {
                                         restarts == 1 ? "" : "s");
         } else
                 scoreboard_status(m->scoreboard, status, sizeof(status));
-        _cleanup_free_ char *json = stats_json(m->scoreboard, &m->listeners, m->guard, false,
-                                               STATS_MESSAGE_MAX - sizeof(status) - 32);
+        _cleanup_free_ char *json = stats_json(m->scoreboard, &m->listeners, m->guard, &m->window,
+                                               false, STATS_MESSAGE_MAX - sizeof(status) - 32);
         if (!json)
                 log_warning("Failed to build the stats (out of memory), sending STATUS only");
         (void) sd_notifyf(0, "STATUS=%s%s%s", status, json ? "\nX_STATS=" : "", strempty(json));
 }
 
+/* Each stats interval: what the interval measured (the p99 of its requests, the CPU it used),
+ * for X_STATS and the stats server alike. */
 static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Master *m = userdata;
-        master_send_stats(m);
+        scoreboard_window_advance(&m->window, m->scoreboard, now_usec(),
+                                  cputime_total(m->cputime));
+        if (m->notify)
+                master_send_stats(m);
         int r = sd_event_source_set_time(s, usec + (uint64_t) m->cfg->stats_interval * 1000000);
         if (r >= 0)
                 r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
@@ -692,6 +713,13 @@ static void on_program_event(ExecProgram *p, ExecEvent event, void *userdata) {
         ScoreboardSlot *slot = scoreboard_slot(m->scoreboard, 1);
         pid_t pid = exec_program_pid(p);
 
+        /* Only the program's own process: what it forks is not ours to see. */
+        pid_t running = event == EXEC_EVENT_STARTED ? pid : 0;
+        if (m->program_pid != running) {
+                cputime_unwatch(m->cputime, m->program_pid);
+                m->program_pid = running;
+                cputime_watch(m->cputime, running, true);
+        }
         switch (event) {
         case EXEC_EVENT_STARTED:
                 scoreboard_slot_spawned(slot, pid, exec_program_restarts(p));
@@ -764,7 +792,14 @@ int master_run(VassalConfig *cfg) {
                 .log_pipe = { -1, -1 },
         };
         int r, code = EXIT_RUNTIME;
+        uint64_t start_usec = now_usec();
 
+        /* From the start: the app's import is CPU this vassal used too. */
+        r = cputime_new(&m.cputime);
+        if (r < 0) {
+                log_oom();
+                return EXIT_RUNTIME;
+        }
         r = reload_inherit(&m.inherit);
         if (r < 0)
                 return EXIT_RUNTIME;
@@ -817,6 +852,9 @@ int master_run(VassalConfig *cfg) {
                 log_error_errno(r, "Failed to map the scoreboard: %m");
                 goto finish;
         }
+        long n_cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        scoreboard_window_init(&m.window, m.scoreboard, start_usec, 0,
+                               n_cpus > 0 ? (unsigned) n_cpus : 1);
 
         /* After a reload the log pipe is the previous master's: its workers write there. */
         if (m.inherit.log_pipe[0] >= 0) {
@@ -845,8 +883,10 @@ int master_run(VassalConfig *cfg) {
                 r = sd_event_add_io(m.event, NULL, m.ready_pipe[0], EPOLLIN, on_ready, &m);
         if (r >= 0)
                 r = logger_attach(m.logger, m.event, m.log_pipe[0]);
-        /* Stats only for a supervisor that listens: without NOTIFY_SOCKET they go nowhere. */
-        if (r >= 0 && cfg->stats_interval > 0 && getenv("NOTIFY_SOCKET"))
+        /* X_STATS only for a supervisor that listens: without NOTIFY_SOCKET they go nowhere.
+         * The interval's measures are for the stats server too. */
+        m.notify = getenv("NOTIFY_SOCKET") != NULL;
+        if (r >= 0 && cfg->stats_interval > 0 && (m.notify || m.stats))
                 r = sd_event_add_time_relative(m.event, &m.stats_timer, CLOCK_MONOTONIC,
                                                (uint64_t) cfg->stats_interval * 1000000, 0,
                                                on_stats_timer, &m);
@@ -903,6 +943,7 @@ finish:
         logger_free(m.logger);
         sd_event_unref(m.event);
         scoreboard_free(m.scoreboard);
+        cputime_free(m.cputime);
         safe_close(m.ready_pipe[0]);
         safe_close(m.ready_pipe[1]);
         safe_close(m.log_pipe[0]);

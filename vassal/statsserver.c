@@ -22,8 +22,8 @@
 #define STATS_LINGER_USEC (2 * 1000000ULL)
 #define STATS_BACKLOG 64
 
-char *stats_json(Scoreboard *sb, const ListenerSet *ls, const Guard *guard, bool cores,
-                 size_t max_size) {
+char *stats_json(Scoreboard *sb, const ListenerSet *ls, const Guard *guard,
+                 const ScoreboardWindow *window, bool cores, size_t max_size) {
         _cleanup_free_ ScoreboardSocket *sockets = calloc(MAX(ls->n, (size_t) 1),
                                                           sizeof(ScoreboardSocket));
         char cwd[PATH_MAX];
@@ -50,6 +50,7 @@ char *stats_json(Scoreboard *sb, const ListenerSet *ls, const Guard *guard, bool
                 .sockets = sockets,
                 .n_sockets = ls->n,
                 .cores = cores,
+                .window = window,
         };
         return scoreboard_stats_json(sb, &info, max_size);
 }
@@ -75,6 +76,7 @@ struct StatsServer {
         Scoreboard *scoreboard;
         const ListenerSet *listeners;
         const Guard *guard;
+        const ScoreboardWindow *window;
         StatsClient *clients;
         size_t n_clients;
 };
@@ -127,8 +129,8 @@ static int on_client_timeout(sd_event_source *src, uint64_t usec, void *userdata
 /* The response: the JSON, behind an HTTP head with stats-http (none for HEAD). */
 static int client_prepare(StatsClient *c) {
         StatsServer *s = c->server;
-        _cleanup_free_ char *json = stats_json(s->scoreboard, s->listeners, s->guard, true,
-                                               SIZE_MAX);
+        _cleanup_free_ char *json = stats_json(s->scoreboard, s->listeners, s->guard, s->window,
+                                               true, SIZE_MAX);
         if (!json)
                 return -ENOMEM;
         size_t n = strlen(json);
@@ -407,11 +409,12 @@ int stats_server_new(const char *address, bool http, StatsServer **ret) {
 }
 
 int stats_server_start(StatsServer *s, sd_event *e, Scoreboard *sb, const ListenerSet *ls,
-                       const Guard *guard) {
+                       const Guard *guard, const ScoreboardWindow *window) {
         s->event = e;
         s->scoreboard = sb;
         s->listeners = ls;
         s->guard = guard;
+        s->window = window;
         if (s->fd < 0)
                 return sd_event_add_time_relative(e, &s->retry_timer, CLOCK_MONOTONIC, 1000000,
                                                   0, on_retry, s);

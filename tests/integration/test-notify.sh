@@ -56,6 +56,86 @@ stop_pid "$a_pid"
 grep -qx "STOPPING=1" "$T/a.out" || fail "no STOPPING=1"
 ok "STOPPING=1"
 
+# What the stats store needs: errors (5xx responses and exceptions, each request once), the
+# p99 of each interval's requests (null for an interval without any), the CPU of the master
+# and its workers; all of it sane while workers are killed and respawned.
+listen m
+P=$(free_port)
+NOTIFY_SOCKET="$T/m.sock" start_vassal m --http-socket 127.0.0.1:$P --wsgi-file "$APPS/testapp.py" \
+        --processes 2 --threads 2 --disable-logging --stats-interval 1
+wait_until 15 grep -qx "READY=1" "$T/m.out" || fail "no READY=1 (m)"
+send() { # send N PATH STATUS: N requests to PATH, each answered STATUS
+        local i code
+        for i in $(seq "$1"); do
+                code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "http://127.0.0.1:$P$2")
+                [ "$code" = "$3" ] || fail "$2: status $code, expected $3"
+        done
+}
+# since LINE PYEXPR: every X_STATS after line LINE of m.out is in the list x (oldest first).
+since() {
+        tail -n +"$(($1 + 1))" "$T/m.out" | grep '^X_STATS=' | cut -d= -f2- | python3 -c "
+import json, sys
+x = [json.loads(l) for l in sys.stdin]
+sys.exit(0 if ($2) else 1)"
+}
+send 7 / 200
+send 2 /nope 404
+send 3 /status204 204
+send 4 /status500 500
+send 5 /exception 500
+send 2 /exc-info 503          # the app's own 503: no exception
+send 3 /raise-mid-stream 200  # raised after its headers went out: the body is cut short
+wait_until 10 stats_ok "$T/m.out" 's["requests"] == 26 and s["errors"] == 14 and s["exceptions"] == 8' ||
+        fail "errors: $(grep X_STATS "$T/m.out" | tail -1 | grep -o '"requests".*')"
+ok "errors: 4 x 500 + 5 raised + 2 x 503 + 3 raised mid-stream = 14 of 26 (8 exceptions)"
+stats_ok "$T/m.out" 'sum(w["errors"] for w in s["workers"]) == 14 and
+        s["rt_hist"]["count"] == 26 and len(s["rt_hist"]["counts"]) == len(s["rt_hist"]["le_us"])' ||
+        fail "per-worker errors or rt_hist: $(grep X_STATS "$T/m.out" | tail -1 | grep -o '"requests".*')"
+ok "per-worker errors add up; rt_hist counts the 26"
+wait_until 10 stats_ok "$T/m.out" 's["requests"] == 26 and "p99_rt" in s and s["p99_rt"] is None' ||
+        fail "no interval without requests with p99_rt null: $(grep X_STATS "$T/m.out" | tail -1 | grep -o '"requests".*')"
+ok "an interval without requests: p99_rt is null, not 0"
+
+mark=$(wc -l <"$T/m.out")
+send 20 "/sleep?0.05" 200
+wait_until 10 stats_ok "$T/m.out" 's["requests"] == 46' || fail "the 20 sleeps are not counted"
+since "$mark" '[s["p99_rt"] for s in x if s.get("p99_rt") is not None] and
+        all(50000 <= s["p99_rt"] <= 2000000 for s in x if s.get("p99_rt") is not None)' ||
+        fail "p99_rt of 50 ms requests: $(tail -n +$((mark + 1)) "$T/m.out" | grep -o '"p99_rt":[^,]*' | tr '\n' ' ')"
+ok "50 ms requests: every interval's p99_rt is within 50 ms .. 2 s ($(tail -n +$((mark + 1)) "$T/m.out" | grep -o '"p99_rt":[0-9]*' | tr '\n' ' '))"
+
+mark=$(wc -l <"$T/m.out")
+before=$(grep '^X_STATS=' "$T/m.out" | tail -1 | cut -d= -f2- | python3 -c 'import json, sys; print(json.load(sys.stdin)["cpu_time"])')
+send 1 "/spin?1.5" 200
+wait_until 10 stats_ok "$T/m.out" 's["requests"] == 47' || fail "the spin is not counted"
+since "$mark" "max(s['cpu'] for s in x) > 10 and x[-1]['cpu_time'] - $before >= 300000" ||
+        fail "a CPU-bound request: $(tail -n +$((mark + 1)) "$T/m.out" | grep -o '"cpu":.*' | tr '\n' ' ')"
+ok "a CPU-bound request: cpu up to $(since "$mark" 'print(max(s["cpu"] for s in x)) or True')%"
+
+# Both workers killed, one of them spinning: the CPU they used counts, nothing goes back or
+# past every CPU busy, and the counters survive the respawn.
+old_workers=$(pgrep -P "$m_pid" | tr '\n' ' ')
+curl -s -o /dev/null --max-time 10 "http://127.0.0.1:$P/spin?5" &
+spinner=$!
+PIDS+=("$spinner")
+# Killed once it has burned CPU for an interval.
+wait_until 5 stats_ok "$T/m.out" 's["load"] == 1 and s["cpu"] > 10' || fail "the spin is not in flight"
+kill -9 $old_workers
+wait "$spinner"
+wait_until 10 stats_ok "$T/m.out" "all(w['respawn_count'] == 1 and w['pid'] not in [int(p) for p in '$old_workers'.split()]
+        for w in s['workers'])" || fail "workers not respawned: $(grep X_STATS "$T/m.out" | tail -1)"
+mark=$(wc -l <"$T/m.out")
+wait_until 5 bash -c "[ \$(tail -n +$((mark + 1)) '$T/m.out' | grep -c '^X_STATS=') -ge 2 ]" ||
+        fail "no X_STATS after the respawn"
+since 0 "all(0 <= s['cpu'] <= 100 * $(nproc) for s in x if 'cpu' in s) and
+        all(a['cpu_time'] <= b['cpu_time'] for a, b in zip(x, x[1:]) if 'cpu_time' in a)" ||
+        fail "cpu out of range or cpu_time going back: $(grep -o '"cpu":.*' "$T/m.out" | tr '\n' ' ')"
+ok "across the respawn: cpu within 0 .. $((100 * $(nproc)))%, cpu_time never goes back"
+stats_ok "$T/m.out" 's["requests"] == 47 and s["errors"] == 14 and s["rt_hist"]["count"] == 47' ||
+        fail "counters after the respawn: $(grep X_STATS "$T/m.out" | tail -1 | grep -o '"requests".*')"
+ok "requests, errors and rt_hist survive the respawn"
+stop_pid "$m_pid"
+
 # Busy workers and the listen queue: one worker, one thread, a slow request and three more
 # waiting to be accepted.
 listen b

@@ -79,6 +79,16 @@ for w in dd["workers"]:
         c["id"], c["requests"], c["in_request"]
 ' || fail "a field uwsgitop reads is missing"
 ok "every field uwsgitop reads is there"
+# Beyond uWSGI's: errors, the response time histogram, and the master's last interval (the
+# stats server has it without NOTIFY_SOCKET).
+wait_until 5 raw_ok 127.0.0.1:$SP "'p99_rt' in s and s['cpu'] >= 0 and s['cpu_time'] > 0" ||
+        fail "no p99_rt, cpu or cpu_time: $(fetch 127.0.0.1:$SP | grep -o '"requests".*')"
+raw_ok 127.0.0.1:$SP "s['errors'] == 0 and s['rt_hist']['count'] == $N + 1 and
+        s['rt_hist']['counts'] == sorted(s['rt_hist']['counts']) and
+        s['rt_hist']['counts'][-1] <= $N + 1 and s['rt_hist']['sum_us'] > 0 and
+        len(s['rt_hist']['le_us']) == len(s['rt_hist']['counts'])" ||
+        fail "errors or rt_hist: $(fetch 127.0.0.1:$SP | grep -o '"requests".*')"
+ok "errors, rt_hist (count = $N + 1, cumulative) and the last interval's p99_rt and cpu"
 
 # ---- a request in flight with '"', '\', %FF and a raw 0xFF byte in its URI ----
 python3 - "$P" <<'EOF' &

@@ -186,6 +186,14 @@ def application(environ, start_response):
     if path == "/status204":
         start_response("204 No Content", [])
         return []
+    if path == "/status500":
+        return text(start_response, "failed on purpose\n", status="500 Internal Server Error")
+    if path == "/raise-mid-stream":
+        def gen():
+            yield b"first part, then\n"
+            raise RuntimeError("boom after the headers went out")
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return gen()
     if path == "/big":
         n = int(environ["QUERY_STRING"] or "1000000")
         return text(start_response, b"x" * n)
