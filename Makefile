@@ -101,6 +101,7 @@ $(BUILD)/tests/test-scan: $(BUILD)/obj/emperor/scan.o
 $(BUILD)/tests/test-vini: $(BUILD)/obj/emperor/vini.o
 $(BUILD)/tests/test-block: $(BUILD)/obj/emperor/block.o
 $(BUILD)/tests/test-store: $(BUILD)/obj/emperor/store.o $(BUILD)/obj/emperor/sample.o
+$(BUILD)/tests/test-sample: $(BUILD)/obj/emperor/sample.o
 $(BUILD)/tests/test-query: $(BUILD)/obj/emperor/query.o $(BUILD)/obj/emperor/store.o \
                           $(BUILD)/obj/emperor/sample.o
 $(BUILD)/tests/test-request: $(BUILD)/obj/vassal/request.o

@@ -23,7 +23,10 @@ bool store_sample_from_stats(const cJSON *stats, StoreSample *ret) {
         if (!cJSON_IsObject(stats) || !cJSON_IsArray(workers))
                 return false;
         ret->requests = (uint64_t) json_number(stats, "requests", 0);
-        ret->errors = (uint64_t) json_number(stats, "exceptions", 0);
+        /* "errors" (5xx responses and exceptions, each request once) is newer than the
+         * vassal's "exceptions", which an older vassal's errors are limited to. */
+        ret->errors = (uint64_t) json_number(stats, "errors",
+                                             json_number(stats, "exceptions", 0));
         ret->listen_queue = (uint64_t) json_number(stats, "listen_queue", 0);
         ret->p99_rt_ms = json_number(stats, "p99_rt", -1) >= 0 ? json_number(stats, "p99_rt", 0) / 1000
                                                                : NAN;
