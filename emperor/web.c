@@ -111,44 +111,86 @@ typedef struct Metric {
         const char *help;
 } Metric;
 
-static const Metric vassal_metrics[] = {
-        { "emperor_vassal_up", "gauge", "1 when the vassal is running and ready" },
-        { "emperor_vassal_restarts_total", "counter", "unasked restarts of the vassal" },
-        { "emperor_vassal_requests_total", "counter", "requests served by the current vassal process" },
-        { "emperor_vassal_exceptions_total", "counter", "exceptions raised by the app" },
-        { "emperor_vassal_workers", "gauge", "worker processes" },
-        { "emperor_vassal_workers_busy", "gauge", "workers serving a request" },
-        { "emperor_vassal_rss_bytes", "gauge", "resident memory of the workers" },
-        { "emperor_vassal_response_seconds", "gauge", "average response time of the workers" },
-        { "emperor_vassal_listen_queue", "gauge", "connections waiting in the listen queue" },
-        { "emperor_vassal_uptime_seconds", "gauge", "seconds since the current vassal process started" },
+/* One sample per vassal each (or none, when the vassal does not report it). */
+typedef enum VassalMetric {
+        VASSAL_UP,
+        VASSAL_RESTARTS,
+        VASSAL_REQUESTS,
+        VASSAL_EXCEPTIONS,
+        VASSAL_ERRORS,
+        VASSAL_WORKERS,
+        VASSAL_WORKERS_BUSY,
+        VASSAL_RSS,
+        VASSAL_AVG_RESPONSE,
+        VASSAL_LISTEN_QUEUE,
+        VASSAL_UPTIME,
+        VASSAL_CPU,
+        _VASSAL_METRIC_MAX,
+} VassalMetric;
+
+static const Metric vassal_metrics[_VASSAL_METRIC_MAX] = {
+        [VASSAL_UP] = { "emperor_vassal_up", "gauge", "1 when the vassal is running and ready" },
+        [VASSAL_RESTARTS] = { "emperor_vassal_restarts_total", "counter",
+                              "unasked restarts of the vassal" },
+        [VASSAL_REQUESTS] = { "emperor_vassal_requests_total", "counter",
+                              "requests served by the current vassal process" },
+        [VASSAL_EXCEPTIONS] = { "emperor_vassal_exceptions_total", "counter",
+                                "exceptions raised by the app" },
+        [VASSAL_ERRORS] = { "emperor_vassal_errors_total", "counter",
+                            "requests answered with a 5xx status or whose app raised" },
+        [VASSAL_WORKERS] = { "emperor_vassal_workers", "gauge", "worker processes" },
+        [VASSAL_WORKERS_BUSY] = { "emperor_vassal_workers_busy", "gauge",
+                                  "workers serving a request" },
+        [VASSAL_RSS] = { "emperor_vassal_rss_bytes", "gauge", "resident memory of the workers" },
+        /* Was emperor_vassal_response_seconds: that is the histogram's name now. */
+        [VASSAL_AVG_RESPONSE] = { "emperor_vassal_avg_response_seconds", "gauge",
+                                  "average response time of the workers (their last requests)" },
+        [VASSAL_LISTEN_QUEUE] = { "emperor_vassal_listen_queue", "gauge",
+                                  "connections waiting in the listen queue" },
+        [VASSAL_UPTIME] = { "emperor_vassal_uptime_seconds", "gauge",
+                            "seconds since the current vassal process started" },
+        [VASSAL_CPU] = { "emperor_vassal_cpu_seconds_total", "counter",
+                         "CPU time of the current vassal process and its workers" },
 };
 
-static void metrics_vassal(Buf *b, size_t k, const Instance *i) {
+/* 'name+suffix{vassal="NAME' of vassal i: the caller ends the labels and adds the value. */
+static void sample_start(Buf *b, const char *name, const char *suffix, const Instance *i) {
+        buf_printf(b, "%s%s{vassal=\"", name, suffix);
+        label(b, instance_name(i));
+}
+
+/* Metric k of vassal i: its sample line, or none when the vassal does not report it. */
+static void metrics_vassal(Buf *b, VassalMetric k, const Instance *i) {
         _cleanup_(cJSON_Deletep) cJSON *j = instance_to_json(i, false);
         const cJSON *stats = instance_stats(i);
         const cJSON *workers = stats ? cJSON_GetObjectItemCaseSensitive(stats, "workers") : NULL;
         double v = 0;
 
         switch (k) {
-        case 0:
+        case VASSAL_UP:
                 v = instance_state(i) == STATE_RUNNING || instance_state(i) == STATE_RELOADING;
                 break;
-        case 1:
+        case VASSAL_RESTARTS:
                 v = num(j, "restarts");
                 break;
-        case 2:
+        case VASSAL_REQUESTS:
                 v = num(stats, "requests");
                 break;
-        case 3:
+        case VASSAL_EXCEPTIONS:
                 v = num(stats, "exceptions");
                 break;
-        case 4:
+        case VASSAL_ERRORS:
+                /* An older vassal counts exceptions only (as the store takes it: sample.c). */
+                v = cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(stats, "errors"))
+                            ? num(stats, "errors")
+                            : num(stats, "exceptions");
+                break;
+        case VASSAL_WORKERS:
                 v = cJSON_IsArray(workers) ? cJSON_GetArraySize(workers) : 0;
                 break;
-        case 5:
-        case 6:
-        case 7: {
+        case VASSAL_WORKERS_BUSY:
+        case VASSAL_RSS:
+        case VASSAL_AVG_RESPONSE: {
                 const cJSON *w;
                 double busy = 0, rss = 0, rt = 0, n = 0;
                 if (cJSON_IsArray(workers))
@@ -159,31 +201,80 @@ static void metrics_vassal(Buf *b, size_t k, const Instance *i) {
                                 rt += num(w, "avg_rt");
                                 n++;
                         }
-                v = k == 5 ? busy : k == 6 ? rss : n > 0 ? rt / n / 1e6 : 0;
+                if (k == VASSAL_WORKERS_BUSY)
+                        v = busy;
+                else if (k == VASSAL_RSS)
+                        v = rss;
+                else
+                        v = n > 0 ? rt / n / 1e6 : 0;
                 break;
         }
-        case 8:
+        case VASSAL_LISTEN_QUEUE:
                 v = num(stats, "listen_queue");
                 break;
-        case 9:
+        case VASSAL_UPTIME:
                 v = num(j, "uptime");
                 break;
+        case VASSAL_CPU:
+                /* Not measured yet, or an older vassal: no sample rather than a false 0. */
+                if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(stats, "cpu_time")))
+                        return;
+                v = num(stats, "cpu_time") / 1e6;
+                break;
+        case _VASSAL_METRIC_MAX:
+                return;
         }
-        buf_printf(b, "%s{vassal=\"", vassal_metrics[k].name);
-        label(b, instance_name(i));
+        sample_start(b, vassal_metrics[k].name, "", i);
         buf_printf(b, "\"} %.17g\n", v);
+}
+
+/* emperor_vassal_response_seconds, a histogram, from the vassal's "rt_hist" (µs, cumulative
+ * counts: vassal/scoreboard.h). What a vassal sends is checked, not trusted: bounds that do
+ * not increase are skipped and counts never go down, so the output stays a valid histogram
+ * whatever came in. No rt_hist (an older vassal, none received yet): no samples. */
+static void metrics_histogram(Buf *b, const Instance *i) {
+        const char *name = "emperor_vassal_response_seconds";
+        const cJSON *stats = instance_stats(i);
+        const cJSON *h = stats ? cJSON_GetObjectItemCaseSensitive(stats, "rt_hist") : NULL;
+        const cJSON *le = cJSON_GetObjectItemCaseSensitive(h, "le_us");
+        const cJSON *counts = cJSON_GetObjectItemCaseSensitive(h, "counts");
+        double last_le = -1, cum = 0;
+
+        if (!cJSON_IsArray(le) || !cJSON_IsArray(counts) ||
+            cJSON_GetArraySize(le) != cJSON_GetArraySize(counts))
+                return;
+        for (const cJSON *l = le->child, *c = counts->child; l && c; l = l->next, c = c->next) {
+                if (!cJSON_IsNumber(l) || !cJSON_IsNumber(c) || !(l->valuedouble > last_le))
+                        continue;
+                last_le = l->valuedouble;
+                cum = MAX(cum, c->valuedouble);
+                sample_start(b, name, "_bucket", i);
+                buf_printf(b, "\",le=\"%.9g\"} %.17g\n", l->valuedouble / 1e6, cum);
+        }
+        double count = MAX(cum, num(h, "count"));
+        sample_start(b, name, "_bucket", i);
+        buf_printf(b, "\",le=\"+Inf\"} %.17g\n", count);
+        sample_start(b, name, "_sum", i);
+        buf_printf(b, "\"} %.17g\n", MAX(num(h, "sum_us"), 0.0) / 1e6);
+        sample_start(b, name, "_count", i);
+        buf_printf(b, "\"} %.17g\n", count);
 }
 
 static void metrics(Web *w, Buf *b) {
         Manager *m = w->m;
         unsigned counts[_STATE_MAX] = {};
 
-        for (size_t k = 0; k < ELEMENTSOF(vassal_metrics); k++) {
+        for (VassalMetric k = 0; k < _VASSAL_METRIC_MAX; k++) {
                 buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", vassal_metrics[k].name,
                            vassal_metrics[k].help, vassal_metrics[k].name, vassal_metrics[k].type);
                 for (Instance *i = m->instances; i; i = *instance_next(i))
                         metrics_vassal(b, k, i);
         }
+        buf_printf(b, "# HELP emperor_vassal_response_seconds response times of the current "
+                      "vassal process's requests\n"
+                      "# TYPE emperor_vassal_response_seconds histogram\n");
+        for (Instance *i = m->instances; i; i = *instance_next(i))
+                metrics_histogram(b, i);
         for (Instance *i = m->instances; i; i = *instance_next(i))
                 counts[instance_state(i)]++;
         buf_printf(b, "# HELP emperor_vassals vassals by state\n# TYPE emperor_vassals gauge\n");

@@ -46,6 +46,65 @@ assert n >= 12, n
 ' || fail "/metrics does not parse"
 ok "/metrics parses as a whole"
 
+# Errors, response times (a histogram) and CPU, from the vassals' X_STATS: beta gets a known
+# mix of requests.
+send() { # send N PATH STATUS: N requests to beta, each answered STATUS
+        local i code
+        for i in $(seq "$1"); do
+                code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "http://127.0.0.1:$P2$2")
+                [ "$code" = "$3" ] || fail "beta $2: status $code, expected $3"
+        done
+}
+send 10 / 200
+send 3 /status500 500
+send 2 /exception 500
+send 2 /raise-mid-stream 200
+send 4 "/sleep?0.05" 200
+send 1 "/spin?1" 200
+wait_until 10 bash -c "[ \"\$(curl -s http://127.0.0.1:$HP/metrics | grep '^emperor_vassal_requests_total{vassal=\"beta\"}' | awk '{print \$2}')\" = 22 ]" ||
+        fail "requests_total for beta is not 22: $(curl -s http://127.0.0.1:$HP/metrics | grep requests_total)"
+assert_eq "$(metric emperor_vassal_errors_total beta)" "7" "errors_total: 3 x 500, 2 raised, 2 raised mid-stream"
+assert_eq "$(metric emperor_vassal_errors_total alpha)" "1" "errors_total of alpha: its exception"
+wait_until 5 bash -c "curl -s http://127.0.0.1:$HP/metrics | grep -q '^emperor_vassal_cpu_seconds_total{vassal=\"beta\"}'" ||
+        fail "no cpu_seconds_total for beta"
+curl -s http://127.0.0.1:$HP/metrics >"$T/metrics.txt"
+/usr/bin/python3 - "$T/metrics.txt" <<'PYEOF' || fail "the response_seconds histogram or cpu_seconds_total: $(grep -E 'response_seconds|cpu_seconds' "$T/metrics.txt")"
+import math, sys
+from prometheus_client.parser import text_string_to_metric_families
+text = open(sys.argv[1]).read()
+fams = {f.name: f for f in text_string_to_metric_families(text)}
+h = fams["emperor_vassal_response_seconds"]
+assert h.type == "histogram", h.type
+def hist(vassal):
+    buckets = sorted((float(s.labels["le"]), s.value) for s in h.samples
+                     if s.name.endswith("_bucket") and s.labels["vassal"] == vassal)
+    one = lambda suffix: [s.value for s in h.samples
+                          if s.name == h.name + suffix and s.labels["vassal"] == vassal]
+    return buckets, one("_sum"), one("_count")
+for vassal, sent in (("alpha", 26), ("beta", 22)):
+    buckets, sums, counts = hist(vassal)
+    assert len(buckets) > 20 and buckets[-1][0] == math.inf, buckets
+    values = [v for _, v in buckets]
+    assert values == sorted(values), ("not cumulative", vassal, buckets)
+    assert counts == [sent] and buckets[-1][1] == sent, (vassal, counts, buckets[-1])
+    assert len(sums) == 1 and sums[0] > 0, sums
+b = dict(hist("beta")[0])
+# 4 requests slept 50 ms and one spun 1 s: never in the buckets below those.
+assert b[0.04] <= 17 and b[1] <= 21 and b[0.00025] <= b[0.04], b
+assert hist("beta")[1][0] >= 4 * 0.05 + 1, hist("beta")[1]
+# The parser names a counter's family without its _total.
+cpu = fams.get("emperor_vassal_cpu_seconds") or fams["emperor_vassal_cpu_seconds_total"]
+assert cpu.type == "counter"
+beta_cpu = [s.value for s in cpu.samples if s.labels["vassal"] == "beta"]
+assert len(beta_cpu) == 1 and beta_cpu[0] > 0.1, beta_cpu
+assert "emperor_vassal_avg_response_seconds" in fams
+PYEOF
+ok "response_seconds: a histogram (cumulative buckets, +Inf = _count = requests sent: 26 and 22), cpu_seconds_total > 0.1 after a 1 s spin"
+dups=$(grep '^# TYPE' "$T/metrics.txt" | sort | uniq -d)
+[ -z "$dups" ] || fail "a family typed twice: $dups"
+[ "$(grep -c '^# HELP emperor_vassal_response_seconds ' "$T/metrics.txt")" = 1 ] || fail "histogram HELP not once"
+ok "HELP and TYPE once per family"
+
 api=$(curl -s http://127.0.0.1:$HP/api/vassals)
 assert_eq "$(printf '%s' "$api" | python3 -c 'import json,sys; print(sorted(v["name"] for v in json.load(sys.stdin)["vassals"]))')" \
         "['alpha', 'beta']" "/api/vassals lists the fleet"
