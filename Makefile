@@ -89,7 +89,8 @@ $(BUILD)/emperor: $(EMPEROR_OBJS) $(BUILD)/libcommon.a
 
 # emperorctl reads the stats store with the emperor's own query code.
 $(BUILD)/obj/ctl/%.o: ALL_CFLAGS += -Iemperor
-$(BUILD)/emperorctl: $(CTL_OBJS) $(BUILD)/obj/emperor/query.o $(BUILD)/libcommon.a
+$(BUILD)/emperorctl: $(CTL_OBJS) $(BUILD)/obj/emperor/query.o $(BUILD)/obj/emperor/block.o \
+                   $(BUILD)/libcommon.a
 	$(call say,LINK,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(SQLITE_LIBS) -lm
 
 # A unit test links the lib; a test of a vassal module names its objects below.
@@ -100,10 +101,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcommon.a
 $(BUILD)/tests/test-scan: $(BUILD)/obj/emperor/scan.o
 $(BUILD)/tests/test-vini: $(BUILD)/obj/emperor/vini.o
 $(BUILD)/tests/test-block: $(BUILD)/obj/emperor/block.o
-$(BUILD)/tests/test-store: $(BUILD)/obj/emperor/store.o $(BUILD)/obj/emperor/sample.o
+$(BUILD)/tests/test-store: $(BUILD)/obj/emperor/store.o $(BUILD)/obj/emperor/sample.o $(BUILD)/obj/emperor/block.o \
+                          $(BUILD)/obj/emperor/query.o
 $(BUILD)/tests/test-sample: $(BUILD)/obj/emperor/sample.o
 $(BUILD)/tests/test-query: $(BUILD)/obj/emperor/query.o $(BUILD)/obj/emperor/store.o \
-                          $(BUILD)/obj/emperor/sample.o
+                          $(BUILD)/obj/emperor/sample.o $(BUILD)/obj/emperor/block.o
 $(BUILD)/tests/test-request: $(BUILD)/obj/vassal/request.o
 $(BUILD)/tests/test-logger: $(BUILD)/obj/vassal/logger.o
 # config.o checks exec commands (exec.o) and uid/gid names (privileges.o).
@@ -120,17 +122,17 @@ $(BUILD)/tests/test-ctl-logs: $(BUILD)/obj/ctl/logs.o
 
 # libFuzzer targets: clang, each with the lib sources, ASan+UBSan.
 FUZZ_CC ?= clang
+# A target of an emperor module names it in FUZZ_EXTRA (and its libraries in FUZZ_LIBS).
+build/fuzz/fuzz-block: FUZZ_EXTRA = emperor/block.c
+build/fuzz/fuzz-block: emperor/block.c emperor/block.h
+build/fuzz/fuzz-since: FUZZ_EXTRA = emperor/query.c emperor/block.c
+build/fuzz/fuzz-since: FUZZ_LIBS = $(SQLITE_LIBS)
+build/fuzz/fuzz-since: emperor/query.c emperor/query.h
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< $(LIB_SRCS) \
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) lib/*.h
 	@mkdir -p $(@D)
 	$(call say,FUZZ,$@)$(FUZZ_CC) -g -O1 -std=gnu17 -D_GNU_SOURCE -Ilib -Iemperor \
 		$(shell $(PKG_CONFIG) --cflags libcjson) \
-# A target of an emperor module names it in FUZZ_EXTRA (and its libraries in FUZZ_LIBS).
-build/fuzz/fuzz-block: FUZZ_EXTRA = emperor/block.c
-build/fuzz/fuzz-block: emperor/block.c emperor/block.h
-build/fuzz/fuzz-since: FUZZ_EXTRA = emperor/query.c
-build/fuzz/fuzz-since: FUZZ_LIBS = $(SQLITE_LIBS)
-build/fuzz/fuzz-since: emperor/query.c emperor/query.h
-		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< $(LIB_SRCS) \
 		$(FUZZ_EXTRA) $(shell $(PKG_CONFIG) --libs libcjson) $(FUZZ_LIBS)
 
 check-build: $(PROGRAMS) $(UNIT_BINS)

@@ -36,6 +36,13 @@ enum BlockField {
         BLOCK_FIELDS,
 };
 
+/* The fields' units as multipliers of the store's doubles (store.h: ms, bytes, percent). */
+#define BLOCK_SCALE_RPS 10.0
+#define BLOCK_SCALE_RT 100.0 /* per ms */
+#define BLOCK_SCALE_RSS (1.0 / 1024)
+#define BLOCK_SCALE_CPU 10.0
+#define BLOCK_SCALE_BUSY 10.0
+
 #define BLOCK_NULL INT64_MIN
 #define BLOCK_VALUE_MAX ((INT64_C(1) << 60) - 1)
 #define BLOCK_MAX_SAMPLES 256

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "block.h"
 #include "macro.h"
 #include "query.h"
 
@@ -23,7 +24,9 @@ int query_open(const char *path, sqlite3 **ret, char *err, size_t err_size) {
         if (rc == SQLITE_OK) {
                 (void) sqlite3_busy_timeout(db, 2000);
                 /* The first read of the file: a missing schema or a non-database fails here. */
-                rc = sqlite3_exec(db, "SELECT 1 FROM samples LIMIT 0; SELECT 1 FROM events LIMIT 0",
+                rc = sqlite3_exec(db,
+                                  "SELECT 1 FROM blocks LIMIT 0; SELECT 1 FROM recent LIMIT 0;"
+                                  "SELECT 1 FROM events LIMIT 0",
                                   NULL, NULL, NULL);
         }
         if (rc != SQLITE_OK) {
@@ -146,8 +149,8 @@ static int64_t meta_value(sqlite3 *db, const char *key, int64_t def) {
         return v;
 }
 
-static double column_or_nan(sqlite3_stmt *st, int k) {
-        return sqlite3_column_type(st, k) == SQLITE_NULL ? NAN : sqlite3_column_double(st, k);
+static double value_or_nan(int64_t v, double scale) {
+        return block_real(v, scale);
 }
 
 /* The bucket being filled: sums for the weighted averages. */
@@ -190,10 +193,12 @@ static void bucket_start(Bucket *b, const char *vassal, int64_t ts, int64_t ever
         };
 }
 
-static void bucket_add(Bucket *b, sqlite3_stmt *st, int resolution) {
+static void bucket_add(Bucket *b, const BlockSample *x, int resolution) {
         double t = resolution;
-        double rps = column_or_nan(st, 2), rt = column_or_nan(st, 4), cpu = column_or_nan(st, 7);
-        double busy = column_or_nan(st, 8);
+        double rps = value_or_nan(x->f[BF_RPS], BLOCK_SCALE_RPS);
+        double rt = value_or_nan(x->f[BF_AVG_RT], BLOCK_SCALE_RT);
+        double cpu = value_or_nan(x->f[BF_CPU], BLOCK_SCALE_CPU);
+        double busy = value_or_nan(x->f[BF_BUSY], BLOCK_SCALE_BUSY);
 
         b->row.resolution = MAX(b->row.resolution, resolution);
         b->t += t;
@@ -217,13 +222,16 @@ static void bucket_add(Bucket *b, sqlite3_stmt *st, int resolution) {
                 b->busy_sum += busy * t;
         }
         /* Cumulative counters: the last row's. */
-        b->row.requests = column_or_nan(st, 1);
-        b->row.errors = column_or_nan(st, 3);
-        b->row.respawns = column_or_nan(st, 11);
-        fmax_into(&b->row.p99_rt_ms, column_or_nan(st, 5));
-        fmax_into(&b->row.rss, column_or_nan(st, 6));
-        fmax_into(&b->row.total, column_or_nan(st, 9));
-        fmax_into(&b->row.listen_queue, column_or_nan(st, 10));
+        if (x->f[BF_REQUESTS] != BLOCK_NULL)
+                b->row.requests = (double) x->f[BF_REQUESTS];
+        if (x->f[BF_ERRORS] != BLOCK_NULL)
+                b->row.errors = (double) x->f[BF_ERRORS];
+        if (x->f[BF_RESPAWNS] != BLOCK_NULL)
+                b->row.respawns = (double) x->f[BF_RESPAWNS];
+        fmax_into(&b->row.p99_rt_ms, value_or_nan(x->f[BF_P99_RT], BLOCK_SCALE_RT));
+        fmax_into(&b->row.rss, value_or_nan(x->f[BF_RSS], BLOCK_SCALE_RSS));
+        fmax_into(&b->row.total, value_or_nan(x->f[BF_TOTAL], 1));
+        fmax_into(&b->row.listen_queue, value_or_nan(x->f[BF_LISTEN_QUEUE], 1));
 }
 
 static int bucket_emit(Bucket *b, int (*row)(const QueryRow *r, void *userdata), void *userdata) {
@@ -250,13 +258,85 @@ static int bucket_emit(Bucket *b, int (*row)(const QueryRow *r, void *userdata),
         return row(r, userdata);
 }
 
+/* The walk over one vassal's samples, bucket by bucket. */
+typedef struct Walk {
+        Bucket b;
+        const char *vassal;
+        int64_t every;
+        int (*row)(const QueryRow *r, void *userdata);
+        void *userdata;
+} Walk;
+
+static int walk_add(Walk *w, const BlockSample *x, int resolution) {
+        int64_t bucket = x->ts / w->every * w->every;
+        if (!w->b.open || bucket != w->b.row.ts) {
+                int r = bucket_emit(&w->b, w->row, w->userdata);
+                if (r != 0)
+                        return r;
+                bucket_start(&w->b, w->vassal, bucket, w->every);
+        }
+        bucket_add(&w->b, x, resolution);
+        return 0;
+}
+
+/* The samples of resolution res in [from, to) from the vassal's blocks. */
+static int walk_blocks(sqlite3 *db, sqlite3_stmt *st, Walk *w, int64_t id, int res, int64_t span,
+                       int64_t from, int64_t to, BlockSample *buf, char *err, size_t err_size) {
+        int rc, r = 0;
+
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int(st, 2, res);
+        sqlite3_bind_int64(st, 3, from - span);
+        sqlite3_bind_int64(st, 4, to);
+        while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                long n = block_decode(sqlite3_column_blob(st, 0), (size_t) sqlite3_column_bytes(st, 0),
+                                      buf, BLOCK_MAX_SAMPLES);
+                for (long k = 0; k < n && r == 0; k++)
+                        if (buf[k].ts >= from && buf[k].ts < to)
+                                r = walk_add(w, &buf[k], res);
+        }
+        (void) sqlite3_reset(st);
+        if (r == 0 && rc != SQLITE_DONE)
+                return query_fail(db, "reading the samples", err, err_size);
+        return r;
+}
+
+/* The journal's samples (the minute not packed yet) in [from, to). */
+static int walk_recent(sqlite3 *db, sqlite3_stmt *st, Walk *w, int64_t id, int64_t from,
+                       int64_t to, char *err, size_t err_size) {
+        int rc, r = 0;
+
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, from);
+        sqlite3_bind_int64(st, 3, to);
+        while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                BlockSample x = { .ts = sqlite3_column_int64(st, 0) };
+                for (int f = 0; f < BLOCK_FIELDS; f++)
+                        x.f[f] = sqlite3_column_type(st, 1 + f) == SQLITE_NULL
+                                         ? BLOCK_NULL
+                                         : sqlite3_column_int64(st, 1 + f);
+                r = walk_add(w, &x, 1);
+        }
+        (void) sqlite3_reset(st);
+        if (r == 0 && rc != SQLITE_DONE)
+                return query_fail(db, "reading the journal", err, err_size);
+        return r;
+}
+
+static void sqlite3_finalizep(sqlite3_stmt **st) {
+        sqlite3_finalize(*st);
+}
+
 int query_samples(sqlite3 *db, const char *vassal, int64_t since, int64_t until, int64_t every,
                   int (*row)(const QueryRow *r, void *userdata), void *userdata, char *err,
                   size_t err_size) {
         static const int resolutions[] = { 3600, 60, 1 };
-        sqlite3_stmt *st = NULL;
+        static const int64_t spans[] = { 86400, 3600, 60 };
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *blocks = NULL, *recent = NULL;
+        _cleanup_free_ BlockSample *buf = NULL;
+        Walk w = { .b = { .prev_errors = NAN }, .vassal = vassal, .every = every, .row = row,
+                   .userdata = userdata };
         int64_t id, from, wm60, wm3600;
-        Bucket b = { .prev_errors = NAN };
         int r;
 
         if (every <= 0 || until <= since) {
@@ -276,15 +356,21 @@ int query_samples(sqlite3 *db, const char *vassal, int64_t since, int64_t until,
                          QUERY_MAX_ROWS);
                 return -E2BIG;
         }
-        /* Hours hold [.., wm3600), minutes [.., wm60), raw rows everything they still have. */
+        buf = malloc(sizeof(BlockSample) * BLOCK_MAX_SAMPLES);
+        if (!buf)
+                return -ENOMEM;
+        /* Hours hold [.., wm3600), minutes [.., wm60), raw samples everything still kept. */
         wm60 = meta_value(db, "rollup_60", INT64_MIN);
         wm3600 = MIN(meta_value(db, "rollup_3600", INT64_MIN), wm60);
         if (sqlite3_prepare_v2(db,
-                               "SELECT ts, requests, rps, errors, avg_rt_ms, p99_rt_ms, rss, cpu,"
-                               " busy, total, listen_queue, respawns FROM samples"
-                               " WHERE vassal_id = ?1 AND resolution = ?2 AND ts >= ?3 AND ts < ?4"
-                               " ORDER BY ts",
-                               -1, &st, NULL) != SQLITE_OK)
+                               "SELECT data FROM blocks WHERE vassal_id = ?1 AND resolution = ?2"
+                               " AND start > ?3 AND start < ?4 ORDER BY start",
+                               -1, &blocks, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(db,
+                               "SELECT ts, requests, errors, rps, avg_rt, p99_rt, rss, cpu, busy,"
+                               " total, listen_queue, respawns FROM recent"
+                               " WHERE vassal_id = ?1 AND ts >= ?2 AND ts < ?3 ORDER BY ts",
+                               -1, &recent, NULL) != SQLITE_OK)
                 return query_fail(db, "reading the samples", err, err_size);
 
         int64_t seg_from = from;
@@ -297,34 +383,15 @@ int query_samples(sqlite3 *db, const char *vassal, int64_t since, int64_t until,
                 seg_to = MIN(seg_to, until);
                 if (seg_to <= seg_from)
                         continue;
-                sqlite3_bind_int64(st, 1, id);
-                sqlite3_bind_int(st, 2, res);
-                sqlite3_bind_int64(st, 3, seg_from);
-                sqlite3_bind_int64(st, 4, seg_to);
-                int rc;
-                while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                        int64_t ts = sqlite3_column_int64(st, 0);
-                        int64_t bucket = ts / every * every;
-                        if (!b.open || bucket != b.row.ts) {
-                                r = bucket_emit(&b, row, userdata);
-                                if (r != 0) {
-                                        sqlite3_finalize(st);
-                                        return r;
-                                }
-                                bucket_start(&b, vassal, bucket, every);
-                        }
-                        bucket_add(&b, st, res);
-                }
-                (void) sqlite3_reset(st);
-                if (rc != SQLITE_DONE) {
-                        r = query_fail(db, "reading the samples", err, err_size);
-                        sqlite3_finalize(st);
+                r = walk_blocks(db, blocks, &w, id, res, spans[k], seg_from, seg_to, buf, err,
+                                err_size);
+                if (r == 0 && res == 1)
+                        r = walk_recent(db, recent, &w, id, seg_from, seg_to, err, err_size);
+                if (r != 0)
                         return r;
-                }
                 seg_from = seg_to;
         }
-        sqlite3_finalize(st);
-        return bucket_emit(&b, row, userdata);
+        return bucket_emit(&w.b, row, userdata);
 }
 
 /* ---- summaries ---- */

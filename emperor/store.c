@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "block.h"
 #include "log.h"
 #include "store.h"
 
@@ -32,21 +33,16 @@
 #define PENDING_EVENTS_MAX 10000
 /* vassals.last_seen is refreshed this often (seconds). */
 #define LAST_SEEN_EVERY 60
-/* Rollup and retention: a pass over every vassal once a minute, in steps of about this many
- * changed rows (one transaction each, one step per tick), so no tick stalls for long. */
-#define MAINT_EVERY_MS 60000ULL
-#define MAINT_BUDGET 20000
-#define MAINT_IDS 64
-/* A bucket is rolled up this long after it ended (a tick may land a little late). */
-#define ROLLUP_GRACE 5
-/* At most this much history is rolled up per pass (catching up after a long pause). */
-#define ROLLUP_SPAN_60 (6 * 3600)
-#define ROLLUP_SPAN_3600 (7 * 24 * 3600)
-/* Retention deletes at most this many buckets per vassal and resolution per step. */
-#define RETAIN_CHUNK 3600
+/* Packing and rollups run in steps of this many vassals, one step (one transaction) a tick. */
+#define MAINT_IDS 250
+/* Rows of events deleted at most per step. */
 #define EVENTS_CHUNK 1000
+/* Expired blocks are deleted at most this often. */
+#define EXPIRE_EVERY_S 60
+/* Blocks deleted at most per resolution and step. */
+#define EXPIRE_CHUNK 5000
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 /* Migration N takes user_version N-1 to N. Never edit one that shipped: add the next. */
 static const char *const migrations[SCHEMA_VERSION] = {
@@ -63,6 +59,20 @@ static const char *const migrations[SCHEMA_VERSION] = {
         "                     respawns INTEGER,"
         "                     PRIMARY KEY(vassal_id, resolution, ts)) WITHOUT ROWID;"
         "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER) WITHOUT ROWID;",
+        /* 2: packed blocks instead of a row a sample (60 bytes each: 6 GB for a 1000-vassal
+         * fleet's default retention), and the journal of the minute being filled. Version 1
+         * never left development: its samples are dropped, not converted. */
+        "DROP TABLE samples;"
+        "CREATE TABLE blocks(vassal_id INTEGER NOT NULL, resolution INTEGER NOT NULL,"
+        "                    start INTEGER NOT NULL, n INTEGER NOT NULL, data BLOB NOT NULL,"
+        "                    PRIMARY KEY(vassal_id, resolution, start)) WITHOUT ROWID;"
+        "CREATE INDEX blocks_age ON blocks(resolution, start);"
+        "CREATE TABLE recent(ts INTEGER NOT NULL, vassal_id INTEGER NOT NULL, requests INTEGER,"
+        "                    errors INTEGER, rps INTEGER, avg_rt INTEGER, p99_rt INTEGER,"
+        "                    rss INTEGER, cpu INTEGER, busy INTEGER, total INTEGER,"
+        "                    listen_queue INTEGER, respawns INTEGER,"
+        "                    PRIMARY KEY(ts, vassal_id)) WITHOUT ROWID;"
+        "DELETE FROM meta WHERE key IN ('rollup_60', 'rollup_3600');",
 };
 
 typedef enum Stmt {
@@ -71,11 +81,14 @@ typedef enum Stmt {
         ST_ROLLBACK,
         ST_UPSERT_VASSAL,
         ST_INSERT_EVENT,
-        ST_INSERT_SAMPLE,
+        ST_INSERT_RECENT,
         ST_VASSAL_IDS,
-        ST_ROLLUP,
-        ST_MIN_TS,
-        ST_DELETE_SAMPLES,
+        ST_RECENT_READ,
+        ST_RECENT_DELETE,
+        ST_BLOCK_GET,
+        ST_BLOCK_PUT,
+        ST_BLOCKS_AT,
+        ST_BLOCKS_EXPIRE,
         ST_DELETE_EVENTS,
         ST_META_GET,
         ST_META_SET,
@@ -91,30 +104,25 @@ static const char *const stmt_sql[_ST_MAX] = {
                 "ON CONFLICT(name) DO UPDATE SET last_seen = excluded.last_seen, "
                 "ini = coalesce(excluded.ini, vassals.ini) RETURNING id",
         [ST_INSERT_EVENT] = "INSERT INTO events(ts, vassal_id, kind, detail) VALUES (?1, ?2, ?3, ?4)",
-        [ST_INSERT_SAMPLE] =
-                "INSERT OR REPLACE INTO samples(vassal_id, ts, resolution, requests, rps, errors,"
-                " avg_rt_ms, p99_rt_ms, rss, cpu, busy, total, listen_queue, respawns) "
-                "VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        [ST_INSERT_RECENT] =
+                "INSERT OR REPLACE INTO recent(ts, vassal_id, requests, errors, rps, avg_rt,"
+                " p99_rt, rss, cpu, busy, total, listen_queue, respawns) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         [ST_VASSAL_IDS] = "SELECT id FROM vassals WHERE id > ?1 ORDER BY id LIMIT ?2",
-        /* ?1 vassal, ?2 source resolution, ?3 target resolution, [?4, ?5) the span. Counters
-         * are the bucket's last row (joined back by its key), rates and gauges aggregated. */
-        [ST_ROLLUP] =
-                "INSERT OR REPLACE INTO samples(vassal_id, ts, resolution, requests, rps, errors,"
-                " avg_rt_ms, p99_rt_ms, rss, cpu, busy, total, listen_queue, respawns) "
-                "SELECT g.vassal_id, g.bucket, ?3, l.requests, g.rps, l.errors, g.avg_rt_ms,"
-                " g.p99, g.rss, g.cpu, g.busy, g.total, g.lq, l.respawns "
-                "FROM (SELECT vassal_id, ts / ?3 * ?3 AS bucket, max(ts) AS last_ts,"
-                "       avg(rps) AS rps,"
-                "       coalesce(sum(avg_rt_ms * rps) / nullif(sum(CASE WHEN avg_rt_ms IS NOT NULL"
-                "                THEN rps END), 0), avg(avg_rt_ms)) AS avg_rt_ms,"
-                "       max(p99_rt_ms) AS p99, max(rss) AS rss, avg(cpu) AS cpu,"
-                "       avg(busy) AS busy, max(total) AS total, max(listen_queue) AS lq"
-                "      FROM samples WHERE vassal_id = ?1 AND resolution = ?2"
-                "       AND ts >= ?4 AND ts < ?5 GROUP BY bucket) AS g "
-                "JOIN samples AS l ON l.vassal_id = g.vassal_id AND l.resolution = ?2"
-                " AND l.ts = g.last_ts",
-        [ST_MIN_TS] = "SELECT min(ts) FROM samples WHERE vassal_id = ?1 AND resolution = ?2",
-        [ST_DELETE_SAMPLES] = "DELETE FROM samples WHERE vassal_id = ?1 AND resolution = ?2 AND ts < ?3",
+        /* The journal's rows before ?1 of the vassals in (?2, ?3], a vassal at a time. */
+        [ST_RECENT_READ] =
+                "SELECT vassal_id, ts, requests, errors, rps, avg_rt, p99_rt, rss, cpu, busy,"
+                " total, listen_queue, respawns FROM recent"
+                " WHERE ts < ?1 AND vassal_id > ?2 AND vassal_id <= ?3 ORDER BY vassal_id, ts",
+        [ST_RECENT_DELETE] = "DELETE FROM recent WHERE ts < ?1 AND vassal_id > ?2 AND vassal_id <= ?3",
+        [ST_BLOCK_GET] = "SELECT data FROM blocks WHERE vassal_id = ?1 AND resolution = ?2 AND start = ?3",
+        [ST_BLOCK_PUT] = "INSERT OR REPLACE INTO blocks(vassal_id, resolution, start, n, data)"
+                         " VALUES (?1, ?2, ?3, ?4, ?5)",
+        [ST_BLOCKS_AT] = "SELECT vassal_id, data FROM blocks WHERE resolution = ?1 AND start = ?2"
+                         " AND vassal_id > ?3 ORDER BY vassal_id LIMIT ?4",
+        [ST_BLOCKS_EXPIRE] =
+                "DELETE FROM blocks WHERE (resolution, start, vassal_id) IN (SELECT resolution,"
+                " start, vassal_id FROM blocks WHERE resolution = ?1 AND start < ?2 LIMIT ?3)",
         [ST_DELETE_EVENTS] =
                 "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ts < ?1 LIMIT ?2)",
         [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
@@ -154,14 +162,15 @@ typedef struct PendingSample {
         unsigned busy, total;
 } PendingSample;
 
-/* A rollup and retention pass over every vassal, done in steps. */
+/* The work that runs between ticks, a step at a time: packing the journal's closed minutes
+ * into blocks (and their minute rollups), rolling a closed hour up, expiring old blocks. */
+typedef enum MaintKind { MAINT_NONE, MAINT_PACK, MAINT_HOUR } MaintKind;
+
 typedef struct Maint {
-        bool active;
-        bool again; /* it did not catch up: the next pass starts at once */
-        uint64_t next_ms;
+        MaintKind kind;
+        int64_t until;  /* MAINT_PACK: journal rows before this; MAINT_HOUR: the hour */
         int64_t cursor; /* the last vassal id done */
-        int64_t from60, to60, from3600, to3600;
-        int64_t cut[3]; /* raw, minutes, hours: rows before these go */
+        int64_t expired_at; /* unix s of the last expiry */
 } Maint;
 
 struct Store {
@@ -190,9 +199,17 @@ struct Store {
         unsigned suppressed;
 
         Maint maint;
+        /* Scratch for packing: a vassal's journal rows, a block read and merged, its bytes. */
+        BlockSample rows[BLOCK_MAX_SAMPLES];
+        BlockSample merge_old[BLOCK_MAX_SAMPLES];
+        BlockSample merge_out[BLOCK_MAX_SAMPLES];
+        uint8_t blob[BLOCK_MAX_BYTES(BLOCK_MAX_SAMPLES)];
 };
 
 static const int resolutions[3] = { 1, 60, 3600 };
+/* What a block of each resolution spans: a minute of seconds, an hour of minutes, a day of
+ * hours. */
+static const int64_t block_spans[3] = { 60, 3600, 86400 };
 
 static uint64_t clock_now(void *userdata) {
         struct timespec ts;
@@ -376,7 +393,7 @@ static void store_close(Store *s) {
         if (s->db)
                 (void) sqlite3_close_v2(s->db);
         s->db = NULL;
-        s->maint.active = false;
+        s->maint.kind = MAINT_NONE;
 }
 
 static void format_ms(uint64_t ms, char *buf, size_t size) {
@@ -545,14 +562,17 @@ static int meta_set(Store *s, const char *key, int64_t value) {
         return step_done(st);
 }
 
-/* The rollup watermarks of a new database: nothing before its first hour to roll up. */
+/* The watermarks of a new database: nothing before its first minute to pack, nor before its
+ * first hour to roll up. rollup_60: journal rows before it are packed, and their minutes
+ * rolled up; rollup_3600: the hours before it are rolled up. */
 static int store_init_meta(Store *s) {
-        int64_t start = (int64_t) (store_now(s) / 1000) / 3600 * 3600, v;
+        int64_t now = (int64_t) (store_now(s) / 1000), v;
         static const char *const keys[] = { "rollup_60", "rollup_3600" };
+        const int64_t starts[] = { now / 60 * 60, now / 3600 * 3600 };
         for (size_t k = 0; k < ELEMENTSOF(keys); k++) {
                 int rc = meta_get(s, keys[k], &v);
                 if (rc == SQLITE_OK && v < 0)
-                        rc = meta_set(s, keys[k], start);
+                        rc = meta_set(s, keys[k], starts[k]);
                 if (rc != SQLITE_OK)
                         return rc;
         }
@@ -625,17 +645,6 @@ static int store_open(Store *s) {
 
 /* ---- writing ---- */
 
-static void bind_u64(sqlite3_stmt *st, int k, uint64_t v) {
-        sqlite3_bind_int64(st, k, v > INT64_MAX ? INT64_MAX : (int64_t) v);
-}
-
-static void bind_real(sqlite3_stmt *st, int k, double v) {
-        if (isfinite(v))
-                sqlite3_bind_double(st, k, v);
-        else
-                sqlite3_bind_null(st, k);
-}
-
 /* Gives the vassal its row (first use in this database, a new ini, a stale last_seen). */
 static int vassal_ensure_row(Store *s, VassalRec *v, int64_t now_s) {
         if (!v || (v->id > 0 && !v->ini_dirty && now_s - v->seen_written < LAST_SEEN_EVERY))
@@ -684,24 +693,41 @@ static int write_event(Store *s, const PendingEvent *e, int64_t now_s) {
         return step_done(st);
 }
 
+/* A pending sample in the blocks' integer units. */
+static BlockSample sample_to_block(const PendingSample *p) {
+        BlockSample b = { .ts = p->ts };
+        b.f[BF_REQUESTS] = block_value((double) p->requests, 1);
+        b.f[BF_ERRORS] = block_value((double) p->errors, 1);
+        b.f[BF_RPS] = block_value(p->has_rps ? p->rps : NAN, BLOCK_SCALE_RPS);
+        b.f[BF_AVG_RT] = block_value(p->avg_rt_ms, BLOCK_SCALE_RT);
+        b.f[BF_P99_RT] = block_value(p->p99_rt_ms, BLOCK_SCALE_RT);
+        b.f[BF_RSS] = block_value((double) p->rss, BLOCK_SCALE_RSS);
+        b.f[BF_CPU] = block_value(p->cpu, BLOCK_SCALE_CPU);
+        b.f[BF_BUSY] = block_value(p->busy, BLOCK_SCALE_BUSY);
+        b.f[BF_TOTAL] = block_value(p->total, 1);
+        b.f[BF_LISTEN_QUEUE] = block_value((double) p->listen_queue, 1);
+        b.f[BF_RESPAWNS] = block_value((double) p->respawns, 1);
+        return b;
+}
+
+static void bind_value(sqlite3_stmt *st, int k, int64_t v) {
+        if (v == BLOCK_NULL)
+                sqlite3_bind_null(st, k);
+        else
+                sqlite3_bind_int64(st, k, v);
+}
+
+/* A sample goes to the journal; the minute's pass packs it into a block. */
 static int write_sample(Store *s, const PendingSample *p, int64_t now_s) {
         int rc = vassal_ensure_row(s, p->v, now_s);
         if (rc != SQLITE_OK)
                 return rc;
-        sqlite3_stmt *st = s->st[ST_INSERT_SAMPLE];
-        bind_vassal(st, 1, p->v);
-        sqlite3_bind_int64(st, 2, p->ts);
-        bind_u64(st, 3, p->requests);
-        bind_real(st, 4, p->has_rps ? p->rps : NAN);
-        bind_u64(st, 5, p->errors);
-        bind_real(st, 6, p->avg_rt_ms);
-        bind_real(st, 7, p->p99_rt_ms);
-        bind_u64(st, 8, p->rss);
-        bind_real(st, 9, p->cpu);
-        sqlite3_bind_int64(st, 10, p->busy);
-        sqlite3_bind_int64(st, 11, p->total);
-        bind_u64(st, 12, p->listen_queue);
-        bind_u64(st, 13, p->respawns);
+        BlockSample b = sample_to_block(p);
+        sqlite3_stmt *st = s->st[ST_INSERT_RECENT];
+        sqlite3_bind_int64(st, 1, b.ts);
+        bind_vassal(st, 2, p->v);
+        for (int f = 0; f < BLOCK_FIELDS; f++)
+                bind_value(st, 3 + f, b.f[f]);
         return step_done(st);
 }
 
@@ -789,173 +815,324 @@ static int store_flush(Store *s) {
         return -EIO;
 }
 
-/* ---- rollup and retention ---- */
+/* ---- packing, rollups and retention ---- */
 
-static int maint_vassal(Store *s, int64_t id, int *work) {
-        Maint *m = &s->maint;
-        int rc = SQLITE_OK;
-        const int64_t spans[2][4] = {
-                { 1, 60, m->from60, m->to60 },
-                { 60, 3600, m->from3600, m->to3600 },
-        };
+static void fmax64(int64_t *into, int64_t v) {
+        if (v != BLOCK_NULL && (*into == BLOCK_NULL || v > *into))
+                *into = v;
+}
 
-        for (size_t k = 0; k < 2 && rc == SQLITE_OK; k++) {
-                if (spans[k][3] <= spans[k][2])
-                        continue;
-                sqlite3_stmt *st = s->st[ST_ROLLUP];
-                sqlite3_bind_int64(st, 1, id);
-                sqlite3_bind_int64(st, 2, spans[k][0]);
-                sqlite3_bind_int64(st, 3, spans[k][1]);
-                sqlite3_bind_int64(st, 4, spans[k][2]);
-                sqlite3_bind_int64(st, 5, spans[k][3]);
-                rc = step_done(st);
-                *work += sqlite3_changes(s->db);
+static int64_t mean64(double sum, double n) {
+        return n > 0 ? (int64_t) llround(sum / n) : BLOCK_NULL;
+}
+
+/* Samples of one resolution, oldest first, as one sample of the bucket starting at bucket:
+ * counters are the last, rates and gauges averaged (response time weighted by the rate),
+ * peaks the maximum. */
+static BlockSample rollup(const BlockSample *in, size_t n, int64_t bucket) {
+        BlockSample o = { .ts = bucket };
+        double rps = 0, rps_n = 0, rt = 0, rt_w = 0, rt_plain = 0, rt_n = 0;
+        double cpu = 0, cpu_n = 0, busy = 0, busy_n = 0;
+
+        for (int f = 0; f < BLOCK_FIELDS; f++)
+                o.f[f] = BLOCK_NULL;
+        for (size_t k = 0; k < n; k++) {
+                const int64_t *v = in[k].f;
+                if (v[BF_RPS] != BLOCK_NULL) {
+                        rps += (double) v[BF_RPS];
+                        rps_n++;
+                }
+                if (v[BF_AVG_RT] != BLOCK_NULL && v[BF_RPS] != BLOCK_NULL && v[BF_RPS] > 0) {
+                        rt += (double) v[BF_AVG_RT] * (double) v[BF_RPS];
+                        rt_w += (double) v[BF_RPS];
+                } else if (v[BF_AVG_RT] != BLOCK_NULL) {
+                        rt_plain += (double) v[BF_AVG_RT];
+                        rt_n++;
+                }
+                if (v[BF_CPU] != BLOCK_NULL) {
+                        cpu += (double) v[BF_CPU];
+                        cpu_n++;
+                }
+                if (v[BF_BUSY] != BLOCK_NULL) {
+                        busy += (double) v[BF_BUSY];
+                        busy_n++;
+                }
+                static const int last[] = { BF_REQUESTS, BF_ERRORS, BF_RESPAWNS };
+                for (size_t j = 0; j < ELEMENTSOF(last); j++)
+                        if (v[last[j]] != BLOCK_NULL)
+                                o.f[last[j]] = v[last[j]];
+                static const int peak[] = { BF_P99_RT, BF_RSS, BF_TOTAL, BF_LISTEN_QUEUE };
+                for (size_t j = 0; j < ELEMENTSOF(peak); j++)
+                        fmax64(&o.f[peak[j]], v[peak[j]]);
         }
-        for (size_t k = 0; k < 3 && rc == SQLITE_OK; k++) {
-                sqlite3_stmt *st = s->st[ST_MIN_TS];
-                sqlite3_bind_int64(st, 1, id);
-                sqlite3_bind_int64(st, 2, resolutions[k]);
-                rc = sqlite3_step(st);
-                bool any = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL;
-                int64_t oldest = any ? sqlite3_column_int64(st, 0) : 0;
-                (void) sqlite3_reset(st);
-                if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-                        break;
-                rc = SQLITE_OK;
-                if (!any || oldest >= m->cut[k])
-                        continue;
-                int64_t until = oldest + (int64_t) RETAIN_CHUNK * resolutions[k];
-                if (until < m->cut[k])
-                        m->again = true;
-                st = s->st[ST_DELETE_SAMPLES];
-                sqlite3_bind_int64(st, 1, id);
-                sqlite3_bind_int64(st, 2, resolutions[k]);
-                sqlite3_bind_int64(st, 3, MIN(until, m->cut[k]));
-                rc = step_done(st);
-                *work += sqlite3_changes(s->db);
+        o.f[BF_RPS] = mean64(rps, rps_n);
+        o.f[BF_AVG_RT] = rt_w > 0 ? mean64(rt, rt_w) : mean64(rt_plain, rt_n);
+        o.f[BF_CPU] = mean64(cpu, cpu_n);
+        o.f[BF_BUSY] = mean64(busy, busy_n);
+        return o;
+}
+
+/* Merges add (oldest first) into the block of vassal id at res starting at start: what is
+ * there is read, a sample of the same second replaced, the whole written back. */
+static int block_merge(Store *s, int64_t id, int res, int64_t start, const BlockSample *add,
+                       size_t n_add) {
+        sqlite3_stmt *st = s->st[ST_BLOCK_GET];
+        BlockSample *old = s->merge_old, *out = s->merge_out;
+        long n_old = 0;
+        int rc;
+
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int(st, 2, res);
+        sqlite3_bind_int64(st, 3, start);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+                const void *data = sqlite3_column_blob(st, 0);
+                n_old = block_decode(data, (size_t) sqlite3_column_bytes(st, 0), old,
+                                     BLOCK_MAX_SAMPLES);
+                if (n_old < 0) {
+                        log_warning("stats store '%s': vassal %lld's block %d/%lld is unreadable, "
+                                    "replacing it", s->path, (long long) id, res, (long long) start);
+                        n_old = 0;
+                }
+                rc = SQLITE_DONE;
+        }
+        (void) sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+                return rc;
+
+        size_t i = 0, j = 0, n = 0;
+        while ((i < (size_t) n_old || j < n_add) && n < BLOCK_MAX_SAMPLES) {
+                if (j == n_add || (i < (size_t) n_old && old[i].ts < add[j].ts))
+                        out[n++] = old[i++];
+                else {
+                        if (i < (size_t) n_old && old[i].ts == add[j].ts)
+                                i++;
+                        out[n++] = add[j++];
+                }
+        }
+        long len = block_encode(out, n, s->blob, sizeof(s->blob));
+        if (len < 0)
+                return SQLITE_INTERNAL; /* values are clamped: cannot happen */
+        st = s->st[ST_BLOCK_PUT];
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int(st, 2, res);
+        sqlite3_bind_int64(st, 3, start);
+        sqlite3_bind_int64(st, 4, (int64_t) n);
+        sqlite3_bind_blob(st, 5, s->blob, (int) len, SQLITE_STATIC);
+        return step_done(st);
+}
+
+/* One vassal's journal rows of one minute: a raw block, and its minute in the hour's block. */
+static int pack_minute(Store *s, int64_t id, const BlockSample *rows, size_t n) {
+        int64_t minute = rows[0].ts / 60 * 60;
+        int rc = block_merge(s, id, 1, minute, rows, n);
+        if (rc == SQLITE_OK) {
+                BlockSample m = rollup(rows, n, minute);
+                rc = block_merge(s, id, 60, minute / 3600 * 3600, &m, 1);
         }
         return rc;
 }
 
-static int maint_begin_pass(Store *s, uint64_t now_ms) {
-        Maint *m = &s->maint;
-        int64_t now_s = (int64_t) (now_ms / 1000);
-        int rc = meta_get(s, "rollup_60", &m->from60);
-        if (rc == SQLITE_OK)
-                rc = meta_get(s, "rollup_3600", &m->from3600);
-        if (rc != SQLITE_OK)
-                return rc;
-        m->from60 = MAX(m->from60, 0);
-        m->from3600 = MAX(m->from3600, 0);
-        m->again = false;
-        m->to60 = (now_s - ROLLUP_GRACE) / 60 * 60;
-        if (m->to60 - m->from60 > ROLLUP_SPAN_60) {
-                m->to60 = m->from60 + ROLLUP_SPAN_60;
-                m->again = true;
-        }
-        m->to60 = MAX(m->to60, m->from60);
-        /* Hours from minutes that are rolled up by the end of this pass. */
-        m->to3600 = m->to60 / 3600 * 3600;
-        if (m->to3600 - m->from3600 > ROLLUP_SPAN_3600) {
-                m->to3600 = m->from3600 + ROLLUP_SPAN_3600;
-                m->again = true;
-        }
-        m->to3600 = MAX(m->to3600, m->from3600);
-        for (size_t k = 0; k < 3; k++)
-                m->cut[k] = now_s - (int64_t) s->retain[k];
-        m->cursor = 0;
-        m->active = true;
-        m->next_ms = now_ms + MAINT_EVERY_MS;
-        return SQLITE_OK;
+static BlockSample row_to_block(sqlite3_stmt *st) {
+        BlockSample b = { .ts = sqlite3_column_int64(st, 1) };
+        for (int f = 0; f < BLOCK_FIELDS; f++)
+                b.f[f] = sqlite3_column_type(st, 2 + f) == SQLITE_NULL ? BLOCK_NULL
+                                                                       : sqlite3_column_int64(st, 2 + f);
+        return b;
 }
 
-/* One step: vassals after the cursor until the budget is spent, in one transaction; the pass's
- * last step moves the watermarks and trims the events. */
-static int maint_step(Store *s, bool *ret_done) {
-        Maint *m = &s->maint;
-        int64_t ids[MAINT_IDS], cursor = m->cursor;
+/* The next chunk of vassal ids after the cursor: (cursor, *ret_hi]; done when it is the last. */
+static int next_ids(Store *s, int64_t cursor, int64_t *ret_hi, bool *ret_last) {
+        sqlite3_stmt *st = s->st[ST_VASSAL_IDS];
         size_t n = 0;
-        int work = 0, rc;
+        int rc;
 
-        *ret_done = false;
-        rc = step_done(s->st[ST_BEGIN]);
+        sqlite3_bind_int64(st, 1, cursor);
+        sqlite3_bind_int64(st, 2, MAINT_IDS);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                *ret_hi = sqlite3_column_int64(st, 0);
+                n++;
+        }
+        (void) sqlite3_reset(st);
+        *ret_last = n < MAINT_IDS;
+        if (*ret_last)
+                *ret_hi = INT64_MAX;
+        return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Packs the journal's rows before m->until of the next chunk of vassals, then drops them from
+ * the journal, in one transaction; the last chunk moves rollup_60. */
+static int maint_pack_step(Store *s, bool *ret_done) {
+        Maint *m = &s->maint;
+        int64_t hi, cur_id = -1;
+        size_t n = 0;
+        bool last;
+        int rc = step_done(s->st[ST_BEGIN]);
+
         if (rc != SQLITE_OK)
                 return rc;
-        sqlite3_stmt *st = s->st[ST_VASSAL_IDS];
-        while (work < MAINT_BUDGET) {
-                sqlite3_bind_int64(st, 1, cursor);
-                sqlite3_bind_int64(st, 2, MAINT_IDS);
-                n = 0;
-                while (n < MAINT_IDS && (rc = sqlite3_step(st)) == SQLITE_ROW)
-                        ids[n++] = sqlite3_column_int64(st, 0);
-                if (n == MAINT_IDS)
-                        rc = SQLITE_DONE;
-                (void) sqlite3_reset(st);
-                if (rc != SQLITE_DONE)
-                        return store_rollback(s, rc);
-                for (size_t k = 0; k < n && work < MAINT_BUDGET; k++) {
-                        rc = maint_vassal(s, ids[k], &work);
-                        if (rc != SQLITE_OK)
-                                return store_rollback(s, rc);
-                        cursor = ids[k];
+        rc = next_ids(s, m->cursor, &hi, &last);
+        sqlite3_stmt *st = s->st[ST_RECENT_READ];
+        if (rc == SQLITE_OK) {
+                sqlite3_bind_int64(st, 1, m->until);
+                sqlite3_bind_int64(st, 2, m->cursor);
+                sqlite3_bind_int64(st, 3, hi);
+        }
+        while (rc == SQLITE_OK) {
+                int step = sqlite3_step(st);
+                int64_t id = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+                BlockSample b = step == SQLITE_ROW ? row_to_block(st) : (BlockSample) {};
+                /* A vassal's minute ends at another vassal, another minute or the end. */
+                if (n > 0 && (id != cur_id || b.ts / 60 != s->rows[0].ts / 60 ||
+                              n == BLOCK_MAX_SAMPLES)) {
+                        rc = pack_minute(s, cur_id, s->rows, n);
+                        n = 0;
                 }
-                if (n < MAINT_IDS && (n == 0 || cursor == ids[n - 1])) {
-                        *ret_done = true;
+                if (step != SQLITE_ROW) {
+                        if (step != SQLITE_DONE && rc == SQLITE_OK)
+                                rc = step;
                         break;
                 }
+                cur_id = id;
+                s->rows[n++] = b;
         }
-        if (*ret_done) {
-                rc = meta_set(s, "rollup_60", m->to60);
-                if (rc == SQLITE_OK)
-                        rc = meta_set(s, "rollup_3600", m->to3600);
-                if (rc == SQLITE_OK) {
-                        st = s->st[ST_DELETE_EVENTS];
-                        sqlite3_bind_int64(st, 1, m->cut[2] * 1000);
-                        sqlite3_bind_int64(st, 2, EVENTS_CHUNK);
-                        rc = step_done(st);
-                        if (sqlite3_changes(s->db) >= EVENTS_CHUNK)
-                                m->again = true;
-                }
-                if (rc != SQLITE_OK)
-                        return store_rollback(s, rc);
+        (void) sqlite3_reset(st);
+        if (rc == SQLITE_OK) {
+                st = s->st[ST_RECENT_DELETE];
+                sqlite3_bind_int64(st, 1, m->until);
+                sqlite3_bind_int64(st, 2, m->cursor);
+                sqlite3_bind_int64(st, 3, hi);
+                rc = step_done(st);
         }
-        rc = step_done(s->st[ST_COMMIT]);
+        if (rc == SQLITE_OK && last)
+                rc = meta_set(s, "rollup_60", m->until);
+        if (rc == SQLITE_OK)
+                rc = step_done(s->st[ST_COMMIT]);
         if (rc != SQLITE_OK)
                 return store_rollback(s, rc);
-        m->cursor = cursor;
+        m->cursor = hi;
+        *ret_done = last;
         return SQLITE_OK;
 }
 
-/* A step of rollup and retention when one is due. */
+/* Rolls the hour m->until up for the next chunk of vassals that have minutes in it; the last
+ * chunk moves rollup_3600. */
+static int maint_hour_step(Store *s, bool *ret_done) {
+        Maint *m = &s->maint;
+        int64_t ids[MAINT_IDS];
+        BlockSample *hours = s->rows; /* BLOCK_MAX_SAMPLES >= MAINT_IDS */
+        size_t n = 0;
+        int rc = step_done(s->st[ST_BEGIN]);
+
+        if (rc != SQLITE_OK)
+                return rc;
+        sqlite3_stmt *st = s->st[ST_BLOCKS_AT];
+        sqlite3_bind_int(st, 1, 60);
+        sqlite3_bind_int64(st, 2, m->until);
+        sqlite3_bind_int64(st, 3, m->cursor);
+        sqlite3_bind_int(st, 4, MAINT_IDS);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                long k = block_decode(sqlite3_column_blob(st, 1),
+                                      (size_t) sqlite3_column_bytes(st, 1), s->merge_old,
+                                      BLOCK_MAX_SAMPLES);
+                ids[n] = sqlite3_column_int64(st, 0);
+                if (k > 0)
+                        hours[n++] = rollup(s->merge_old, (size_t) k, m->until);
+                else
+                        m->cursor = ids[n]; /* unreadable: skipped */
+        }
+        (void) sqlite3_reset(st);
+        rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+        for (size_t k = 0; k < n && rc == SQLITE_OK; k++)
+                rc = block_merge(s, ids[k], 3600, m->until / 86400 * 86400, &hours[k], 1);
+        bool last = n < MAINT_IDS;
+        if (rc == SQLITE_OK && last)
+                rc = meta_set(s, "rollup_3600", m->until + 3600);
+        if (rc == SQLITE_OK)
+                rc = step_done(s->st[ST_COMMIT]);
+        if (rc != SQLITE_OK)
+                return store_rollback(s, rc);
+        if (n > 0)
+                m->cursor = ids[n - 1];
+        *ret_done = last;
+        return SQLITE_OK;
+}
+
+/* Deletes blocks that ended before their retention, and old events, a bounded number a step. */
+static int maint_expire_step(Store *s, int64_t now_s, bool *ret_done) {
+        int changes = 0;
+        int rc = step_done(s->st[ST_BEGIN]);
+
+        if (rc != SQLITE_OK)
+                return rc;
+        for (size_t k = 0; k < 3 && rc == SQLITE_OK; k++) {
+                sqlite3_stmt *st = s->st[ST_BLOCKS_EXPIRE];
+                sqlite3_bind_int(st, 1, resolutions[k]);
+                /* A block goes once all of it is older than the retention. */
+                sqlite3_bind_int64(st, 2, now_s - (int64_t) s->retain[k] - block_spans[k] + 1);
+                sqlite3_bind_int(st, 3, EXPIRE_CHUNK);
+                rc = step_done(st);
+                changes += sqlite3_changes(s->db);
+        }
+        if (rc == SQLITE_OK) {
+                sqlite3_stmt *st = s->st[ST_DELETE_EVENTS];
+                sqlite3_bind_int64(st, 1, (now_s - (int64_t) s->retain[2]) * 1000);
+                sqlite3_bind_int64(st, 2, EVENTS_CHUNK);
+                rc = step_done(st);
+                changes += sqlite3_changes(s->db);
+        }
+        if (rc == SQLITE_OK)
+                rc = step_done(s->st[ST_COMMIT]);
+        if (rc != SQLITE_OK)
+                return store_rollback(s, rc);
+        *ret_done = changes < EXPIRE_CHUNK;
+        return SQLITE_OK;
+}
+
+/* A step of the work between ticks, when some is due: pack the closed minutes, roll a closed
+ * hour up, expire. */
 static void store_maintain(Store *s) {
         Maint *m = &s->maint;
-        uint64_t now = store_now(s);
-        bool done;
+        int64_t now = (int64_t) (store_now(s) / 1000), wm60, wm3600;
+        bool done = false;
         int rc;
 
         if (!s->db || s->failures > 0 || s->n_events + s->n_samples > 0)
                 return;
-        if (!m->active) {
-                if (now < m->next_ms)
-                        return;
-                rc = maint_begin_pass(s, now);
+        if (m->kind == MAINT_NONE) {
+                rc = meta_get(s, "rollup_60", &wm60);
+                if (rc == SQLITE_OK)
+                        rc = meta_get(s, "rollup_3600", &wm3600);
                 if (rc != SQLITE_OK)
                         goto fail;
+                if (wm60 < now / 60 * 60)
+                        *m = (Maint) { .kind = MAINT_PACK, .until = now / 60 * 60,
+                                       .expired_at = m->expired_at };
+                else if (wm3600 + 3600 <= wm60)
+                        *m = (Maint) { .kind = MAINT_HOUR, .until = wm3600,
+                                       .expired_at = m->expired_at };
+                else if (now - m->expired_at >= EXPIRE_EVERY_S) {
+                        rc = maint_expire_step(s, now, &done);
+                        if (rc != SQLITE_OK)
+                                goto fail;
+                        if (done)
+                                m->expired_at = now;
+                        return;
+                } else
+                        return;
         }
-        rc = maint_step(s, &done);
+        rc = m->kind == MAINT_PACK ? maint_pack_step(s, &done) : maint_hour_step(s, &done);
         if (rc != SQLITE_OK)
                 goto fail;
-        if (done) {
-                m->active = false;
-                if (m->again)
-                        m->next_ms = now; /* behind: the next pass with the next tick */
-        }
+        if (done)
+                m->kind = MAINT_NONE;
         return;
 fail:
+        m->kind = MAINT_NONE;
         if (rc_corrupt(rc))
-                store_move_aside(s, rc, "rollup");
+                store_move_aside(s, rc, "packing");
         else
-                (void) store_fail_db(s, rc, "rollup");
+                (void) store_fail_db(s, rc, "packing");
 }
 
 /* ---- the API ---- */

@@ -5,7 +5,7 @@
  * only writer (this file); `emperorctl stats|events` open it read-only, so the schema below is
  * an interface. Changes to it are new migrations (PRAGMA user_version), never edits.
  *
- * Schema, version 1:
+ * Schema, version 2:
  *
  *   vassals(id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, ini TEXT,
  *           first_seen INTEGER, last_seen INTEGER)            -- unix s; last_seen to ~1 min
@@ -17,30 +17,32 @@
  *     kinds: found changed removed spawn ready exit starting running reload stop stopped
  *            backoff config-error harakiri recycle emperor store
  *
- *   samples(vassal_id INTEGER NOT NULL, ts INTEGER NOT NULL,   -- unix s, the bucket's start
- *           resolution INTEGER NOT NULL,                       -- 1 (raw), 60, 3600 seconds
- *           requests INTEGER,     -- cumulative, as the vassal reports it (0 again after a
- *                                 -- restart of the vassal); rollups: the bucket's last
- *           rps REAL,             -- from the requests delta; NULL for a process's first
- *                                 -- sample; rollups: average
- *           errors INTEGER,       -- cumulative exceptions (and 5xx once vassals report them);
- *                                 -- rollups: last
- *           avg_rt_ms REAL,       -- rollups: the rps-weighted average
- *           p99_rt_ms REAL,       -- NULL until vassals report it; rollups: maximum
- *           rss INTEGER,          -- bytes, all workers; rollups: maximum
- *           cpu REAL,             -- NULL until measured; rollups: average
- *           busy INTEGER,         -- busy workers; rollups: average (REAL)
- *           total INTEGER,        -- workers; rollups: maximum
- *           listen_queue INTEGER, -- rollups: maximum
- *           respawns INTEGER,     -- cumulative worker respawns in the vassal; rollups: last
- *           PRIMARY KEY(vassal_id, resolution, ts)) WITHOUT ROWID
- *     "one vassal since T": WHERE vassal_id = ? AND resolution = ? AND ts >= ? (the key).
+ *   recent(ts, vassal_id, requests, errors, rps, avg_rt, p99_rt, rss, cpu, busy, total,
+ *          listen_queue, respawns, PRIMARY KEY(ts, vassal_id)) WITHOUT ROWID
+ *     The journal: every tick's samples, in block.h's integer units (NULL: unknown), appended
+ *     in time order (a tick dirties a few pages, not one per vassal). Once a minute is over,
+ *     its rows are packed into blocks and deleted, a chunk of vassals per transaction.
+ *
+ *   blocks(vassal_id, resolution, start, n, data BLOB, PRIMARY KEY(vassal_id, resolution,
+ *          start)) WITHOUT ROWID, index blocks_age(resolution, start)
+ *     data: n samples packed as block.h describes. resolution 1: a minute of raw samples
+ *     (start = the minute); 60: an hour of minute rollups; 3600: a day of hour rollups.
+ *     Rollups: requests, errors, respawns the bucket's last (cumulative, 0 again after a
+ *     restart of the vassal); rps, cpu, busy the average; avg_rt weighted by rps; p99_rt,
+ *     rss, total, listen_queue the maximum. rps is NULL for a process's first sample.
+ *     "one vassal since T": WHERE vassal_id = ? AND resolution = ? AND start > T - span.
  *
  *   meta(key TEXT PRIMARY KEY, value INTEGER) WITHOUT ROWID
- *     rollup_60, rollup_3600: raw (minute) rows before this unix s are rolled up.
+ *     rollup_60: journal rows before this unix s are packed, their minutes rolled up;
+ *     rollup_3600: hours before this are rolled up. emperor/query.c reads hours before
+ *     rollup_3600, minutes before rollup_60 and raw samples after.
+ *
+ * Size: a block of a minute of an idle vassal is ~45 bytes, of a busy one 6 to 11 bytes a
+ * sample; bench/store.sh measures the whole file for a fleet.
  *
  * Readers: open with SQLITE_OPEN_READONLY; the file is in WAL mode, readers never block the
- * writer. Every stats tick is one transaction for the whole fleet.
+ * writer. Every stats tick is one transaction for the whole fleet; packing, rollups and expiry
+ * run between ticks, a step (a transaction of at most 250 vassals) at a time.
  *
  * Failures never reach the caller as more than a return code: a locked or full database is
  * retried with a backoff while the rows wait in memory (bounded); a corrupt one is moved aside

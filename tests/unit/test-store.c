@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../../emperor/query.h"
 #include "../../emperor/store.h"
 #include "macro.h"
 
@@ -70,17 +71,37 @@ static int64_t query_int(Fixture *f, const char *sql) {
         return v;
 }
 
-static double query_real(Fixture *f, const char *sql) {
+/* A vassal's raw samples as the readers see them (emperor/query.c): journal and blocks. */
+typedef struct Raw {
+        size_t n;
+        double sum_requests, last_requests;
+        int64_t ts[64];
+        double rps[64];
+} Raw;
+
+static int raw_row(const QueryRow *r, void *userdata) {
+        Raw *raw = userdata;
+        if (raw->n < 64) {
+                raw->ts[raw->n] = r->ts;
+                raw->rps[raw->n] = r->rps;
+        }
+        raw->n++;
+        raw->sum_requests += r->requests;
+        raw->last_requests = r->requests;
+        return 0;
+}
+
+static Raw raw_of(Fixture *f, const char *name) {
         sqlite3 *db;
-        sqlite3_stmt *st;
-        double v = NAN;
-        assert_int_equal(sqlite3_open_v2(db_path(f), &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-                v = sqlite3_column_double(st, 0);
-        sqlite3_finalize(st);
+        char err[256];
+        Raw raw = {};
+        int64_t now = (int64_t) (f->now_ms / 1000);
+        assert_int_equal(query_open(db_path(f), &db, err, sizeof(err)), 0);
+        int r = query_samples(db, name, now - 86400, now + 10, 1, raw_row, &raw, err, sizeof(err));
+        if (r != 0)
+                fail_msg("query_samples(%s): %d %s", name, r, err);
         sqlite3_close(db);
-        return v;
+        return raw;
 }
 
 static StoreSample sample(const char *name, pid_t pid, uint64_t requests) {
@@ -115,8 +136,8 @@ static void test_migrations_from_empty_and_reopen(void **state) {
         snprintf(dir, sizeof(dir), "%s/a/b/stats.db", f->dir);
         f->o.state_dir = f->dir;
         assert_int_equal(rename(dir, db_path(f)), 0);
-        assert_int_equal(query_int(f, "PRAGMA user_version"), 1);
-        assert_int_equal(query_int(f, "SELECT count(*) FROM samples"), 1);
+        assert_int_equal(query_int(f, "PRAGMA user_version"), 2);
+        assert_int_equal(raw_of(f, "app").n, 1);
 
         /* Reopening migrates nothing and keeps the rows. */
         f->now_ms += 1000;
@@ -125,8 +146,8 @@ static void test_migrations_from_empty_and_reopen(void **state) {
         x.requests = 7;
         assert_int_equal(store_tick(s, &x, 1), 0);
         store_free(s);
-        assert_int_equal(query_int(f, "PRAGMA user_version"), 1);
-        assert_int_equal(query_int(f, "SELECT count(*) FROM samples"), 2);
+        assert_int_equal(query_int(f, "PRAGMA user_version"), 2);
+        assert_int_equal(raw_of(f, "app").n, 2);
         assert_int_equal(query_int(f, "SELECT count(*) FROM vassals"), 1);
         assert_int_equal(query_int(f, "SELECT count(*) FROM meta"), 2);
         /* WAL: readers never block the writer. */
@@ -168,10 +189,12 @@ static void test_tick_writes_the_fleet_in_one_transaction(void **state) {
         assert_int_equal(commits, 1);
         assert_int_equal(store_pending(s), 0);
         store_free(s);
-        assert_int_equal(query_int(f, "SELECT count(*) FROM samples WHERE resolution = 1"), 100);
+        /* Both ticks in the journal: the minute is not over. */
+        assert_int_equal(query_int(f, "SELECT count(*) FROM recent"), 100);
+        assert_int_equal(query_int(f, "SELECT count(*) FROM blocks"), 0);
         assert_int_equal(query_int(f, "SELECT count(*) FROM vassals"), 50);
-        assert_int_equal(query_int(f, "SELECT max(ts) - min(ts) FROM samples"), 1);
-        assert_int_equal(query_int(f, "SELECT requests FROM samples JOIN vassals ON id = vassal_id"
+        assert_int_equal(query_int(f, "SELECT max(ts) - min(ts) FROM recent"), 1);
+        assert_int_equal(query_int(f, "SELECT requests FROM recent JOIN vassals ON id = vassal_id"
                                       " WHERE name = 'app7' ORDER BY ts DESC LIMIT 1"),
                          70);
 }
@@ -202,18 +225,17 @@ static void test_rps_from_the_requests_delta(void **state) {
         assert_int_equal(store_tick(s, &x, 1), 0); /* the same report again: the same rate */
         store_free(s);
 
-        char sql[128];
         int64_t t = T0_MS / 1000;
         const double want[] = { -1, 100, -1, 50, 100, 100 };
         const int64_t at[] = { 0, 2, 3, 4, 5, 6 };
+        Raw raw = raw_of(f, "app");
+        assert_int_equal(raw.n, ELEMENTSOF(want));
         for (size_t k = 0; k < ELEMENTSOF(want); k++) {
-                snprintf(sql, sizeof(sql), "SELECT rps FROM samples WHERE ts = %lld",
-                         (long long) (t + at[k]));
-                double rps = query_real(f, sql);
+                assert_int_equal(raw.ts[k], t + at[k]);
                 if (want[k] < 0)
-                        assert_true(isnan(rps));
+                        assert_true(isnan(raw.rps[k]));
                 else
-                        assert_float_equal(rps, want[k], 1e-9);
+                        assert_float_equal(raw.rps[k], want[k], 1e-9);
         }
 }
 
@@ -247,6 +269,22 @@ static void test_events_are_written_at_once(void **state) {
                          1);
 }
 
+/* The bucket of one ts out of a query. */
+typedef struct Picked {
+        int64_t ts;
+        QueryRow r;
+        bool found;
+} Picked;
+
+static int pick(const QueryRow *r, void *userdata) {
+        Picked *p = userdata;
+        if (r->ts == p->ts) {
+                p->r = *r;
+                p->found = true;
+        }
+        return 0;
+}
+
 static void test_rollups_raw_minutes_hours(void **state) {
         Fixture *f = *state;
         Store *s;
@@ -264,38 +302,37 @@ static void test_rollups_raw_minutes_hours(void **state) {
         }
         store_free(s);
         int64_t t = T0_MS / 1000;
-        char sql[256];
-        /* Every complete minute rolled up (the grace keeps the last one or two out). */
-        int64_t minutes = query_int(f, "SELECT count(*) FROM samples WHERE resolution = 60");
-        assert_true(minutes >= 120 && minutes <= 122);
-        assert_int_equal(query_int(f, "SELECT count(*) FROM samples WHERE resolution = 3600"), 2);
-        /* Minute 3 (ts t+180..t+239): requests is its last, rps the average, rss the max. */
-        snprintf(sql, sizeof(sql), "SELECT requests FROM samples WHERE resolution = 60 AND ts = %lld",
-                 (long long) t + 180);
-        assert_int_equal(query_int(f, sql), 2390);
-        snprintf(sql, sizeof(sql), "SELECT rps FROM samples WHERE resolution = 60 AND ts = %lld",
-                 (long long) t + 180);
-        assert_float_equal(query_real(f, sql), 10, 1e-6);
-        snprintf(sql, sizeof(sql), "SELECT rss FROM samples WHERE resolution = 60 AND ts = %lld",
-                 (long long) t + 180);
-        assert_int_equal(query_int(f, sql), 80 << 20);
-        snprintf(sql, sizeof(sql), "SELECT busy FROM samples WHERE resolution = 60 AND ts = %lld",
-                 (long long) t + 180);
-        assert_float_equal(query_real(f, sql), 0.5, 1e-9);
-        /* The first hour: p99 is its maximum, requests its last, rps its average. */
-        snprintf(sql, sizeof(sql), "SELECT p99_rt_ms FROM samples WHERE resolution = 3600 AND ts = %lld",
-                 (long long) t);
-        assert_float_equal(query_real(f, sql), 900, 1e-9);
-        snprintf(sql, sizeof(sql), "SELECT requests FROM samples WHERE resolution = 3600 AND ts = %lld",
-                 (long long) t);
-        assert_int_equal(query_int(f, sql), 35990);
-        snprintf(sql, sizeof(sql), "SELECT rps FROM samples WHERE resolution = 3600 AND ts = %lld",
-                 (long long) t + 3600);
-        assert_float_equal(query_real(f, sql), 10, 1e-6);
-        snprintf(sql, sizeof(sql), "SELECT avg_rt_ms FROM samples WHERE resolution = 3600 AND ts = %lld",
-                 (long long) t + 3600);
-        assert_float_equal(query_real(f, sql), 2.5, 1e-9);
+        /* Every closed minute packed (one block each) and rolled up into its hour's block; the
+         * minute in progress still in the journal. */
+        assert_int_equal(query_int(f, "SELECT count(*) FROM blocks WHERE resolution = 1"), 122);
+        assert_int_equal(query_int(f, "SELECT count(*) FROM blocks WHERE resolution = 60"), 3);
+        assert_int_equal(query_int(f, "SELECT sum(n) FROM blocks WHERE resolution = 60"), 122);
+        assert_int_equal(query_int(f, "SELECT count(*) FROM blocks WHERE resolution = 3600"), 1);
+        assert_int_equal(query_int(f, "SELECT sum(n) FROM blocks WHERE resolution = 3600"), 2);
+        assert_int_equal(query_int(f, "SELECT count(*) FROM recent"), 1);
+        assert_int_equal(query_int(f, "SELECT value FROM meta WHERE key = 'rollup_60'"), t + 7320);
         assert_int_equal(query_int(f, "SELECT value FROM meta WHERE key = 'rollup_3600'"), t + 7200);
+
+        sqlite3 *db;
+        char err[256];
+        assert_int_equal(query_open(db_path(f), &db, err, sizeof(err)), 0);
+        Picked minute3 = { .ts = t + 180 }, hour1 = { .ts = t }, hour2 = { .ts = t + 3600 };
+        assert_int_equal(query_samples(db, "app", t, t + 7200, 60, pick, &minute3, err, sizeof(err)), 0);
+        assert_int_equal(query_samples(db, "app", t, t + 7200, 3600, pick, &hour1, err, sizeof(err)), 0);
+        assert_int_equal(query_samples(db, "app", t, t + 7200, 3600, pick, &hour2, err, sizeof(err)), 0);
+        sqlite3_close(db);
+        /* Minute 3 (t+180..t+239): requests is its last, rps the average, rss the max. */
+        assert_int_equal(minute3.r.resolution, 60);
+        assert_float_equal(minute3.r.requests, 2390, 1e-9);
+        assert_float_equal(minute3.r.rps, 10, 1e-6);
+        assert_float_equal(minute3.r.rss, 83886080.0, 1e-9);
+        assert_float_equal(minute3.r.busy, 0.5, 1e-9);
+        /* The first hour: p99 is its maximum, requests its last, rps its average. */
+        assert_int_equal(hour1.r.resolution, 3600);
+        assert_float_equal(hour1.r.p99_rt_ms, 900, 1e-9);
+        assert_float_equal(hour1.r.requests, 35990, 1e-9);
+        assert_float_equal(hour2.r.rps, 10, 1e-6);
+        assert_float_equal(hour2.r.avg_rt_ms, 2.5, 1e-9);
 }
 
 static void test_retention_keeps_the_file_bounded(void **state) {
@@ -317,19 +354,22 @@ static void test_retention_keeps_the_file_bounded(void **state) {
         }
         int64_t now = (int64_t) (f->now_ms / 1000);
         store_free(s);
-        char sql[256];
-        /* Each resolution holds its window and no more (a pass a minute: a minute of slack). */
-        snprintf(sql, sizeof(sql), "SELECT min(ts) FROM samples WHERE resolution = 1");
-        assert_true(query_int(f, sql) >= now - 3600 - 120);
-        snprintf(sql, sizeof(sql), "SELECT min(ts) FROM samples WHERE resolution = 60");
-        assert_true(query_int(f, sql) >= now - 86400 - 120);
-        assert_true(query_int(f, sql) <= now - 86400 + 120);
-        snprintf(sql, sizeof(sql), "SELECT min(ts) FROM samples WHERE resolution = 3600");
-        assert_true(query_int(f, sql) >= now - 7 * 86400 - 3600 - 120);
-        assert_true(query_int(f, sql) <= now - 7 * 86400 + 3600);
-        /* Rows: 3 vassals × (180 raw + 1440 minutes + 168 hours), give or take the slack. */
-        int64_t rows = query_int(f, "SELECT count(*) FROM samples");
-        assert_true(rows >= 3 * (180 + 1440 + 168) - 30 && rows <= 3 * (180 + 1440 + 168) + 30);
+        /* Each resolution holds its window and no more: a block goes once all of it is past the
+         * window (an expiry a minute: a minute of slack more). */
+        int64_t oldest = query_int(f, "SELECT min(start) FROM blocks WHERE resolution = 1");
+        assert_true(oldest >= now - 3600 - 60 - 60 && oldest <= now - 3600);
+        oldest = query_int(f, "SELECT min(start) FROM blocks WHERE resolution = 60");
+        assert_true(oldest >= now - 86400 - 3600 - 60 && oldest <= now - 86400);
+        oldest = query_int(f, "SELECT min(start) FROM blocks WHERE resolution = 3600");
+        assert_true(oldest >= now - 7 * 86400 - 86400 - 60 && oldest <= now - 7 * 86400);
+        /* Samples: 3 vassals × (180 raw + 1440 minutes + 168 hours), and up to a block each
+         * more. */
+        int64_t raw = query_int(f, "SELECT sum(n) FROM blocks WHERE resolution = 1");
+        int64_t minutes = query_int(f, "SELECT sum(n) FROM blocks WHERE resolution = 60");
+        int64_t hours = query_int(f, "SELECT sum(n) FROM blocks WHERE resolution = 3600");
+        assert_true(raw >= 3 * 180 - 6 && raw <= 3 * (180 + 3) + 6);
+        assert_true(minutes >= 3 * 1440 - 6 && minutes <= 3 * (1440 + 60) + 6);
+        assert_true(hours >= 3 * 168 - 6 && hours <= 3 * (168 + 24) + 6);
         /* Events are kept as long as the hours: the 'found' of ten days ago is gone. */
         assert_int_equal(query_int(f, "SELECT count(*) FROM events WHERE kind = 'found'"), 0);
 }
@@ -370,12 +410,15 @@ static void test_locked_database_defers_and_loses_nothing(void **state) {
         assert_int_equal(store_pending(s), 0);
         store_free(s);
         /* Every tick is there, each with its own values. */
-        assert_int_equal(query_int(f, "SELECT count(*) FROM samples WHERE resolution = 1"), 10);
-        assert_int_equal(query_int(f, "SELECT sum(requests) FROM samples WHERE vassal_id = "
-                                      "(SELECT id FROM vassals WHERE name = 'a')"),
-                         10 + 11 + 12 + 13 + 14);
+        assert_int_equal(raw_of(f, "a").n + raw_of(f, "b").n, 10);
+        assert_float_equal(raw_of(f, "a").sum_requests, 10 + 11 + 12 + 13 + 14, 1e-9);
         assert_int_equal(query_int(f, "SELECT count(*) FROM events WHERE kind = 'reload'"), 1);
 }
+
+/* Raw samples stored: the journal's and the packed ones. */
+#define RAW_TOTAL                                                                    \
+        "SELECT (SELECT count(*) FROM recent) + "                                    \
+        "(SELECT coalesce(sum(n), 0) FROM blocks WHERE resolution = 1)"
 
 static void test_full_database_defers_and_recovers(void **state) {
         Fixture *f = *state;
@@ -400,7 +443,7 @@ static void test_full_database_defers_and_recovers(void **state) {
         assert_int_equal(r, -ENOSPC);
         size_t pending = store_pending(s);
         assert_true(pending >= 40);
-        int64_t before = query_int(f, "SELECT count(*) FROM samples WHERE resolution = 1");
+        int64_t before = query_int(f, RAW_TOTAL);
         /* Space again (retention ran, an admin cleaned up): the waiting rows go in. */
         assert_int_equal(sqlite3_exec(store_db(s), "PRAGMA max_page_count = 1000000", NULL, NULL,
                                       NULL),
@@ -409,8 +452,7 @@ static void test_full_database_defers_and_recovers(void **state) {
         assert_int_equal(store_tick(s, fleet, 40), 0);
         assert_int_equal(store_pending(s), 0);
         store_free(s);
-        assert_int_equal(query_int(f, "SELECT count(*) FROM samples WHERE resolution = 1"),
-                         before + (int64_t) pending + 40);
+        assert_int_equal(query_int(f, RAW_TOTAL), before + (int64_t) pending + 40);
 }
 
 static void write_garbage(const char *path) {
@@ -452,7 +494,8 @@ static void test_corrupt_file_is_moved_aside(void **state) {
         assert_int_equal(query_int(f, "SELECT count(*) FROM events WHERE kind = 'store' AND "
                                       "vassal_id IS NULL AND detail LIKE '%corrupt%moved to%'"),
                          1);
-        assert_int_equal(query_int(f, "SELECT requests FROM samples"), 6);
+        assert_int_equal(raw_of(f, "app").n, 1);
+        assert_float_equal(raw_of(f, "app").last_requests, 6, 1e-9);
         assert_int_equal(query_int(f, "SELECT count(*) FROM vassals WHERE name = 'app'"), 1);
 }
 
