@@ -128,12 +128,12 @@ build/fuzz/fuzz-block: emperor/block.c emperor/block.h
 build/fuzz/fuzz-since: FUZZ_EXTRA = emperor/query.c emperor/block.c
 build/fuzz/fuzz-since: FUZZ_LIBS = $(SQLITE_LIBS)
 build/fuzz/fuzz-since: emperor/query.c emperor/query.h
-		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< $(LIB_SRCS) \
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) lib/*.h
 	@mkdir -p $(@D)
 	$(call say,FUZZ,$@)$(FUZZ_CC) -g -O1 -std=gnu17 -D_GNU_SOURCE -Ilib -Iemperor \
 		$(shell $(PKG_CONFIG) --cflags libcjson) \
 		$(FUZZ_EXTRA) $(shell $(PKG_CONFIG) --libs libcjson) $(FUZZ_LIBS)
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< $(LIB_SRCS) \
 
 check-build: $(PROGRAMS) $(UNIT_BINS)
 .PHONY: check-build
@@ -185,6 +185,13 @@ bench: $(PROGRAMS)
 .PHONY: bench
 
 install: $(PROGRAMS)
+# The stats store's synthetic feeder (bench/store.sh).
+$(BUILD)/bench/store-feed: bench/store-feed.c $(BUILD)/obj/emperor/store.o \
+                           $(BUILD)/obj/emperor/sample.o $(BUILD)/obj/emperor/block.o $(BUILD)/libcommon.a
+	@mkdir -p $(@D)
+	$(call say,LINK,$@)$(CC) $(ALL_CFLAGS) -Iemperor $(ALL_LDFLAGS) -o $@ $(filter %.c,$^) \
+		$(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS) $(SQLITE_LIBS) -lm
+
 	install -D -m 0755 $(BUILD)/vassal $(DESTDIR)$(BINDIR)/vassal
 	[ ! -e $(BUILD)/emperor ] || install -D -m 0755 $(BUILD)/emperor $(DESTDIR)$(SBINDIR)/emperor
 	[ ! -e $(BUILD)/emperorctl ] || install -D -m 0755 $(BUILD)/emperorctl $(DESTDIR)$(BINDIR)/emperorctl

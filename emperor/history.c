@@ -133,6 +133,7 @@ int history_new(Manager *m, const ManagerOptions *o, History **ret) {
                 .retain_raw = o->retain_raw,
                 .retain_minutes = o->retain_minutes,
                 .retain_hours = o->retain_hours,
+                .max_bytes = o->store_max_bytes,
         };
         r = store_new(&so, &h->store);
         if (r < 0) {

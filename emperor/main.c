@@ -11,6 +11,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "instance.h"
 #include "log.h"
 #include "manager.h"
@@ -34,6 +35,8 @@ static void help(void) {
                "  --retain-raw TIME      keep per-tick samples this long (default 24h; s/m/h/d)\n"
                "  --retain-minutes TIME  keep 1-minute rollups this long (default 30d)\n"
                "  --retain-hours TIME    keep 1-hour rollups and events this long (default 365d)\n"
+               "  --store-max-size SIZE  the stats store's bound (default 200M): past it the oldest\n"
+               "                         seconds, then minutes, then hours go first\n"
                "  --ready-timeout SECS   how long a new vassal may take to be ready (default 60)\n"
                "  --tyrant               run each vassal as the owner of its ini\n"
                "  --vassal PATH          the vassal program (default: next to emperor)\n"
@@ -89,7 +92,8 @@ static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *u
 
 int main(int argc, char **argv) {
         enum { OPT_RUN_DIR = 256, OPT_STATE_DIR, OPT_HTTP, OPT_STATS, OPT_READY, OPT_TYRANT,
-               OPT_VASSAL, OPT_VERSION, OPT_RETAIN_RAW, OPT_RETAIN_MINUTES, OPT_RETAIN_HOURS };
+               OPT_VASSAL, OPT_VERSION, OPT_RETAIN_RAW, OPT_RETAIN_MINUTES, OPT_RETAIN_HOURS,
+               OPT_STORE_MAX_SIZE };
         static const struct option options[] = {
                 { "run-dir", required_argument, NULL, OPT_RUN_DIR },
                 { "state-dir", required_argument, NULL, OPT_STATE_DIR },
@@ -104,6 +108,7 @@ int main(int argc, char **argv) {
                 { "retain-raw", required_argument, NULL, OPT_RETAIN_RAW },
                 { "retain-minutes", required_argument, NULL, OPT_RETAIN_MINUTES },
                 { "retain-hours", required_argument, NULL, OPT_RETAIN_HOURS },
+                { "store-max-size", required_argument, NULL, OPT_STORE_MAX_SIZE },
                 {},
         };
         ManagerOptions o = {
@@ -159,6 +164,14 @@ int main(int argc, char **argv) {
                         }
                         break;
                 }
+                case OPT_STORE_MAX_SIZE:
+                        if (conf_parse_size(optarg, &o.store_max_bytes) < 0 ||
+                            o.store_max_bytes < STORE_MAX_BYTES_MIN) {
+                                fprintf(stderr, "emperor: --store-max-size: expected a size of "
+                                                "at least 1M (200M, 1G), got '%s'\n", optarg);
+                                return 2;
+                        }
+                        break;
                 case OPT_TYRANT:
                         o.tyrant = true;
                         break;

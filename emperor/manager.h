@@ -25,6 +25,7 @@ typedef struct ManagerOptions {
         unsigned ready_timeout;  /* seconds a new vassal has to report READY=1 */
         const char *http;        /* /metrics and the API; NULL or "none": off */
         uint64_t retain_raw, retain_minutes, retain_hours; /* stats store, seconds; 0: default */
+        uint64_t store_max_bytes; /* the stats store's bound; 0: default */
 } ManagerOptions;
 
 typedef struct Manager {

@@ -92,6 +92,9 @@ typedef enum Stmt {
         ST_DELETE_EVENTS,
         ST_META_GET,
         ST_META_SET,
+        ST_OLDEST,
+        ST_PAGES,
+        ST_FREE_PAGES,
         _ST_MAX,
 } Stmt;
 
@@ -127,6 +130,9 @@ static const char *const stmt_sql[_ST_MAX] = {
                 "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ts < ?1 LIMIT ?2)",
         [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
         [ST_META_SET] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
+        [ST_OLDEST] = "SELECT min(start) FROM blocks WHERE resolution = ?1",
+        [ST_PAGES] = "PRAGMA page_count",
+        [ST_FREE_PAGES] = "PRAGMA freelist_count",
 };
 
 /* What the store remembers of a vassal: its row id in the current database and its previous
@@ -179,6 +185,9 @@ struct Store {
         uint64_t (*now)(void *userdata);
         void *userdata;
         uint64_t retain[3]; /* seconds: raw, minutes, hours */
+        uint64_t max_bytes;
+        int64_t page_size;
+        int64_t budget_logged_at; /* unix s */
 
         sqlite3 *db;
         sqlite3_stmt *st[_ST_MAX];
@@ -615,6 +624,16 @@ static int store_open_once(Store *s, const char **ret_what) {
         if (rc == SQLITE_OK) {
                 *ret_what = "reading the rollup state";
                 rc = store_init_meta(s);
+        }
+        if (rc == SQLITE_OK) {
+                sqlite3_stmt *st = NULL;
+                *ret_what = "reading the page size";
+                rc = sqlite3_prepare_v2(s->db, "PRAGMA page_size", -1, &st, NULL);
+                if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                        s->page_size = sqlite3_column_int64(st, 0);
+                        rc = SQLITE_OK;
+                }
+                sqlite3_finalize(st);
         }
         return rc;
 }
@@ -1058,6 +1077,104 @@ static int maint_hour_step(Store *s, bool *ret_done) {
         return SQLITE_OK;
 }
 
+static int pragma_int(Store *s, Stmt k, int64_t *ret) {
+        sqlite3_stmt *st = s->st[k];
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+                *ret = sqlite3_column_int64(st, 0);
+                rc = SQLITE_OK;
+        }
+        (void) sqlite3_reset(st);
+        return rc;
+}
+
+/* The oldest block's start at resolution index k, or INT64_MAX when there is none. */
+static int oldest_block(Store *s, size_t k, int64_t *ret) {
+        sqlite3_stmt *st = s->st[ST_OLDEST];
+        sqlite3_bind_int(st, 1, resolutions[k]);
+        int rc = sqlite3_step(st);
+        *ret = INT64_MAX;
+        if (rc == SQLITE_ROW) {
+                if (sqlite3_column_type(st, 0) != SQLITE_NULL)
+                        *ret = sqlite3_column_int64(st, 0);
+                rc = SQLITE_OK;
+        }
+        (void) sqlite3_reset(st);
+        return rc;
+}
+
+/* What goes first when the file is past its bound, each down to its floor (seconds of
+ * history kept): recent seconds and minutes are what people look at. */
+static const struct {
+        size_t k; /* resolution index */
+        int64_t floor;
+} budget_trims[] = {
+        { 0, 3600 }, { 1, 7 * 86400 }, { 0, 600 }, { 1, 86400 }, { 2, 30 * 86400 },
+};
+
+static void format_span(int64_t secs, char *buf, size_t size) {
+        if (secs >= 2 * 86400)
+                snprintf(buf, size, "%lldd%02lldh", (long long) (secs / 86400),
+                         (long long) (secs % 86400 / 3600));
+        else
+                snprintf(buf, size, "%lldh%02lldm", (long long) (secs / 3600),
+                         (long long) (secs % 3600 / 60));
+}
+
+/* Past 90% of max_bytes (pages in use, not the file: free pages are reused), deletes a chunk
+ * of the oldest blocks of the first tier in budget_trims that is above its floor. Sets
+ * *ret_more when it deleted some (the next tick checks again). */
+static int store_budget(Store *s, int64_t now_s, bool *ret_more) {
+        int64_t pages = 0, free_pages = 0, oldest;
+        int rc;
+
+        *ret_more = false;
+        rc = pragma_int(s, ST_PAGES, &pages);
+        if (rc == SQLITE_OK)
+                rc = pragma_int(s, ST_FREE_PAGES, &free_pages);
+        if (rc != SQLITE_OK)
+                return rc;
+        uint64_t used = (uint64_t) (pages - free_pages) * (uint64_t) s->page_size;
+        if (used <= s->max_bytes / 10 * 9)
+                return SQLITE_OK;
+        for (size_t t = 0; t < ELEMENTSOF(budget_trims); t++) {
+                size_t k = budget_trims[t].k;
+                rc = oldest_block(s, k, &oldest);
+                if (rc != SQLITE_OK)
+                        return rc;
+                int64_t floor_start = now_s - budget_trims[t].floor - block_spans[k];
+                if (oldest >= floor_start)
+                        continue;
+                /* A chunk: ten blocks' time of every vassal, at most EXPIRE_CHUNK blocks. */
+                int64_t cut = MIN(oldest + 10 * block_spans[k], floor_start) + 1;
+                sqlite3_stmt *st = s->st[ST_BLOCKS_EXPIRE];
+                sqlite3_bind_int(st, 1, resolutions[k]);
+                sqlite3_bind_int64(st, 2, cut);
+                sqlite3_bind_int(st, 3, EXPIRE_CHUNK);
+                rc = step_done(st);
+                if (rc != SQLITE_OK)
+                        return rc;
+                *ret_more = true;
+                if (now_s - s->budget_logged_at >= 3600) {
+                        static const char *const names[] = { "seconds", "minutes", "hours" };
+                        char kept[32], want[32];
+                        format_span(now_s - cut, kept, sizeof(kept));
+                        format_span((int64_t) s->retain[k], want, sizeof(want));
+                        log_notice("stats store '%s': %.0f MB used of its %.0f MB bound: %s are "
+                                   "kept %s instead of %s (--store-max-size)",
+                                   s->path, (double) used / 1e6, (double) s->max_bytes / 1e6,
+                                   names[k], kept, want);
+                        queue_eventf(s, NULL, "store",
+                                     "%.0f MB of %.0f MB: %s kept %s instead of %s",
+                                     (double) used / 1e6, (double) s->max_bytes / 1e6, names[k],
+                                     kept, want);
+                        s->budget_logged_at = now_s;
+                }
+                return SQLITE_OK;
+        }
+        return SQLITE_OK;
+}
+
 /* Deletes blocks that ended before their retention, and old events, a bounded number a step. */
 static int maint_expire_step(Store *s, int64_t now_s, bool *ret_done) {
         int changes = 0;
@@ -1081,11 +1198,14 @@ static int maint_expire_step(Store *s, int64_t now_s, bool *ret_done) {
                 rc = step_done(st);
                 changes += sqlite3_changes(s->db);
         }
+        bool over = false;
+        if (rc == SQLITE_OK)
+                rc = store_budget(s, now_s, &over);
         if (rc == SQLITE_OK)
                 rc = step_done(s->st[ST_COMMIT]);
         if (rc != SQLITE_OK)
                 return store_rollback(s, rc);
-        *ret_done = changes < EXPIRE_CHUNK;
+        *ret_done = changes < EXPIRE_CHUNK && !over;
         return SQLITE_OK;
 }
 
@@ -1146,6 +1266,7 @@ int store_new(const StoreOptions *o, Store **ret) {
         s->retain[0] = o->retain_raw ? o->retain_raw : STORE_RETAIN_RAW_DEFAULT;
         s->retain[1] = o->retain_minutes ? o->retain_minutes : STORE_RETAIN_MINUTES_DEFAULT;
         s->retain[2] = o->retain_hours ? o->retain_hours : STORE_RETAIN_HOURS_DEFAULT;
+        s->max_bytes = o->max_bytes ? MAX(o->max_bytes, STORE_MAX_BYTES_MIN) : STORE_MAX_BYTES_DEFAULT;
         s->state_dir = strdup(o->state_dir);
         if (!s->state_dir || asprintf(&s->path, "%s/stats.db", o->state_dir) < 0) {
                 s->path = NULL;

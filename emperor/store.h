@@ -61,6 +61,8 @@ typedef struct Store Store;
 #define STORE_RETAIN_RAW_DEFAULT (24ULL * 3600)           /* seconds */
 #define STORE_RETAIN_MINUTES_DEFAULT (30ULL * 24 * 3600)
 #define STORE_RETAIN_HOURS_DEFAULT (365ULL * 24 * 3600)
+#define STORE_MAX_BYTES_DEFAULT (200ULL * 1000 * 1000)
+#define STORE_MAX_BYTES_MIN (1ULL << 20)
 
 typedef struct StoreOptions {
         const char *state_dir; /* made if missing; the database is STATE_DIR/stats.db */
@@ -68,6 +70,11 @@ typedef struct StoreOptions {
         uint64_t (*now)(void *userdata);
         void *userdata;
         uint64_t retain_raw, retain_minutes, retain_hours; /* seconds; 0: the default */
+        /* The file's bound; 0: STORE_MAX_BYTES_DEFAULT. Past 90% of it the oldest blocks go
+         * before their retention: seconds older than an hour first, then minutes older than
+         * a week, seconds older than 10 minutes, minutes older than a day, hours older than
+         * 30 days, each down to that floor (logged, and a "store" event, once an hour). */
+        uint64_t max_bytes;
 } StoreOptions;
 
 /* One vassal's stats at a tick. Counters are cumulative, as the vassal reports them. */

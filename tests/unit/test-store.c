@@ -374,6 +374,45 @@ static void test_retention_keeps_the_file_bounded(void **state) {
         assert_int_equal(query_int(f, "SELECT count(*) FROM events WHERE kind = 'found'"), 0);
 }
 
+static void test_size_bound_trims_seconds_first(void **state) {
+        Fixture *f = *state;
+        Store *s;
+        StoreSample fleet[20];
+        char names[20][16];
+
+        for (int j = 0; j < 20; j++) {
+                snprintf(names[j], sizeof(names[j]), "app%d", j);
+                fleet[j] = sample(names[j], 100 + j, 0);
+        }
+        f->o.max_bytes = 1 << 20;
+        assert_int_equal(store_new(&f->o, &s), 0);
+        /* Two days of a tick every 10 s with every value moving: several MB by retention. */
+        for (int k = 0; k < 2 * 86400 / 10; k++) {
+                for (int j = 0; j < 20; j++) {
+                        fleet[j].requests += (uint64_t) (k * 7 + j * 13) % 97;
+                        fleet[j].avg_rt_ms = (double) ((k * 31 + j) % 50) / 3;
+                        fleet[j].rss = (uint64_t) (50 + (k + j) % 7) << 20;
+                }
+                assert_int_equal(store_tick(s, fleet, 20), 0);
+                f->now_ms += 10000;
+        }
+        int64_t now = (int64_t) (f->now_ms / 1000);
+        store_free(s);
+        /* Within the bound (pages in use: free ones are reused), with a tick's slack. */
+        int64_t used = (query_int(f, "PRAGMA page_count") - query_int(f, "PRAGMA freelist_count")) *
+                       query_int(f, "PRAGMA page_size");
+        assert_true(used <= (1 << 20) + 64 * 1024);
+        /* Seconds went first: kept for less than their 24 h, not less than the floor's hour. */
+        int64_t raw = query_int(f, "SELECT min(start) FROM blocks WHERE resolution = 1");
+        assert_true(raw > now - 86400 + 3600 && raw <= now - 3600);
+        /* The minutes of the whole two days are still there. */
+        assert_true(query_int(f, "SELECT min(start) FROM blocks WHERE resolution = 60") <=
+                    now - 2 * 86400 + 3600);
+        assert_int_equal(query_int(f, "SELECT count(*) > 0 FROM events WHERE kind = 'store' AND "
+                                      "detail LIKE '%seconds kept%instead of 24h%'"),
+                         1);
+}
+
 static void test_locked_database_defers_and_loses_nothing(void **state) {
         Fixture *f = *state;
         Store *s;
@@ -574,6 +613,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_events_are_written_at_once, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rollups_raw_minutes_hours, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_retention_keeps_the_file_bounded, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_size_bound_trims_seconds_first, setup,
+                                                teardown),
                 cmocka_unit_test_setup_teardown(test_locked_database_defers_and_loses_nothing, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_full_database_defers_and_recovers, setup, teardown),
