@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <math.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "log.h"
 #include "sockutil.h"
 #include "spawn.h"
+#include "store.h"
 #include "vini.h"
 
 #define USEC_PER_SEC 1000000ULL
@@ -1099,6 +1101,31 @@ cJSON *instance_to_json(const Instance *i, bool detail) {
                 cJSON_AddNullToObject(o, "workers");
                 cJSON_AddNullToObject(o, "requests");
         }
+        /* The live numbers of the vassal's last report, as the store reads them (sample.c);
+         * null when there is no report or the vassal does not measure one (NaN). stats_age
+         * is how old the report is: `emperorctl top` takes rates over the vassals' report
+         * times, not over its own polls, which a report interval longer than the poll
+         * would turn into alternating zeros and doubles. */
+        StoreSample sample = {};
+        bool live = p && store_sample_from_stats(p->stats, &sample);
+        const struct {
+                const char *key;
+                double value;
+        } numbers[] = {
+                { "errors", (double) sample.errors },
+                { "avg_rt_ms", sample.avg_rt_ms },
+                { "p99_rt_ms", sample.p99_rt_ms },
+                { "rss", (double) sample.rss },
+                { "cpu", sample.cpu },
+                { "listen_queue", (double) sample.listen_queue },
+                { "stats_age", live ? (double) (now - MIN(now, p->stats_usec)) / USEC_PER_SEC
+                                    : NAN },
+        };
+        for (size_t k = 0; k < ELEMENTSOF(numbers); k++)
+                if (live && isfinite(numbers[k].value))
+                        cJSON_AddNumberToObject(o, numbers[k].key, numbers[k].value);
+                else
+                        cJSON_AddNullToObject(o, numbers[k].key);
         if (i->last_exit)
                 cJSON_AddStringToObject(o, "last_exit", i->last_exit);
         else
