@@ -118,6 +118,7 @@ $(BUILD)/tests/test-cputime: $(BUILD)/obj/vassal/cputime.o
 $(BUILD)/tests/test-guard: $(BUILD)/obj/vassal/guard.o $(BUILD)/obj/vassal/scoreboard.o
 $(BUILD)/tests/test-exec: $(BUILD)/obj/vassal/exec.o
 $(BUILD)/tests/test-ctl-format: $(BUILD)/obj/ctl/format.o
+$(BUILD)/tests/test-ctl-top: $(BUILD)/obj/ctl/top.o $(BUILD)/obj/ctl/format.o
 $(BUILD)/tests/test-ctl-logs: $(BUILD)/obj/ctl/logs.o
 
 # libFuzzer targets: clang, each with the lib sources, ASan+UBSan.
