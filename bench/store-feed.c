@@ -9,7 +9,8 @@
  *       DAYS of history on a fake clock, as fast as it goes: a tick a minute until the last
  *       day (so the minutes and hours come from one raw sample each: noisier than the real
  *       thing, so their blocks are if anything larger), then a tick a second for the last 24
- *       hours. Prints the file's size by resolution.
+ *       hours, ending now. Prints the file's size.
+ * $STORE_MAX_SIZE sets the store's bound (default: the store's default).
  *
  * PROFILE: idle (nothing served), busy (every vassal serving, noisy), mixed (10% busy, 30%
  * light, 60% idle: a host of a thousand apps is mostly idle ones). */
@@ -123,6 +124,18 @@ static StoreSample report(Vassal *v, pid_t pid, double dt) {
         return s;
 }
 
+/* $STORE_MAX_SIZE: "default" (or unset) or a size with K, M, G or T (powers of 1000). */
+static uint64_t max_bytes(void) {
+        const char *s = getenv("STORE_MAX_SIZE");
+        char *end;
+        if (!s || strcmp(s, "default") == 0)
+                return 0;
+        double v = strtod(s, &end);
+        const char *units = "KMGT";
+        const char *u = *end ? strchr(units, *end) : NULL;
+        return (uint64_t) (v * (u ? pow(1000, (double) (u - units + 1)) : 1));
+}
+
 static int cmp_double(const void *a, const void *b) {
         double x = *(const double *) a, y = *(const double *) b;
         return (x > y) - (x < y);
@@ -139,7 +152,7 @@ static int realtime(const char *dir, size_t n, int seconds, const char *profile)
         Vassal *v = fleet_new(n, profile);
         StoreSample *s = calloc(n, sizeof(StoreSample));
         double *ticks = calloc((size_t) seconds, sizeof(double));
-        StoreOptions o = { .state_dir = dir };
+        StoreOptions o = { .state_dir = dir, .max_bytes = max_bytes() };
         Store *store;
         double gen = 0;
 
@@ -184,11 +197,12 @@ static int realtime(const char *dir, size_t n, int seconds, const char *profile)
 static int simulate(const char *dir, size_t n, int days, const char *profile) {
         Vassal *v = fleet_new(n, profile);
         StoreSample *s = calloc(n, sizeof(StoreSample));
-        StoreOptions o = { .state_dir = dir, .now = fake_now };
+        StoreOptions o = { .state_dir = dir, .now = fake_now, .max_bytes = max_bytes() };
         Store *store;
         double t0 = now_s(CLOCK_MONOTONIC);
 
-        fake_ms = 1767225600000ULL; /* 2026-01-01T00:00Z */
+        /* History up to now, so `emperorctl stats --since 30d` reads it as it is. */
+        fake_ms = ((uint64_t) time(NULL) - (uint64_t) days * 86400) * 1000;
         if (!v || !s || store_new(&o, &store) < 0)
                 return 1;
         uint64_t end = fake_ms + (uint64_t) days * 86400000ULL;
