@@ -133,8 +133,8 @@ build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) lib/*.h
 	@mkdir -p $(@D)
 	$(call say,FUZZ,$@)$(FUZZ_CC) -g -O1 -std=gnu17 -D_GNU_SOURCE -Ilib -Iemperor \
 		$(shell $(PKG_CONFIG) --cflags libcjson) \
-		$(FUZZ_EXTRA) $(shell $(PKG_CONFIG) --libs libcjson) $(FUZZ_LIBS)
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< $(LIB_SRCS) \
+		$(FUZZ_EXTRA) $(shell $(PKG_CONFIG) --libs libcjson) $(FUZZ_LIBS)
 
 check-build: $(PROGRAMS) $(UNIT_BINS)
 .PHONY: check-build
@@ -156,7 +156,7 @@ analyze:
 	@mkdir -p $(BUILD)
 	$(Q)for f in $(ANALYZE_SRCS); do \
 		printf '  %-6s %s\n' ANALYZE $$f; \
-		$(CC) -fanalyzer -Werror $(filter-out -MMD -MP,$(PROJECT_CFLAGS)) $(PKG_CFLAGS) \
+		$(CC) -fanalyzer -Werror $(filter-out -MMD -MP,$(PROJECT_CFLAGS)) $(PKG_CFLAGS) -Iemperor \
 			-c -o $(BUILD)/analyze.o $$f || exit 1; \
 	done
 .PHONY: analyze
@@ -185,7 +185,6 @@ bench: $(PROGRAMS)
 	bench/run.sh
 .PHONY: bench
 
-install: $(PROGRAMS)
 # The stats store's synthetic feeder (bench/store.sh).
 $(BUILD)/bench/store-feed: bench/store-feed.c $(BUILD)/obj/emperor/store.o \
                            $(BUILD)/obj/emperor/sample.o $(BUILD)/obj/emperor/block.o $(BUILD)/libcommon.a
@@ -193,6 +192,7 @@ $(BUILD)/bench/store-feed: bench/store-feed.c $(BUILD)/obj/emperor/store.o \
 	$(call say,LINK,$@)$(CC) $(ALL_CFLAGS) -Iemperor $(ALL_LDFLAGS) -o $@ $(filter %.c,$^) \
 		$(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS) $(SQLITE_LIBS) -lm
 
+install: $(PROGRAMS)
 	install -D -m 0755 $(BUILD)/vassal $(DESTDIR)$(BINDIR)/vassal
 	[ ! -e $(BUILD)/emperor ] || install -D -m 0755 $(BUILD)/emperor $(DESTDIR)$(SBINDIR)/emperor
 	[ ! -e $(BUILD)/emperorctl ] || install -D -m 0755 $(BUILD)/emperorctl $(DESTDIR)$(BINDIR)/emperorctl

@@ -342,7 +342,7 @@ static void sqlite3_closep(sqlite3 **db) {
 int ctl_cmd_stats(const CtlInvocation *inv) {
         _cleanup_(sqlite3_closep) sqlite3 *db = NULL;
         Printer p = { .out = output() };
-        int64_t since, until, every;
+        int64_t since = 0, until = 0, every = 0;
         char error[512] = "";
         int r;
 
@@ -373,7 +373,7 @@ int ctl_cmd_stats(const CtlInvocation *inv) {
 int ctl_cmd_events(const CtlInvocation *inv) {
         _cleanup_(sqlite3_closep) sqlite3 *db = NULL;
         Printer p = { .out = output() };
-        int64_t since, until;
+        int64_t since = 0, until = 0;
         char error[512] = "";
         int r;
 

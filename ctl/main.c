@@ -114,6 +114,8 @@ static const char *command_usage(const CtlCommand *c, const ProtoCommand *p) {
 }
 
 static void help_line(const char *usage, const char *summary) {
+        usage = usage ? usage : "";
+        summary = summary ? summary : "";
         if (strlen(usage) > 22)
                 printf("  %s\n  %-22s %s\n", usage, "", summary);
         else
