@@ -346,8 +346,36 @@ static char *join_array(const cJSON *a, const char *sep) {
 /* The fields format_status_detail() prints by name, in the protocol's order. */
 static const char *const known_fields[] = {
         "name", "state", "backoff", "pid", "uptime", "workers", "worker_pids", "requests",
+        "errors", "avg_rt_ms", "p99_rt_ms", "rss", "cpu", "listen_queue", "stats_age",
         "restarts", "ini", "sockets", "uid", "last_exit", "last_error",
 };
+
+/* A number with a unit ("2.50 ms"), "-" when it is not a number. Returns buf. */
+static char *format_unit(const cJSON *j, const char *fmt, char *buf, size_t size) {
+        double v;
+        if (!number_of(j, &v))
+                snprintf(buf, size, "-");
+        else
+                snprintf(buf, size, fmt, v);
+        return buf;
+}
+
+/* Bytes as "47.3 MiB"; "-" when not a number >= 0. Returns buf. */
+static char *format_bytes(const cJSON *j, char *buf, size_t size) {
+        static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+        double v;
+        size_t u = 0;
+        if (!number_of(j, &v) || v < 0) {
+                snprintf(buf, size, "-");
+                return buf;
+        }
+        while (v >= 1024 && u + 1 < ELEMENTSOF(units)) {
+                v /= 1024;
+                u++;
+        }
+        snprintf(buf, size, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+        return buf;
+}
 
 static bool field_known(const char *key) {
         for (size_t i = 0; i < ELEMENTSOF(known_fields); i++)
@@ -378,7 +406,8 @@ int format_status_detail(FILE *f, const cJSON *vassal) {
         const cJSON *obj = cJSON_IsObject(vassal) ? vassal : NULL; /* the macro needs a name */
         const cJSON *w = field(vassal, "workers");
         char state[512], pid[32], uptime[32], workers[96], busy[32], total[32], requests[32],
-                restarts[32], uid[32];
+                restarts[32], uid[32], errors[32], avg[48], p99[48], rss[48], cpu[48], lq[32],
+                age[48];
         double secs;
         const cJSON *j;
         int r;
@@ -401,26 +430,46 @@ int format_status_detail(FILE *f, const cJSON *vassal) {
         if (!number_of(field(vassal, "uptime"), &secs))
                 secs = NAN;
 
+        /* The live numbers are printed when the emperor sends them (not before the first
+         * report, nor from an older emperor). */
+        if (field(vassal, "listen_queue"))
+                d.width = MAX(d.width, (int) strlen("listen queue: "));
         const struct {
                 const char *label, *value;
+                const char *key; /* printed only when the reply has it */
         } lines[] = {
-                { "name", string_of(field(vassal, "name")) },
-                { "state", format_state(vassal, state, sizeof(state)) },
-                { "pid", format_integer(field(vassal, "pid"), pid, sizeof(pid)) },
-                { "uptime", format_duration(secs, uptime, sizeof(uptime)) },
-                { "workers", workers },
-                { "worker pids", pids },
+                { "name", string_of(field(vassal, "name")), NULL },
+                { "state", format_state(vassal, state, sizeof(state)), NULL },
+                { "pid", format_integer(field(vassal, "pid"), pid, sizeof(pid)), NULL },
+                { "uptime", format_duration(secs, uptime, sizeof(uptime)), NULL },
+                { "workers", workers, NULL },
+                { "worker pids", pids, NULL },
                 { "requests",
-                  format_integer(field(vassal, "requests"), requests, sizeof(requests)) },
+                  format_integer(field(vassal, "requests"), requests, sizeof(requests)), NULL },
+                { "errors", format_integer(field(vassal, "errors"), errors, sizeof(errors)),
+                  "errors" },
+                { "avg rt", format_unit(field(vassal, "avg_rt_ms"), "%.2f ms", avg, sizeof(avg)),
+                  "avg_rt_ms" },
+                { "p99 rt", format_unit(field(vassal, "p99_rt_ms"), "%.2f ms", p99, sizeof(p99)),
+                  "p99_rt_ms" },
+                { "rss", format_bytes(field(vassal, "rss"), rss, sizeof(rss)), "rss" },
+                { "cpu", format_unit(field(vassal, "cpu"), "%.1f %% of a core", cpu, sizeof(cpu)),
+                  "cpu" },
+                { "listen queue", format_integer(field(vassal, "listen_queue"), lq, sizeof(lq)),
+                  "listen_queue" },
+                { "stats age", format_unit(field(vassal, "stats_age"), "%.1f s", age, sizeof(age)),
+                  "stats_age" },
                 { "restarts",
-                  format_integer(field(vassal, "restarts"), restarts, sizeof(restarts)) },
-                { "ini", string_of(field(vassal, "ini")) },
-                { "sockets", sockets },
-                { "uid", format_integer(field(vassal, "uid"), uid, sizeof(uid)) },
-                { "last exit", string_of(field(vassal, "last_exit")) },
-                { "last error", string_of(field(vassal, "last_error")) },
+                  format_integer(field(vassal, "restarts"), restarts, sizeof(restarts)), NULL },
+                { "ini", string_of(field(vassal, "ini")), NULL },
+                { "sockets", sockets, NULL },
+                { "uid", format_integer(field(vassal, "uid"), uid, sizeof(uid)), NULL },
+                { "last exit", string_of(field(vassal, "last_exit")), NULL },
+                { "last error", string_of(field(vassal, "last_error")), NULL },
         };
         for (size_t i = 0; i < ELEMENTSOF(lines); i++) {
+                if (lines[i].key && !field(vassal, lines[i].key))
+                        continue;
                 r = detail_line(&d, lines[i].label, lines[i].value);
                 if (r < 0)
                         return r;

@@ -32,7 +32,8 @@ static Output output(void) {
 static void local_time(int64_t ts, bool date, char *buf, size_t size) {
         time_t t = (time_t) ts;
         struct tm tm;
-        if (!localtime_r(&t, &tm) || strftime(buf, size, date ? "%Y-%m-%d %H:%M:%S" : "%H:%M:%S", &tm) == 0)
+        if (!localtime_r(&t, &tm) ||
+            strftime(buf, size, date ? "%Y-%m-%d %H:%M:%S" : "%H:%M:%S", &tm) == 0)
                 snprintf(buf, size, "%lld", (long long) ts);
 }
 

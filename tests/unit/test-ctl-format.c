@@ -349,7 +349,7 @@ static void test_detail_of_mistyped_fields_prints_dashes(void **state) {
 static void test_detail_lists_fields_it_does_not_know(void **state) {
         (void) state;
         assert_detail("{\"name\":\"new\",\"listen_queue_max\":12,\"flags\":[\"a\",1],"
-                      "\"cpu\":0.25,\"paused\":true,\"note\":null,\"owner\":\"www-data\"}",
+                      "\"load\":0.25,\"paused\":true,\"note\":null,\"owner\":\"www-data\"}",
                       "name:             new\n"
                       "state:            -\n"
                       "pid:              -\n"
@@ -365,10 +365,36 @@ static void test_detail_lists_fields_it_does_not_know(void **state) {
                       "last error:       -\n"
                       "listen queue max: 12\n"
                       "flags:            [\"a\",1]\n"
-                      "cpu:              0.25\n"
+                      "load:             0.25\n"
                       "paused:           true\n"
                       "note:             -\n"
                       "owner:            www-data\n");
+}
+
+static void test_detail_prints_the_live_numbers_it_is_sent(void **state) {
+        (void) state;
+        assert_detail("{\"name\":\"app\",\"errors\":3,\"avg_rt_ms\":2.5,\"p99_rt_ms\":null,"
+                      "\"rss\":49610752,\"cpu\":12.34,\"listen_queue\":0,\"stats_age\":0.4}",
+                      "name:         app\n"
+                      "state:        -\n"
+                      "pid:          -\n"
+                      "uptime:       -\n"
+                      "workers:      -\n"
+                      "worker pids:  -\n"
+                      "requests:     -\n"
+                      "errors:       3\n"
+                      "avg rt:       2.50 ms\n"
+                      "p99 rt:       -\n"
+                      "rss:          47.3 MiB\n"
+                      "cpu:          12.3 % of a core\n"
+                      "listen queue: 0\n"
+                      "stats age:    0.4 s\n"
+                      "restarts:     -\n"
+                      "ini:          -\n"
+                      "sockets:      -\n"
+                      "uid:          -\n"
+                      "last exit:    -\n"
+                      "last error:   -\n");
 }
 
 static void test_detail_of_a_non_object_prints_dashes(void **state) {
@@ -508,6 +534,7 @@ int main(void) {
                 cmocka_unit_test(test_detail_shows_the_whole_error_indented),
                 cmocka_unit_test(test_detail_of_mistyped_fields_prints_dashes),
                 cmocka_unit_test(test_detail_lists_fields_it_does_not_know),
+                cmocka_unit_test(test_detail_prints_the_live_numbers_it_is_sent),
                 cmocka_unit_test(test_detail_of_a_non_object_prints_dashes),
                 cmocka_unit_test(test_status_of_one_vassal_accepts_either_reply_shape),
                 cmocka_unit_test(test_status_reply_without_vassals_is_malformed),
