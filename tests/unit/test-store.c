@@ -161,6 +161,54 @@ static void test_migrations_from_empty_and_reopen(void **state) {
         sqlite3_close(db);
 }
 
+static void test_migration_from_version_1(void **state) {
+        Fixture *f = *state;
+        Store *s;
+        sqlite3 *db;
+
+        /* A version 1 file, as the emperor of the previous schema left it. */
+        assert_int_equal(sqlite3_open(db_path(f), &db), SQLITE_OK);
+        assert_int_equal(
+                sqlite3_exec(db,
+                             "PRAGMA journal_mode = WAL;"
+                             "CREATE TABLE vassals(id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
+                             " ini TEXT, first_seen INTEGER, last_seen INTEGER);"
+                             "CREATE TABLE events(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL,"
+                             " vassal_id INTEGER, kind TEXT NOT NULL, detail TEXT);"
+                             "CREATE INDEX events_vassal_ts ON events(vassal_id, ts);"
+                             "CREATE INDEX events_ts ON events(ts);"
+                             "CREATE TABLE samples(vassal_id INTEGER NOT NULL, ts INTEGER NOT NULL,"
+                             " resolution INTEGER NOT NULL, requests INTEGER, rps REAL,"
+                             " errors INTEGER, avg_rt_ms REAL, p99_rt_ms REAL, rss INTEGER,"
+                             " cpu REAL, busy INTEGER, total INTEGER, listen_queue INTEGER,"
+                             " respawns INTEGER, PRIMARY KEY(vassal_id, resolution, ts))"
+                             " WITHOUT ROWID;"
+                             "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER) WITHOUT ROWID;"
+                             "INSERT INTO vassals VALUES (1, 'app', '/etc/apps.d/app.ini', 1, 1);"
+                             "INSERT INTO events VALUES (1, 1767225599000, 1, 'spawn', 'pid 5');"
+                             "INSERT INTO samples(vassal_id, ts, resolution, requests)"
+                             " VALUES (1, 1, 1, 10);"
+                             "INSERT INTO meta VALUES ('rollup_60', 0), ('rollup_3600', 0);"
+                             "PRAGMA user_version = 1;",
+                             NULL, NULL, NULL),
+                SQLITE_OK);
+        sqlite3_close(db);
+
+        assert_int_equal(store_new(&f->o, &s), 0);
+        assert_true(store_healthy(s));
+        StoreSample x = sample("app", 10, 5);
+        assert_int_equal(store_tick(s, &x, 1), 0);
+        store_free(s);
+        assert_int_equal(query_int(f, "PRAGMA user_version"), 2);
+        assert_int_equal(query_int(f, "SELECT count(*) FROM sqlite_schema WHERE name = 'samples'"), 0);
+        /* The vassals and their events stay; the watermarks start at the new schema's open. */
+        assert_int_equal(query_int(f, "SELECT count(*) FROM vassals"), 1);
+        assert_int_equal(query_int(f, "SELECT count(*) FROM events WHERE kind = 'spawn'"), 1);
+        assert_int_equal(query_int(f, "SELECT value FROM meta WHERE key = 'rollup_60'"),
+                         (int64_t) (T0_MS / 1000));
+        assert_int_equal(raw_of(f, "app").n, 1);
+}
+
 static int count_commits(void *userdata) {
         (*(int *) userdata)++;
         return 0;
@@ -607,6 +655,7 @@ static void test_parse_duration(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_migrations_from_empty_and_reopen, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_migration_from_version_1, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_tick_writes_the_fleet_in_one_transaction, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_rps_from_the_requests_delta, setup, teardown),
