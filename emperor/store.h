@@ -42,7 +42,7 @@
  *
  * Readers: open with SQLITE_OPEN_READONLY; the file is in WAL mode, readers never block the
  * writer. Every stats tick is one transaction for the whole fleet; packing, rollups and expiry
- * run between ticks, a step (a transaction of at most 250 vassals) at a time.
+ * run between ticks, a step (a transaction of at most 100 vassals) at a time.
  *
  * Failures never reach the caller as more than a return code: a locked or full database is
  * retried with a backoff while the rows wait in memory (bounded); a corrupt one is moved aside
