@@ -37,20 +37,6 @@ static void local_time(int64_t ts, bool date, char *buf, size_t size) {
                 snprintf(buf, size, "%lld", (long long) ts);
 }
 
-static void iso_time(int64_t ts_ms, char *buf, size_t size) {
-        time_t t = (time_t) (ts_ms / 1000);
-        struct tm tm;
-        if (!gmtime_r(&t, &tm) || strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
-                snprintf(buf, size, "%lld", (long long) ts_ms);
-                return;
-        }
-        size_t n = strlen(buf);
-        if (ts_ms % 1000)
-                snprintf(buf + n, size - n, ".%03dZ", (int) (ts_ms % 1000));
-        else
-                snprintf(buf + n, size - n, "Z");
-}
-
 /* A cell: the number with prec decimals, "-" when unknown. */
 static const char *num(double v, int prec, char *buf, size_t size) {
         if (isnan(v))
@@ -73,9 +59,14 @@ static const char *bytes(double v, char *buf, size_t size) {
         return buf;
 }
 
-static void csv_num(double v, int prec) {
-        if (!isnan(v))
-                printf("%.*f", prec, v);
+/* Numbers as CSV fields, each after a comma, with its precision; empty when unknown. */
+static void csv_nums(const double *v, const int *prec, size_t n) {
+        for (size_t k = 0; k < n; k++) {
+                putchar(',');
+                if (!isnan(v[k]))
+                        printf("%.*f", prec[k], v[k]);
+        }
+        putchar('\n');
 }
 
 /* A CSV field: quoted when it has a comma, a quote or a line break. */
@@ -95,15 +86,9 @@ static void csv_str(const char *s) {
         putchar('"');
 }
 
-static void json_num(cJSON *o, const char *key, double v) {
-        if (isnan(v))
-                cJSON_AddNullToObject(o, key);
-        else
-                cJSON_AddNumberToObject(o, key, v);
-}
-
-/* One element of the streamed array. */
+/* One element of the streamed array; o (NULL: out of memory) is freed. */
 static int json_element(Printer *p, cJSON *o) {
+        _cleanup_(cJSON_Deletep) cJSON *owned = o;
         _cleanup_free_ char *text = o ? cJSON_PrintUnformatted(o) : NULL;
         if (!text)
                 return -ENOMEM;
@@ -145,42 +130,17 @@ static int sample_row(const QueryRow *r, void *userdata) {
                 if (p->n++ == 0)
                         printf("time,ts,every,resolution,rps,requests,errors,errors_delta,"
                                "avg_rt_ms,p99_rt_ms,rss,cpu,busy,total,listen_queue,respawns\n");
-                iso_time(r->ts * 1000, t, sizeof(t));
-                printf("%s,%lld,%lld,%d,", t, (long long) r->ts, (long long) r->every,
+                query_iso_time(r->ts * 1000, t, sizeof(t));
+                printf("%s,%lld,%lld,%d", t, (long long) r->ts, (long long) r->every,
                        r->resolution);
                 const double v[] = { r->rps, r->requests, r->errors, r->errors_delta,
                                      r->avg_rt_ms, r->p99_rt_ms, r->rss, r->cpu, r->busy,
                                      r->total, r->listen_queue, r->respawns };
                 const int prec[] = { 3, 0, 0, 0, 3, 3, 0, 2, 2, 0, 0, 0 };
-                for (size_t k = 0; k < ELEMENTSOF(v); k++) {
-                        if (k > 0)
-                                putchar(',');
-                        csv_num(v[k], prec[k]);
-                }
-                putchar('\n');
+                csv_nums(v, prec, ELEMENTSOF(v));
                 return 0;
-        case OUT_JSON: {
-                _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
-                iso_time(r->ts * 1000, t, sizeof(t));
-                if (!o || !cJSON_AddStringToObject(o, "time", t))
-                        return -ENOMEM;
-                cJSON_AddNumberToObject(o, "ts", (double) r->ts);
-                cJSON_AddNumberToObject(o, "every", (double) r->every);
-                cJSON_AddNumberToObject(o, "resolution", r->resolution);
-                json_num(o, "rps", r->rps);
-                json_num(o, "requests", r->requests);
-                json_num(o, "errors", r->errors);
-                json_num(o, "errors_delta", r->errors_delta);
-                json_num(o, "avg_rt_ms", r->avg_rt_ms);
-                json_num(o, "p99_rt_ms", r->p99_rt_ms);
-                json_num(o, "rss", r->rss);
-                json_num(o, "cpu", r->cpu);
-                json_num(o, "busy", r->busy);
-                json_num(o, "total", r->total);
-                json_num(o, "listen_queue", r->listen_queue);
-                json_num(o, "respawns", r->respawns);
-                return json_element(p, o);
-        }
+        case OUT_JSON:
+                return json_element(p, query_row_json(r));
         }
         return 0;
 }
@@ -211,26 +171,10 @@ static int summary_row(const QuerySummary *s, void *userdata) {
                 const double v[] = { s->rps_avg, s->rps_max, s->avg_rt_ms, s->p99_rt_ms,
                                      s->errors, s->rss_max, s->cpu_avg, s->exits };
                 const int prec[] = { 3, 3, 3, 3, 0, 0, 2, 0 };
-                for (size_t k = 0; k < ELEMENTSOF(v); k++) {
-                        putchar(',');
-                        csv_num(v[k], prec[k]);
-                }
-                putchar('\n');
+                csv_nums(v, prec, ELEMENTSOF(v));
                 return 0;
-        case OUT_JSON: {
-                _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
-                if (!o || !cJSON_AddStringToObject(o, "vassal", s->vassal))
-                        return -ENOMEM;
-                json_num(o, "rps", s->rps_avg);
-                json_num(o, "rps_max", s->rps_max);
-                json_num(o, "avg_rt_ms", s->avg_rt_ms);
-                json_num(o, "p99_rt_ms", s->p99_rt_ms);
-                json_num(o, "errors", s->errors);
-                json_num(o, "rss_max", s->rss_max);
-                json_num(o, "cpu", s->cpu_avg);
-                json_num(o, "exits", s->exits);
-                return json_element(p, o);
-        }
+        case OUT_JSON:
+                return json_element(p, query_summary_json(s));
         }
         return 0;
 }
@@ -260,7 +204,7 @@ static int event_row(const QueryEvent *e, void *userdata) {
         case OUT_CSV:
                 if (p->n++ == 0)
                         printf("time,ts_ms,vassal,kind,detail\n");
-                iso_time(e->ts_ms, t, sizeof(t));
+                query_iso_time(e->ts_ms, t, sizeof(t));
                 printf("%s,%lld,", t, (long long) e->ts_ms);
                 csv_str(e->vassal);
                 putchar(',');
@@ -269,23 +213,8 @@ static int event_row(const QueryEvent *e, void *userdata) {
                 csv_str(e->detail);
                 putchar('\n');
                 return 0;
-        case OUT_JSON: {
-                _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
-                iso_time(e->ts_ms, t, sizeof(t));
-                if (!o || !cJSON_AddStringToObject(o, "time", t))
-                        return -ENOMEM;
-                cJSON_AddNumberToObject(o, "ts_ms", (double) e->ts_ms);
-                if (e->vassal)
-                        cJSON_AddStringToObject(o, "vassal", e->vassal);
-                else
-                        cJSON_AddNullToObject(o, "vassal");
-                cJSON_AddStringToObject(o, "kind", e->kind);
-                if (e->detail)
-                        cJSON_AddStringToObject(o, "detail", e->detail);
-                else
-                        cJSON_AddNullToObject(o, "detail");
-                return json_element(p, o);
-        }
+        case OUT_JSON:
+                return json_element(p, query_event_json(e));
         }
         return 0;
 }

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <cJSON.h>
+
 #include "block.h"
 #include "macro.h"
 #include "query.h"
@@ -127,6 +129,17 @@ static int vassal_id(sqlite3 *db, const char *vassal, int64_t *ret) {
                 *ret = sqlite3_column_int64(st, 0);
         sqlite3_finalize(st);
         return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
+}
+
+/* vassal_id(), its failures said in err. */
+static int vassal_lookup(sqlite3 *db, const char *vassal, int64_t *ret, char *err,
+                         size_t err_size) {
+        int r = vassal_id(db, vassal, ret);
+        if (r == -ENOENT)
+                snprintf(err, err_size, "no vassal '%s' in the stats store", vassal);
+        if (r == -EIO)
+                return query_fail(db, "reading the vassals", err, err_size);
+        return r;
 }
 
 bool query_vassal_exists(sqlite3 *db, const char *vassal) {
@@ -343,11 +356,7 @@ int query_samples(sqlite3 *db, const char *vassal, int64_t since, int64_t until,
                 snprintf(err, err_size, "empty span");
                 return -EINVAL;
         }
-        r = vassal_id(db, vassal, &id);
-        if (r == -ENOENT)
-                snprintf(err, err_size, "no vassal '%s' in the stats store", vassal);
-        if (r == -EIO)
-                return query_fail(db, "reading the vassals", err, err_size);
+        r = vassal_lookup(db, vassal, &id, err, err_size);
         if (r < 0)
                 return r;
         from = since / every * every;
@@ -499,15 +508,8 @@ int query_events(sqlite3 *db, const char *vassal, int64_t since, int64_t until,
         int64_t id = 0;
         int rc, r = 0;
 
-        if (vassal) {
-                r = vassal_id(db, vassal, &id);
-                if (r == -ENOENT)
-                        snprintf(err, err_size, "no vassal '%s' in the stats store", vassal);
-                if (r == -EIO)
-                        return query_fail(db, "reading the vassals", err, err_size);
-                if (r < 0)
-                        return r;
-        }
+        if (vassal && (r = vassal_lookup(db, vassal, &id, err, err_size)) < 0)
+                return r;
         /* The newest QUERY_MAX_ROWS, shown oldest first. */
         if (sqlite3_prepare_v2(db,
                                "SELECT ts, name, kind, detail FROM"
@@ -539,4 +541,80 @@ int query_events(sqlite3 *db, const char *vassal, int64_t since, int64_t until,
                 r = query_fail(db, "reading the events", err, err_size);
         sqlite3_finalize(st);
         return r;
+}
+
+/* ---- JSON ---- */
+
+void query_iso_time(int64_t ts_ms, char *buf, size_t size) {
+        time_t t = (time_t) (ts_ms / 1000);
+        struct tm tm;
+        size_t n;
+
+        if (!gmtime_r(&t, &tm) || (n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm)) == 0) {
+                snprintf(buf, size, "%lld", (long long) ts_ms);
+                return;
+        }
+        if (ts_ms % 1000)
+                snprintf(buf + n, size - n, ".%03dZ", (int) (ts_ms % 1000));
+        else
+                snprintf(buf + n, size - n, "Z");
+}
+
+static bool add_num(cJSON *o, const char *key, double v) {
+        return isnan(v) ? cJSON_AddNullToObject(o, key) != NULL
+                        : cJSON_AddNumberToObject(o, key, v) != NULL;
+}
+
+static bool add_str(cJSON *o, const char *key, const char *v) {
+        return v ? cJSON_AddStringToObject(o, key, v) != NULL : cJSON_AddNullToObject(o, key) != NULL;
+}
+
+static cJSON *json_done(cJSON *o, bool ok) {
+        if (ok)
+                return o;
+        cJSON_Delete(o);
+        return NULL;
+}
+
+cJSON *query_row_json(const QueryRow *r) {
+        cJSON *o = cJSON_CreateObject();
+        char t[40];
+
+        query_iso_time(r->ts * 1000, t, sizeof(t));
+        return json_done(o, o && add_str(o, "time", t) && add_num(o, "ts", (double) r->ts) &&
+                                    add_num(o, "every", (double) r->every) &&
+                                    add_num(o, "resolution", r->resolution) &&
+                                    add_num(o, "rps", r->rps) &&
+                                    add_num(o, "requests", r->requests) &&
+                                    add_num(o, "errors", r->errors) &&
+                                    add_num(o, "errors_delta", r->errors_delta) &&
+                                    add_num(o, "avg_rt_ms", r->avg_rt_ms) &&
+                                    add_num(o, "p99_rt_ms", r->p99_rt_ms) &&
+                                    add_num(o, "rss", r->rss) && add_num(o, "cpu", r->cpu) &&
+                                    add_num(o, "busy", r->busy) && add_num(o, "total", r->total) &&
+                                    add_num(o, "listen_queue", r->listen_queue) &&
+                                    add_num(o, "respawns", r->respawns));
+}
+
+cJSON *query_summary_json(const QuerySummary *s) {
+        cJSON *o = cJSON_CreateObject();
+
+        return json_done(o, o && add_str(o, "vassal", s->vassal) &&
+                                    add_num(o, "rps", s->rps_avg) &&
+                                    add_num(o, "rps_max", s->rps_max) &&
+                                    add_num(o, "avg_rt_ms", s->avg_rt_ms) &&
+                                    add_num(o, "p99_rt_ms", s->p99_rt_ms) &&
+                                    add_num(o, "errors", s->errors) &&
+                                    add_num(o, "rss_max", s->rss_max) &&
+                                    add_num(o, "cpu", s->cpu_avg) && add_num(o, "exits", s->exits));
+}
+
+cJSON *query_event_json(const QueryEvent *e) {
+        cJSON *o = cJSON_CreateObject();
+        char t[40];
+
+        query_iso_time(e->ts_ms, t, sizeof(t));
+        return json_done(o, o && add_str(o, "time", t) && add_num(o, "ts_ms", (double) e->ts_ms) &&
+                                    add_str(o, "vassal", e->vassal) && add_str(o, "kind", e->kind) &&
+                                    add_str(o, "detail", e->detail));
 }

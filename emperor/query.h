@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+typedef struct cJSON cJSON;
 typedef struct sqlite3 sqlite3;
 
 /* One bucket of one vassal. NaN: unknown (never reported, or no data in the bucket). */
@@ -93,3 +94,11 @@ int query_events(sqlite3 *db, const char *vassal, int64_t since, int64_t until,
 
 /* Whether the store knows vassal. */
 bool query_vassal_exists(sqlite3 *db, const char *vassal);
+
+/* The JSON of a row, a summary, an event (emperorctl --json and the API): the structs' fields
+ * under their names, null for NaN, plus "time" (ISO 8601, UTC). NULL on OOM. */
+cJSON *query_row_json(const QueryRow *r);
+cJSON *query_summary_json(const QuerySummary *s);
+cJSON *query_event_json(const QueryEvent *e);
+/* ts_ms as "2026-11-30T10:00:05Z" (".123" before the Z when it has milliseconds). */
+void query_iso_time(int64_t ts_ms, char *buf, size_t size);

@@ -72,66 +72,19 @@ static const char *query_param(const char *q, size_t len, const char *key, char 
         return NULL;
 }
 
-static void iso_time(int64_t ts_ms, char *buf, size_t size) {
-        time_t t = (time_t) (ts_ms / 1000);
-        struct tm tm;
-        if (!gmtime_r(&t, &tm) || strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-                snprintf(buf, size, "%lld", (long long) ts_ms);
-}
-
-static void add_num(cJSON *o, const char *key, double v) {
-        if (isnan(v))
-                cJSON_AddNullToObject(o, key);
-        else
-                cJSON_AddNumberToObject(o, key, v);
+static int add_to(cJSON *list, cJSON *o) {
+        if (!o)
+                return -ENOMEM;
+        cJSON_AddItemToArray(list, o);
+        return 0;
 }
 
 static int sample_json(const QueryRow *r, void *userdata) {
-        cJSON *list = userdata, *o = cJSON_CreateObject();
-        char t[40];
-
-        if (!o)
-                return -ENOMEM;
-        cJSON_AddItemToArray(list, o);
-        iso_time(r->ts * 1000, t, sizeof(t));
-        cJSON_AddNumberToObject(o, "ts", (double) r->ts);
-        cJSON_AddStringToObject(o, "time", t);
-        cJSON_AddNumberToObject(o, "resolution", r->resolution);
-        add_num(o, "rps", r->rps);
-        add_num(o, "requests", r->requests);
-        add_num(o, "errors", r->errors);
-        add_num(o, "errors_delta", r->errors_delta);
-        add_num(o, "avg_rt_ms", r->avg_rt_ms);
-        add_num(o, "p99_rt_ms", r->p99_rt_ms);
-        add_num(o, "rss", r->rss);
-        add_num(o, "cpu", r->cpu);
-        add_num(o, "busy", r->busy);
-        add_num(o, "total", r->total);
-        add_num(o, "listen_queue", r->listen_queue);
-        add_num(o, "respawns", r->respawns);
-        return 0;
+        return add_to(userdata, query_row_json(r));
 }
 
 static int event_json(const QueryEvent *e, void *userdata) {
-        cJSON *list = userdata, *o = cJSON_CreateObject();
-        char t[40];
-
-        if (!o)
-                return -ENOMEM;
-        cJSON_AddItemToArray(list, o);
-        iso_time(e->ts_ms, t, sizeof(t));
-        cJSON_AddNumberToObject(o, "ts_ms", (double) e->ts_ms);
-        cJSON_AddStringToObject(o, "time", t);
-        if (e->vassal)
-                cJSON_AddStringToObject(o, "vassal", e->vassal);
-        else
-                cJSON_AddNullToObject(o, "vassal");
-        cJSON_AddStringToObject(o, "kind", e->kind);
-        if (e->detail)
-                cJSON_AddStringToObject(o, "detail", e->detail);
-        else
-                cJSON_AddNullToObject(o, "detail");
-        return 0;
+        return add_to(userdata, query_event_json(e));
 }
 
 static int answer_error(int r, const char *error, int *ret_status, cJSON **ret_body) {

@@ -9,17 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "block.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)                                                                      \
-        do {                                                                          \
-                if (!(x)) {                                                           \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x); \
-                        abort();                                                      \
-                }                                                                     \
-        } while (0)
 
 static BlockSample a[BLOCK_MAX_SAMPLES], b[BLOCK_MAX_SAMPLES];
 static uint8_t buf[BLOCK_MAX_BYTES(BLOCK_MAX_SAMPLES)];

@@ -9,18 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "uwsgi.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Not assert(): the check must hold whatever NDEBUG says. */
-#define CHECK(x)                                                                      \
-        do {                                                                          \
-                if (!(x)) {                                                           \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x); \
-                        abort();                                                      \
-                }                                                                     \
-        } while (0)
 
 static bool span_inside(const char *p, size_t n, const char *lo, const char *hi) {
         return p && p >= lo && p <= hi && n <= (size_t) (hi - p);
