@@ -88,7 +88,7 @@ $(BUILD)/emperor: $(EMPEROR_OBJS) $(BUILD)/libcommon.a
 	$(call say,LINK,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(SQLITE_LIBS) -lm
 
 # emperorctl reads the stats store with the emperor's own query code.
-$(BUILD)/obj/ctl/%.o: ALL_CFLAGS += -Iemperor
+$(BUILD)/obj/ctl/%.o: ALL_CFLAGS += -iquote emperor
 $(BUILD)/emperorctl: $(CTL_OBJS) $(BUILD)/obj/emperor/query.o $(BUILD)/obj/emperor/block.o \
                    $(BUILD)/libcommon.a
 	$(call say,LINK,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(SQLITE_LIBS) -lm
@@ -131,7 +131,7 @@ build/fuzz/fuzz-since: FUZZ_LIBS = $(SQLITE_LIBS)
 build/fuzz/fuzz-since: emperor/query.c emperor/query.h
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) lib/*.h
 	@mkdir -p $(@D)
-	$(call say,FUZZ,$@)$(FUZZ_CC) -g -O1 -std=gnu17 -D_GNU_SOURCE -Ilib -Iemperor \
+	$(call say,FUZZ,$@)$(FUZZ_CC) -g -O1 -std=gnu17 -D_GNU_SOURCE -Ilib -iquote emperor \
 		$(shell $(PKG_CONFIG) --cflags libcjson) \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< $(LIB_SRCS) \
 		$(FUZZ_EXTRA) $(shell $(PKG_CONFIG) --libs libcjson) $(FUZZ_LIBS)
@@ -156,7 +156,7 @@ analyze:
 	@mkdir -p $(BUILD)
 	$(Q)for f in $(ANALYZE_SRCS); do \
 		printf '  %-6s %s\n' ANALYZE $$f; \
-		$(CC) -fanalyzer -Werror $(filter-out -MMD -MP,$(PROJECT_CFLAGS)) $(PKG_CFLAGS) -Iemperor \
+		$(CC) -fanalyzer -Werror $(filter-out -MMD -MP,$(PROJECT_CFLAGS)) $(PKG_CFLAGS) -iquote emperor \
 			-c -o $(BUILD)/analyze.o $$f || exit 1; \
 	done
 .PHONY: analyze
@@ -189,7 +189,7 @@ bench: $(PROGRAMS)
 $(BUILD)/bench/store-feed: bench/store-feed.c $(BUILD)/obj/emperor/store.o \
                            $(BUILD)/obj/emperor/sample.o $(BUILD)/obj/emperor/block.o $(BUILD)/libcommon.a
 	@mkdir -p $(@D)
-	$(call say,LINK,$@)$(CC) $(ALL_CFLAGS) -Iemperor $(ALL_LDFLAGS) -o $@ $(filter %.c,$^) \
+	$(call say,LINK,$@)$(CC) $(ALL_CFLAGS) -iquote emperor $(ALL_LDFLAGS) -o $@ $(filter %.c,$^) \
 		$(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS) $(SQLITE_LIBS) -lm
 
 install: $(PROGRAMS)
