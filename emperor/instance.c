@@ -1018,6 +1018,23 @@ static void proc_set_status(Proc *p, const char *s, size_t n) {
 #pragma GCC diagnostic pop
 #endif
 
+/* X_EVENT=KIND DETAIL from a vassal (vassal/master.c): its workers' recycles, harakiris and
+ * deaths, and its log rotations, into the store. Other kinds, and kinds that are not words,
+ * are dropped: the store's kinds are an interface (store.h). */
+static void proc_event(Instance *i, const char *s, size_t n) {
+        static const char *const kinds[] = { "recycle", "harakiri", "worker-exit", "log-rotate" };
+        const char *sp = memchr(s, ' ', n);
+        size_t klen = sp ? (size_t) (sp - s) : n;
+
+        for (size_t k = 0; k < ELEMENTSOF(kinds); k++)
+                if (klen == strlen(kinds[k]) && memcmp(s, kinds[k], klen) == 0) {
+                        const char *detail = sp ? sp + 1 : "";
+                        int dlen = (int) MIN(sp ? n - klen - 1 : 0, (size_t) 512);
+                        history_event(i->m->history, i, kinds[k], "%.*s", dlen, detail);
+                        return;
+                }
+}
+
 bool instance_notify(Instance *i, pid_t pid, const char *msg, size_t len) {
         Proc *p = instance_proc(i, pid);
         if (!p)
@@ -1032,6 +1049,8 @@ bool instance_notify(Instance *i, pid_t pid, const char *msg, size_t len) {
                         proc_ready(p);
                 else if (n > 7 && memcmp(line, "STATUS=", 7) == 0)
                         proc_set_status(p, line + 7, n - 7);
+                else if (n > 8 && memcmp(line, "X_EVENT=", 8) == 0)
+                        proc_event(i, line + 8, n - 8);
                 else if (n > 8 && memcmp(line, "X_STATS=", 8) == 0) {
                         cJSON *j = cJSON_ParseWithLength(line + 8, n - 8);
                         if (j) {

@@ -147,7 +147,7 @@ typedef struct VassalRec {
         int64_t seen_written; /* unix s */
         bool has_prev;
         pid_t prev_pid;
-        uint64_t prev_requests, prev_report_usec, prev_respawns, prev_harakiris;
+        uint64_t prev_requests, prev_report_usec;
         bool has_rps;
         double prev_rps;
 } VassalRec;
@@ -1322,8 +1322,8 @@ int store_event(Store *s, const char *vassal, const char *ini, const char *kind,
         return store_flush(s);
 }
 
-/* The rate, and the harakiri and recycle events, from the vassal's previous sample. */
-static void sample_derive(Store *s, VassalRec *v, const StoreSample *in, uint64_t now_ms,
+/* The rate, from the vassal's previous sample. */
+static void sample_derive(VassalRec *v, const StoreSample *in, uint64_t now_ms,
                           PendingSample *out) {
         uint64_t report = in->report_usec ? in->report_usec : now_ms * 1000;
         bool same = v->has_prev && v->prev_pid == in->pid && in->requests >= v->prev_requests;
@@ -1338,16 +1338,6 @@ static void sample_derive(Store *s, VassalRec *v, const StoreSample *in, uint64_
                 out->rps = v->prev_rps;
                 out->has_rps = v->has_rps;
         }
-        if (same && in->harakiris > v->prev_harakiris)
-                queue_eventf(s, v, "harakiri", "%llu worker(s) killed for a stuck request",
-                             (unsigned long long) (in->harakiris - v->prev_harakiris));
-        if (same && in->respawns > v->prev_respawns) {
-                uint64_t n = in->respawns - v->prev_respawns;
-                uint64_t h = in->harakiris > v->prev_harakiris ? in->harakiris - v->prev_harakiris : 0;
-                if (n > h)
-                        queue_eventf(s, v, "recycle", "%llu worker(s) respawned",
-                                     (unsigned long long) (n - h));
-        }
         if (!same || report != v->prev_report_usec) {
                 v->has_prev = true;
                 v->prev_pid = in->pid;
@@ -1356,8 +1346,6 @@ static void sample_derive(Store *s, VassalRec *v, const StoreSample *in, uint64_
                 v->has_rps = out->has_rps;
                 v->prev_rps = out->rps;
         }
-        v->prev_respawns = in->respawns;
-        v->prev_harakiris = in->harakiris;
 }
 
 int store_tick(Store *s, const StoreSample *samples, size_t n) {
@@ -1375,7 +1363,7 @@ int store_tick(Store *s, const StoreSample *samples, size_t n) {
                         return -ENOMEM;
                 p->v = v;
                 p->ts = (int64_t) (now_ms / 1000);
-                sample_derive(s, v, in, now_ms, p);
+                sample_derive(v, in, now_ms, p);
                 p->requests = in->requests;
                 p->errors = in->errors;
                 p->avg_rt_ms = in->avg_rt_ms;

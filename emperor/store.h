@@ -15,7 +15,8 @@
  *          kind TEXT NOT NULL, detail TEXT)
  *     index events_vassal_ts(vassal_id, ts), events_ts(ts)
  *     kinds: found changed removed spawn ready exit starting running reload stop stopped
- *            backoff config-error harakiri recycle emperor store
+ *            backoff config-error emperor store, and from the vassal (X_EVENT): recycle
+ *            harakiri worker-exit log-rotate
  *
  *   recent(ts, vassal_id, requests, errors, rps, avg_rt, p99_rt, rss, cpu, busy, total,
  *          listen_queue, respawns, PRIMARY KEY(ts, vassal_id)) WITHOUT ROWID
@@ -92,7 +93,7 @@ typedef struct StoreSample {
         unsigned busy, total;
         uint64_t listen_queue;
         uint64_t respawns;
-        uint64_t harakiris; /* not stored: a rise is a "harakiri" event */
+        uint64_t harakiris; /* not stored (the vassal's X_EVENT=harakiri is the event) */
 } StoreSample;
 
 /* Never fails but for memory: a database that cannot be opened now is retried later. */

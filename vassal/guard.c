@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +137,16 @@ static int on_harakiri_kill(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* Why the master is replacing the worker, for the event its exit makes (master.c); cut to the
+ * slot's room. */
+static void set_exit_reason(ScoreboardSlot *slot, const char *fmt, ...) _printf_(2, 3);
+static void set_exit_reason(ScoreboardSlot *slot, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        (void) vsnprintf(slot->exit_reason, sizeof(slot->exit_reason), fmt, ap);
+        va_end(ap);
+}
+
 static void harakiri(GuardWorker *gw, ScoreboardSlot *slot, const ScoreboardRequest *req,
                      int64_t now) {
         Guard *g = gw->g;
@@ -144,6 +155,9 @@ static void harakiri(GuardWorker *gw, ScoreboardSlot *slot, const ScoreboardRequ
 
         gw->harakiri = true;
         atomic_fetch_add(&slot->harakiri_count, 1);
+        set_exit_reason(slot, "harakiri: %s %s after %" PRId64 ".%03" PRId64 " s",
+                        printable(method, sizeof(method), req->method),
+                        printable(uri, sizeof(uri), req->uri), ms / 1000, ms % 1000);
         log_warning("HARAKIRI: worker %d (pid %d) has been serving %s %s for %" PRId64
                     ".%03" PRId64 " s (harakiri = %" PRId64 " s): killing it",
                     gw->id, (int) gw->pid, printable(method, sizeof(method), req->method),
@@ -255,6 +269,8 @@ static void check_memory(GuardWorker *gw, ScoreboardSlot *slot) {
         if (atomic_load(&slot->requests) == atomic_load(&slot->requests_at_spawn))
                 return;
         gw->recycling = true;
+        set_exit_reason(slot, "reload-on-%s: %" PRIu64 " MB of %" PRId64 " MB", what, value / MB,
+                        limit);
         log_warning("worker %d (pid %d) uses %" PRIu64 " MB of %s, reload-on-%s is %" PRId64
                     " MB: replacing it once its requests finish",
                     gw->id, (int) gw->pid, value / MB,

@@ -64,6 +64,9 @@ struct Logger {
         char *gzip_path; /* the one gzip works on */
         sd_event_source *gzip_src;
 
+        void (*on_rotate)(const char *backup, void *userdata);
+        void *on_rotate_userdata;
+
         TouchWatch *touch;
         size_t n_touch;
         sd_event_source *touch_timer;
@@ -268,6 +271,8 @@ static int logger_rotate(Logger *l, uint64_t size) {
         if (!name)
                 return 0;
         log_info("log rotated to '%s'", name);
+        if (l->on_rotate)
+                l->on_rotate(name, l->on_rotate_userdata);
         if (l->compress)
                 logger_compress_queue(l, name);
         if (l->maxbackups > 0 && !l->backupname)
@@ -681,6 +686,11 @@ static int logger_watch_touch(Logger *l) {
 }
 
 /* ---- life cycle ---- */
+
+void logger_on_rotate(Logger *l, void (*fn)(const char *backup, void *userdata), void *userdata) {
+        l->on_rotate = fn;
+        l->on_rotate_userdata = userdata;
+}
 
 int logger_new(const VassalConfig *c, bool own_stdio, Logger **ret) {
         _cleanup_(logger_freep) Logger *l = calloc(1, sizeof(Logger));

@@ -41,6 +41,9 @@ static inline void logger_freep(Logger **l) {
  * watches the touch-logreopen files and queues backups a previous run left uncompressed. */
 int logger_attach(Logger *l, sd_event *e, int pipe_fd);
 
+/* Called after each rotation with the backup's name (a log-rotate event for the emperor). */
+void logger_on_rotate(Logger *l, void (*fn)(const char *backup, void *userdata), void *userdata);
+
 /* Reads everything the pipe holds now and writes it, including a partial last line: before
  * an exit or an exec, when nothing will come to complete it. */
 void logger_flush(Logger *l);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,6 +212,43 @@ static int on_slot_kill(sd_event_source *src, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* An event for the emperor's store (emperor/instance.c): "X_EVENT=KIND DETAIL", one line. */
+static void master_event(const char *kind, const char *fmt, ...) _printf_(2, 3);
+static void master_event(const char *kind, const char *fmt, ...) {
+        char detail[512];
+        va_list ap;
+
+        va_start(ap, fmt);
+        (void) vsnprintf(detail, sizeof(detail), fmt, ap);
+        va_end(ap);
+        for (char *p = detail; *p; p++)
+                if (*p == '\n' || *p == '\r')
+                        *p = ' ';
+        (void) sd_notifyf(0, "X_EVENT=%s %s", kind, detail);
+}
+
+static void on_log_rotated(const char *backup, void *userdata) {
+        (void) userdata;
+        master_event("log-rotate", "rotated to '%s'", backup);
+}
+
+/* What the store hears of a worker's exit: a recycle or a harakiri with its reason, or a death
+ * nobody asked for. Nothing for the exits of a reload or a stop. */
+static void worker_exit_event(const WorkerSlot *s, const ScoreboardSlot *slot, const siginfo_t *si) {
+        char how[96];
+
+        if (si->si_code == CLD_EXITED)
+                (void) snprintf(how, sizeof(how), "exited with status %d", si->si_status);
+        else
+                (void) snprintf(how, sizeof(how), "killed by signal %s", strsignal(si->si_status));
+        if (slot && slot->exit_reason[0])
+                master_event(strncmp(slot->exit_reason, "harakiri", 8) == 0 ? "harakiri" : "recycle",
+                             "worker %d (pid %d) %s: %s", s->id, s->pid, how, slot->exit_reason);
+        else if (!s->restart && !s->m->stopping &&
+                 !(si->si_code == CLD_EXITED && si->si_status == 0))
+                master_event("worker-exit", "worker %d (pid %d) %s", s->id, s->pid, how);
+}
+
 static int on_worker_exit(sd_event_source *src, const siginfo_t *si, void *userdata) {
         WorkerSlot *s = userdata;
         Master *m = s->m;
@@ -224,6 +262,7 @@ static int on_worker_exit(sd_event_source *src, const siginfo_t *si, void *userd
                 log_warning("worker %d (pid %d) killed by signal %s%s", s->id, s->pid,
                             strsignal(si->si_status), si->si_code == CLD_DUMPED ? " (core dumped)" : "");
 
+        worker_exit_event(s, scoreboard_slot(m->scoreboard, s->id), si);
         /* Still a zombie: sd-event reaps it after this callback, so its CPU clock holds its
          * whole life now, and not after. */
         cputime_unwatch(m->cputime, s->pid);
@@ -806,6 +845,8 @@ int master_run(VassalConfig *cfg) {
         m.chain = m.inherit.chain;
 
         r = logger_new(cfg, true, &m.logger);
+        if (r >= 0)
+                logger_on_rotate(m.logger, on_log_rotated, NULL);
         if (r < 0)
                 return EXIT_RUNTIME;
         r = listeners_open(&m.listeners, cfg);

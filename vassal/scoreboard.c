@@ -129,6 +129,7 @@ void scoreboard_slot_spawned(ScoreboardSlot *s, pid_t pid, uint64_t respawn_coun
         atomic_store(&s->respawn_count, respawn_count);
         atomic_store(&s->last_spawn, (int64_t) time(NULL));
         atomic_store(&s->requests_at_spawn, atomic_load(&s->requests));
+        s->exit_reason[0] = 0;
         atomic_store(&s->pid, (int32_t) pid);
 }
 

@@ -44,6 +44,11 @@ typedef struct ScoreboardSlot {
         _Atomic uint64_t rt_hist[SCOREBOARD_RT_BUCKETS]; /* requests per bucket (not cumulative) */
         struct ScoreboardCore *cores;       /* its threads' cores; set before any fork */
         uint32_t n_cores;
+        /* Why the process in the slot is going, when it was not asked to (max-requests, from the
+         * worker) or was replaced by a guard (harakiri, reload-on-as/rss, from the master);
+         * empty otherwise. Written before the exit, read by the master after it (waitpid
+         * orders them); cleared at each spawn. */
+        char exit_reason[128];
 } __attribute__((aligned(64))) ScoreboardSlot;
 
 /* One per worker thread (uWSGI's "core"): what it serves now, for harakiri (the master finds

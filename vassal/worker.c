@@ -325,6 +325,7 @@ done:;
                 char why[64];
                 (void) snprintf(why, sizeof(why), "max-requests reached: %llu",
                                 (unsigned long long) n);
+                (void) snprintf(w->slot->exit_reason, sizeof(w->slot->exit_reason), "%s", why);
                 worker_begin_stop(w, why);
         }
         /* What the response promised, even when we started stopping meanwhile: the client may
