@@ -6,9 +6,10 @@
 #      minutes' packing passes and an expiry), busy and mixed fleets: the CPU the store takes
 #      (target: under 5% of one core) and how long a tick (with its share of packing) holds
 #      the emperor's loop.
-#   2. simulate: DAYS (default 30) of history on a fake clock, mixed fleet, once with the
-#      default size bound (200 MB) and once unbounded (--store-max-size 1T), for the file's
-#      size (target: under 200 MB) and what the bound kept.
+#   2. simulate: DAYS (default 30) of history on a fake clock, mixed fleet, with the default
+#      size bound (200 MB): the file's size (target: under 200 MB) and what the bound kept; then
+#      unbounded (--store-max-size 1T) for UNBOUNDED_VASSALS (default 200; the size is linear
+#      in the fleet, scaled to VASSALS in the line), for what the default retention would take.
 #   3. emperorctl stats APP --since 30d (and other spans) on that file: the median of 5 runs
 #      (target: under 100 ms).
 #
@@ -23,6 +24,7 @@ OUT=${OUT:-/tmp/emperor-bench/store}
 BUILD=${BUILD:-build}
 SKIP_REALTIME=${SKIP_REALTIME:-0}
 SKIP_UNBOUNDED=${SKIP_UNBOUNDED:-0}
+UNBOUNDED_VASSALS=${UNBOUNDED_VASSALS:-200}
 
 die() { echo "bench: $*" >&2; exit 2; }
 make -s "$BUILD/bench/store-feed" "$BUILD/emperorctl" >/dev/null || die "build failed"
@@ -57,14 +59,16 @@ print(" ".join("%s_blocks=%d %s_bytes=%d %s_kept_h=%.1f" % (names[r], n, names[r
 EOF
 }
 
-simulate() {  # NAME MAX_SIZE
-        local dir="$OUT/sim-$1" line
-        line=$(STORE_MAX_SIZE=$2 "$FEED" simulate "$dir" "$VASSALS" "$DAYS" mixed 2>/dev/null) ||
+simulate() {  # NAME MAX_SIZE VASSALS
+        local dir="$OUT/sim-$1" line size
+        line=$(STORE_MAX_SIZE=$2 "$FEED" simulate "$dir" "$3" "$DAYS" mixed 2>/dev/null) ||
                 die "simulate $1 failed"
-        say "$line bound=$2 file_bytes=$(stat -c %s "$dir/stats.db") $(db_parts "$dir/stats.db")"
+        size=$(stat -c %s "$dir/stats.db")
+        say "$line bound=$2 file_bytes=$size scaled_to_${VASSALS}_bytes=$((size * VASSALS / $3))" \
+            "$(db_parts "$dir/stats.db")"
 }
-simulate bounded default
-[ "$SKIP_UNBOUNDED" = 0 ] && simulate unbounded 1T
+simulate bounded default "$VASSALS"
+[ "$SKIP_UNBOUNDED" = 0 ] && simulate unbounded 1T "$UNBOUNDED_VASSALS"
 
 # Query latency on the bounded file: the busiest vassal, the median of 5 runs each.
 DB="$OUT/sim-bounded/stats.db"

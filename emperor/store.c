@@ -171,10 +171,11 @@ typedef struct PendingSample {
 
 /* The work that runs between ticks, a step at a time: packing the journal's closed minutes
  * into blocks (and their minute rollups), rolling a closed hour up, expiring old blocks. */
-typedef enum MaintKind { MAINT_NONE, MAINT_PACK, MAINT_HOUR } MaintKind;
+typedef enum MaintKind { MAINT_NONE, MAINT_PACK, MAINT_HOUR, MAINT_EXPIRE, _MAINT_MAX } MaintKind;
 
 typedef struct Maint {
         MaintKind kind;
+        MaintKind last; /* the kind that ran last: the others go first, so none starves */
         int64_t until;  /* MAINT_PACK: journal rows before this; MAINT_HOUR: the hour */
         int64_t cursor; /* the last vassal id done */
         int64_t expired_at; /* unix s of the last expiry */
@@ -1212,48 +1213,69 @@ static int maint_expire_step(Store *s, int64_t now_s, bool *ret_done) {
 
 /* A step of the work between ticks, when some is due: pack the closed minutes, roll a closed
  * hour up, expire. */
-static void store_maintain(Store *s) {
+static bool store_maintain(Store *s) {
         Maint *m = &s->maint;
         int64_t now = (int64_t) (store_now(s) / 1000), wm60, wm3600;
         bool done = false;
         int rc;
 
         if (!s->db || s->failures > 0 || s->n_events + s->n_samples > 0)
-                return;
+                return false;
         if (m->kind == MAINT_NONE) {
                 rc = meta_get(s, "rollup_60", &wm60);
                 if (rc == SQLITE_OK)
                         rc = meta_get(s, "rollup_3600", &wm3600);
                 if (rc != SQLITE_OK)
                         goto fail;
-                if (wm60 < now / 60 * 60)
-                        *m = (Maint) { .kind = MAINT_PACK, .until = now / 60 * 60,
-                                       .expired_at = m->expired_at };
-                else if (wm3600 + 3600 <= wm60)
-                        *m = (Maint) { .kind = MAINT_HOUR, .until = wm3600,
-                                       .expired_at = m->expired_at };
-                else if (now - m->expired_at >= EXPIRE_EVERY_S) {
-                        rc = maint_expire_step(s, now, &done);
-                        if (rc != SQLITE_OK)
-                                goto fail;
-                        if (done)
-                                m->expired_at = now;
-                        return;
-                } else
-                        return;
+                bool due[_MAINT_MAX] = {
+                        [MAINT_PACK] = wm60 < now / 60 * 60,
+                        [MAINT_HOUR] = wm3600 + 3600 <= wm60,
+                        [MAINT_EXPIRE] = now - m->expired_at >= EXPIRE_EVERY_S,
+                };
+                /* Round robin from the kind after the last: a store that falls behind packing
+                 * (a huge fleet, a slow disk) still rolls hours up and expires. */
+                for (int k = 1; k < _MAINT_MAX && m->kind == MAINT_NONE; k++) {
+                        MaintKind kind = (MaintKind) ((m->last + k - 1) % (_MAINT_MAX - 1) + 1);
+                        if (due[kind])
+                                *m = (Maint) { .kind = kind,
+                                               .last = m->last,
+                                               .until = kind == MAINT_PACK ? now / 60 * 60 : wm3600,
+                                               .expired_at = m->expired_at };
+                }
+                if (m->kind == MAINT_NONE)
+                        return false;
         }
-        rc = m->kind == MAINT_PACK ? maint_pack_step(s, &done) : maint_hour_step(s, &done);
+        switch (m->kind) {
+        case MAINT_PACK:
+                rc = maint_pack_step(s, &done);
+                break;
+        case MAINT_HOUR:
+                rc = maint_hour_step(s, &done);
+                break;
+        default:
+                rc = maint_expire_step(s, now, &done);
+                if (rc == SQLITE_OK && done)
+                        m->expired_at = now;
+                break;
+        }
         if (rc != SQLITE_OK)
                 goto fail;
-        if (done)
+        if (done) {
+                m->last = m->kind;
                 m->kind = MAINT_NONE;
-        return;
+        }
+        return true;
 fail:
         m->kind = MAINT_NONE;
         if (rc_corrupt(rc))
                 store_move_aside(s, rc, "packing");
         else
                 (void) store_fail_db(s, rc, "packing");
+        return false;
+}
+
+bool store_idle(Store *s) {
+        return s && store_maintain(s);
 }
 
 /* ---- the API ---- */

@@ -116,6 +116,11 @@ int store_tick(Store *s, const StoreSample *samples, size_t n);
  * shape vassal/scoreboard.h documents). False when it is not one. */
 bool store_sample_from_stats(const cJSON *stats, StoreSample *ret);
 
+/* One step of the work between ticks (packing the journal, rolling up, expiring, keeping the
+ * size bound) when some is due; store_tick() does one itself. True when it did one. For a
+ * caller with more idle time, and for simulations whose ticks are far apart. */
+bool store_idle(Store *s);
+
 /* "90", "90s", "15m", "24h", "30d" → seconds (> 0). */
 int store_parse_duration(const char *s, uint64_t *ret);
 

@@ -459,6 +459,35 @@ static void test_size_bound_trims_seconds_first(void **state) {
                          1);
 }
 
+static void test_packing_does_not_starve_rollups_and_expiry(void **state) {
+        Fixture *f = *state;
+        Store *s;
+        StoreSample fleet[150];
+        char names[150][16];
+
+        for (int j = 0; j < 150; j++) {
+                snprintf(names[j], sizeof(names[j]), "app%d", j);
+                fleet[j] = sample(names[j], 100 + j, 0);
+        }
+        f->o.retain_raw = 3600;
+        assert_int_equal(store_new(&f->o, &s), 0);
+        /* A tick a minute: every tick starts a packing pass of two steps, so packing alone
+         * would take every step there is. */
+        for (int k = 0; k < 26 * 60; k++) {
+                for (int j = 0; j < 150; j++)
+                        fleet[j].requests += 10;
+                assert_int_equal(store_tick(s, fleet, 150), 0);
+                f->now_ms += 60000;
+        }
+        int64_t now = (int64_t) (f->now_ms / 1000);
+        store_free(s);
+        /* Hours rolled up to within an hour or two; seconds expired to their hour. */
+        assert_true(query_int(f, "SELECT value FROM meta WHERE key = 'rollup_3600'") >= now - 3 * 3600);
+        assert_true(query_int(f, "SELECT min(start) FROM blocks WHERE resolution = 1") >=
+                    now - 3600 - 3 * 3600);
+        assert_true(query_int(f, "SELECT count(*) FROM blocks WHERE resolution = 3600") == 150 * 2);
+}
+
 static void test_locked_database_defers_and_loses_nothing(void **state) {
         Fixture *f = *state;
         Store *s;
@@ -662,6 +691,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_retention_keeps_the_file_bounded, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_size_bound_trims_seconds_first, setup,
                                                 teardown),
+                cmocka_unit_test_setup_teardown(test_packing_does_not_starve_rollups_and_expiry,
+                                                setup, teardown),
                 cmocka_unit_test_setup_teardown(test_locked_database_defers_and_loses_nothing, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_full_database_defers_and_recovers, setup, teardown),
