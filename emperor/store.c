@@ -113,12 +113,21 @@ static const char *const stmt_sql[_ST_MAX] = {
                 " p99_rt, rss, cpu, busy, total, listen_queue, respawns) "
                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         [ST_VASSAL_IDS] = "SELECT id FROM vassals WHERE id > ?1 ORDER BY id LIMIT ?2",
-        /* The journal's rows before ?1 of the vassals in (?2, ?3], a vassal at a time. */
+        /* The journal's rows before ?1 of the vassals in (?2, ?3], a vassal at a time. t is the
+         * seconds the journal holds, found by a seek each: the key is time first, so a seek per
+         * second reads the chunk's rows and not every vassal's. */
         [ST_RECENT_READ] =
-                "SELECT vassal_id, ts, requests, errors, rps, avg_rt, p99_rt, rss, cpu, busy,"
+                "WITH RECURSIVE t(x) AS (SELECT min(ts) FROM recent WHERE ts < ?1 UNION ALL"
+                " SELECT (SELECT min(ts) FROM recent WHERE ts > t.x AND ts < ?1) FROM t"
+                " WHERE t.x IS NOT NULL)"
+                " SELECT vassal_id, ts, requests, errors, rps, avg_rt, p99_rt, rss, cpu, busy,"
                 " total, listen_queue, respawns FROM recent"
-                " WHERE ts < ?1 AND vassal_id > ?2 AND vassal_id <= ?3 ORDER BY vassal_id, ts",
-        [ST_RECENT_DELETE] = "DELETE FROM recent WHERE ts < ?1 AND vassal_id > ?2 AND vassal_id <= ?3",
+                " WHERE ts IN t AND vassal_id > ?2 AND vassal_id <= ?3 ORDER BY vassal_id, ts",
+        [ST_RECENT_DELETE] =
+                "WITH RECURSIVE t(x) AS (SELECT min(ts) FROM recent WHERE ts < ?1 UNION ALL"
+                " SELECT (SELECT min(ts) FROM recent WHERE ts > t.x AND ts < ?1) FROM t"
+                " WHERE t.x IS NOT NULL)"
+                " DELETE FROM recent WHERE ts IN t AND vassal_id > ?2 AND vassal_id <= ?3",
         [ST_BLOCK_GET] = "SELECT data FROM blocks WHERE vassal_id = ?1 AND resolution = ?2 AND start = ?3",
         [ST_BLOCK_PUT] = "INSERT OR REPLACE INTO blocks(vassal_id, resolution, start, n, data)"
                          " VALUES (?1, ?2, ?3, ?4, ?5)",
