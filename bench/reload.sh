@@ -13,6 +13,8 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH="$TOP/bench"
 
 RELOADS=${RELOADS:-20}              # touches per reload run
+RUNS=${RUNS:-1}                     # every mode this many times, interleaved (run1/, run2/...):
+                                    # this machine's p99 moves 2x between identical runs
 INTERVAL=${INTERVAL:-2}             # seconds between touches; a reload must answer within it
 LEAD=${LEAD:-1}                     # seconds of load before the first touch
 PROCESSES=${PROCESSES:-2}
@@ -123,7 +125,7 @@ start_server() {
 # measure SERVER MODE
 measure() {
 	local name=$1 mode=$2 dir port busy reloads=$RELOADS trigger rc
-	dir="$RESULTS/$name/$mode"
+	dir="$RUN_ROOT/$name/$mode"
 	mkdir -p "$dir"
 	port=$(free_port)
 	busy=$(cpu_busy)
@@ -194,11 +196,21 @@ fi
 echo "bench: results in $RESULTS"
 
 failed=0
-for s in $SERVERS; do
-	for m in $MODES; do
-		measure "$s" "$m" || failed=1
+for ((run = 1; run <= RUNS; run++)); do
+	RUN_ROOT=$RESULTS
+	if [ "$RUNS" -gt 1 ]; then
+		RUN_ROOT="$RESULTS/run$run"
+		mkdir -p "$RUN_ROOT" && cp "$RESULTS/config.txt" "$RUN_ROOT/config.txt"
+		echo "bench: run $run of $RUNS"
+	fi
+	for s in $SERVERS; do
+		for m in $MODES; do
+			measure "$s" "$m" || failed=1
+		done
 	done
+	"$SYS_PY" -I "$BENCH/reload_bench.py" report "$RUN_ROOT" | tee "$RUN_ROOT/report.txt"
 done
-
-"$SYS_PY" -I "$BENCH/reload_bench.py" report "$RESULTS" | tee "$RESULTS/report.txt"
+if [ "$RUNS" -gt 1 ]; then
+	"$SYS_PY" -I "$BENCH/reload_bench.py" runs "$RESULTS" | tee "$RESULTS/summary.txt"
+fi
 exit $failed

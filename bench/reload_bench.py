@@ -449,6 +449,68 @@ def cmd_report(a):
     return 0
 
 
+def cmd_runs(a):
+    """Across RUNS interleaved runs (root/runN/SERVER/MODE): per server and mode, p99 during
+    reloads against that run's own baseline, as the median of the runs with min and max, the
+    worst max latency, failures and reloads done, judged against the issue's targets."""
+    root = a.results
+    runs = sorted((d for d in os.listdir(root) if re.fullmatch(r"run\d+", d)),
+                  key=lambda d: int(d[3:]))
+    if not runs:
+        print("no runs in %s" % root)
+        return 1
+    print("\n%d interleaved runs (each with its own baseline); p99/base: median [min-max]" % len(runs))
+    fmt = "%-7s %-8s %22s %26s %10s %9s %8s"
+    print(fmt % ("server", "mode", "p99 median [min-max]", "p99/base median [min-max]",
+                 "worst max", "failed", "reloads"))
+    verdicts = []
+    for s in SERVERS:
+        for mode in MODES:
+            p99s, ratios, maxes, failed, done, total = [], [], [], 0, 0, 0
+            for run in runs:
+                d = os.path.join(root, run, s, mode)
+                if not os.path.isdir(d):
+                    continue
+                w = parse_wrk(read(os.path.join(d, "wrk.txt")))
+                b = parse_wrk(read(os.path.join(root, run, s, "baseline", "wrk.txt")))
+                if w.get("p99"):
+                    p99s.append(w["p99"])
+                    if b.get("p99") and mode != "baseline":
+                        ratios.append(w["p99"] / b["p99"])
+                if w.get("max"):
+                    maxes.append(w["max"])
+                failed += w.get("failed", 0)
+                try:
+                    with open(os.path.join(d, "probes.json")) as f:
+                        pj = json.load(f)
+                    if pj["reloads"]:
+                        done += judge(pj)["completed"]
+                        total += pj["reloads"]
+                except (OSError, ValueError, KeyError):
+                    pass
+            if not p99s:
+                continue
+            med = lambda v: sorted(v)[len(v) // 2] if len(v) % 2 else sum(sorted(v)[len(v) // 2 - 1:len(v) // 2 + 1]) / 2
+            ratio = "-" if not ratios else "%.1fx [%.1f-%.1f]" % (med(ratios), min(ratios), max(ratios))
+            print(fmt % (s, mode, "%s [%s-%s]" % (fmt_ms(med(p99s)), fmt_ms(min(p99s)),
+                                                 fmt_ms(max(p99s))),
+                         ratio, fmt_ms(max(maxes)) if maxes else "-", failed,
+                         "%d/%d" % (done, total) if total else "-"))
+            if mode != "baseline" and ratios:
+                verdicts.append("  %-7s %-6s failed %s; reloads %s; p99 %s %.1fx (median); max %s %s" % (
+                    s, mode, "ok" if failed == 0 else "FAIL %d" % failed,
+                    "ok" if done == total else "FAIL %d/%d" % (done, total),
+                    "ok" if med(ratios) <= 2 else "FAIL", med(ratios),
+                    "ok" if maxes and max(maxes) < 50 else "FAIL",
+                    fmt_ms(max(maxes)) if maxes else "-"))
+    print("\ntargets (the issue): zero failed, every reload completes, p99 during reloads <= 2x"
+          " p99 without, max < 50 ms")
+    for v in verdicts:
+        print(v)
+    print("\nresults: %s" % root)
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -470,8 +532,10 @@ def main():
     r.add_argument("--probe-timeout", type=float, default=2.0)
     p = sub.add_parser("report")
     p.add_argument("results")
+    p = sub.add_parser("runs")
+    p.add_argument("results")
     a = ap.parse_args()
-    return cmd_run(a) if a.cmd == "run" else cmd_report(a)
+    return {"run": cmd_run, "report": cmd_report, "runs": cmd_runs}[a.cmd](a)
 
 
 if __name__ == "__main__":
