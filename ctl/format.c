@@ -108,8 +108,7 @@ char *format_state(const cJSON *vassal, char *buf, size_t size) {
         return buf;
 }
 
-/* Columns a UTF-8 string takes: one per code point (no wide characters in our output). */
-static size_t columns_of(const char *s) {
+size_t format_columns(const char *s) {
         size_t n = 0;
         for (; *s; s++)
                 if (((unsigned char) *s & 0xC0) != 0x80)
@@ -156,7 +155,7 @@ static char *sanitize(const char *s, bool multiline, size_t max_columns) {
         out[o] = '\0';
         if (cut && max_columns > 0) {
                 /* Make room for "..." by dropping whole code points from the end. */
-                while (o > 0 && columns_of(out) + 3 > max_columns) {
+                while (o > 0 && format_columns(out) + 3 > max_columns) {
                         do
                                 o--;
                         while (o > 0 && ((unsigned char) out[o] & 0xC0) == 0x80);
@@ -243,7 +242,7 @@ static int row_fill(Row *row, const cJSON *v) {
 
 static void print_row(FILE *f, const char *const cells[_COL_MAX], const size_t width[_COL_MAX]) {
         for (size_t c = 0; c < _COL_MAX; c++) {
-                size_t pad = width[c] - columns_of(cells[c]);
+                size_t pad = width[c] - format_columns(cells[c]);
                 if (c > 0)
                         fputs("  ", f);
                 if (c == _COL_MAX - 1) { /* the last column is not padded: no trailing blanks */
@@ -281,9 +280,9 @@ int format_status_table(FILE *f, const cJSON *vassals) {
         }
         for (size_t c = 0; c < _COL_MAX; c++) {
                 headers[c] = columns[c].header;
-                width[c] = columns_of(headers[c]);
+                width[c] = format_columns(headers[c]);
                 for (i = 0; i < n; i++)
-                        width[c] = MAX(width[c], columns_of(rows[i].cells[c]));
+                        width[c] = MAX(width[c], format_columns(rows[i].cells[c]));
         }
         print_row(f, headers, width);
         for (i = 0; i < n; i++)
@@ -305,7 +304,7 @@ static int detail_line(const Detail *d, const char *label, const char *value) {
 
         if (!clean)
                 return -ENOMEM;
-        fprintf(d->f, "%s:%*s", label, MAX(1, d->width - (int) columns_of(label) - 1), "");
+        fprintf(d->f, "%s:%*s", label, MAX(1, d->width - (int) format_columns(label) - 1), "");
         for (line = clean; line; line = next) {
                 next = strchr(line, '\n');
                 if (next)
@@ -415,7 +414,7 @@ int format_status_detail(FILE *f, const cJSON *vassal) {
         /* Unknown fields may have longer names: align every value under the longest. */
         cJSON_ArrayForEach(j, obj)
                 if (j->string && !field_known(j->string))
-                        d.width = MAX(d.width, (int) MIN(columns_of(j->string), 40) + 2);
+                        d.width = MAX(d.width, (int) MIN(format_columns(j->string), 40) + 2);
 
         _cleanup_free_ char *sockets = join_array(field(vassal, "sockets"), ", ");
         _cleanup_free_ char *pids = join_array(field(vassal, "worker_pids"), " ");

@@ -29,6 +29,9 @@ enum {
  * Negative, NaN and infinite durations give "-". Returns buf. */
 char *format_duration(double seconds, char *buf, size_t size);
 
+/* Columns a UTF-8 string takes: one per code point (no wide characters in our output). */
+size_t format_columns(const char *s);
+
 /* The first line of s, safe to print on a terminal (control characters replaced), cut to
  * max_columns (0: no limit) with "..." marking what was cut. NULL on OOM. */
 char *format_clean_line(const char *s, size_t max_columns);

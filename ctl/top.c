@@ -323,14 +323,6 @@ void top_frame_sort(TopFrame *f, TopSort key) {
 
 /* ---- text ---- */
 
-static size_t columns_of(const char *s) {
-        size_t n = 0;
-        for (; *s; s++)
-                if (((unsigned char) *s & 0xC0) != 0x80)
-                        n++;
-        return n;
-}
-
 /* s made safe for a terminal into buf: control characters '?', only the first line, cut to
  * max_columns with "..." (format_clean_line()); "-" for NULL. */
 static char *clean_into(const char *s, size_t max_columns, char *buf, size_t size) {
@@ -470,7 +462,7 @@ static void emit_row(Printer *p, const char *const cells[_COL_MAX], const size_t
         size_t len = 0;
 
         for (size_t c = 0; c < _COL_MAX && len < sizeof(line); c++) {
-                int pad = (int) (width[c] - MIN(width[c], columns_of(cells[c])));
+                int pad = (int) (width[c] - MIN(width[c], format_columns(cells[c])));
                 int k = snprintf(line + len, sizeof(line) - len, "%s%*s%s%*s", c > 0 ? "  " : "",
                                  columns[c].left ? 0 : pad, "", cells[c],
                                  columns[c].left ? pad : 0, "");
@@ -533,7 +525,7 @@ void top_frame_print(FILE *out, const TopFrame *f, TopSort sort, const TopLayout
         for (size_t i = 0; i < shown; i++) {
                 row_cells(&f->rows[i], cells);
                 for (size_t c = 0; c < _COL_MAX; c++)
-                        width[c] = MAX(width[c], columns_of(cells[c]));
+                        width[c] = MAX(width[c], format_columns(cells[c]));
         }
         emit_row(&p, headers, width);
         for (size_t i = 0; i < shown; i++) {
