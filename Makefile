@@ -185,6 +185,11 @@ bench: $(PROGRAMS)
 	bench/run.sh
 .PHONY: bench
 
+# The keep-alive load that times every response (bench/reload-paired.sh).
+$(BUILD)/bench/timeline: bench/timeline.c
+	@mkdir -p $(@D)
+	$(call say,LINK,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $<
+
 # The stats store's synthetic feeder (bench/store.sh).
 $(BUILD)/bench/store-feed: bench/store-feed.c $(BUILD)/obj/emperor/store.o \
                            $(BUILD)/obj/emperor/sample.o $(BUILD)/obj/emperor/block.o $(BUILD)/libcommon.a
