@@ -24,9 +24,11 @@ import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I leaves the script's dir out
+import report  # noqa: E402  (the wrk output parser and the file reader bench/run.sh's report uses)
+
 MODES = ["baseline", "plain", "lazy", "chain"]
 SERVERS = ["vassal", "uwsgi"]
-UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0, "h": 3600000.0}
 BODY = re.compile(r"^version (\S+) pid (\d+)")
 
 
@@ -211,41 +213,14 @@ def judge(res):
 
 # ---- report -------------------------------------------------------------------------------------
 
-def to_ms(text):
-    m = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text)
-    return float(m.group(1)) * UNITS_MS[m.group(2)] if m else None
-
-
 def parse_wrk(text):
-    r = {}
-    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
-    if m:
-        r["rps"] = float(m.group(1))
-    m = re.search(r"Latency Distribution(.*?)\n\s*\d+ requests in", text, re.S)
-    if m:
-        p = re.search(r"^\s*99%\s+(\S+)", m.group(1), re.M)
-        if p:
-            r["p99"] = to_ms(p.group(1))
-    m = re.search(r"^\s*Latency\s+(\S+)\s+(\S+)\s+(\S+)", text, re.M)
-    if m:
-        r["max"] = to_ms(m.group(3))
-    m = re.search(r"(\d+) requests in ([\d.]+\w+)", text)
-    if m:
-        r["requests"] = int(m.group(1))
-    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-    r["err"] = tuple(int(x) for x in m.groups()) if m else (0, 0, 0, 0)
-    m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    r["non2xx"] = int(m.group(1)) if m else 0
+    """report.py's parse of wrk's output, with the failures summed."""
+    r = report.parse_wrk(text)
     r["failed"] = sum(r["err"]) + r["non2xx"]
     return r
 
 
-def read(path):
-    try:
-        with open(path, errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
+read = report.read
 
 
 def fmt_ms(v):
