@@ -6,7 +6,8 @@
 #   make analyze         gcc -fanalyzer over every source file
 #   make deps            install the Debian packages needed to build, test and benchmark
 #   make run             the emperor on conf.d/ (hello on 127.0.0.1:8080, Flask on :8081)
-#   make install PREFIX=/usr DESTDIR=/tmp/pkg
+#   make install PREFIX=/usr DESTDIR=/tmp/pkg   (and uninstall)
+#   make deb             a Debian package in build/deb/ (dpkg-buildpackage)
 #   V=1 shows the commands; SANITIZE=address,undefined builds with sanitizers.
 
 .DELETE_ON_ERROR:
@@ -17,6 +18,9 @@ BINDIR ?= $(PREFIX)/bin
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
+CONFDIR ?= $(SYSCONFDIR)/apps.d
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 PKG_CONFIG ?= pkg-config
 PYTHON ?= /usr/bin/python3
 
@@ -34,12 +38,22 @@ else
   BUILD ?= build
 endif
 
+# pkg-config is asked when a recipe first needs its answer, then the answer is kept. Not while
+# make reads this file: in `make deps test` on a fresh machine, `deps` installs the -dev packages
+# only after that, and flags read at parse time would stay empty for the whole run.
+pkgconf = $(or $(shell $(PKG_CONFIG) $(1) 2>/dev/null),$(error pkg-config $(1) found nothing: \
+                run 'make deps' (as root) first))
 PKGS = libsystemd libcjson
-PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) python3-embed 2>/dev/null)
-PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
-PY_LIBS := $(shell $(PKG_CONFIG) --libs python3-embed 2>/dev/null)
-CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
-SQLITE_LIBS := $(shell $(PKG_CONFIG) --libs sqlite3 2>/dev/null)
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(call pkgconf,--cflags $(PKGS) python3-embed))$(PKG_CFLAGS)
+PKG_LIBS = $(eval PKG_LIBS := $(call pkgconf,--libs $(PKGS)))$(PKG_LIBS)
+PY_LIBS = $(eval PY_LIBS := $(call pkgconf,--libs python3-embed))$(PY_LIBS)
+CMOCKA_LIBS = $(eval CMOCKA_LIBS := $(call pkgconf,--libs cmocka))$(CMOCKA_LIBS)
+SQLITE_LIBS = $(eval SQLITE_LIBS := $(call pkgconf,--libs sqlite3))$(SQLITE_LIBS)
+
+# `make deps` runs alone first, whatever -j says, so no recipe looks for a package it installs.
+ifneq ($(filter deps,$(MAKECMDGOALS)),)
+.NOTPARALLEL:
+endif
 
 ALL_CFLAGS = $(PROJECT_CFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(CPPFLAGS)
 ALL_LDFLAGS = -pthread $(PROJECT_LDFLAGS) $(LDFLAGS)
@@ -169,7 +183,8 @@ fuzz: $(FUZZ_BINS)
 DEBIAN_DEPS = build-essential pkg-config libsystemd-dev libcjson-dev libsqlite3-dev \
               libcmocka-dev python3-dev python3-flask python3-venv clang libclang-rt-14-dev \
               curl apache2-utils wrk nginx-light uwsgi uwsgi-plugin-python3 gunicorn procps \
-              iproute2 binutils python3-prometheus-client
+              iproute2 binutils python3-prometheus-client systemd \
+              debhelper dpkg-dev lintian
 deps:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 \
@@ -197,24 +212,36 @@ $(BUILD)/bench/store-feed: bench/store-feed.c $(BUILD)/obj/emperor/store.o \
 	$(call say,LINK,$@)$(CC) $(ALL_CFLAGS) -iquote emperor $(ALL_LDFLAGS) -o $@ $(filter %.c,$^) \
 		$(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS) $(SQLITE_LIBS) -lm
 
+# Installs the programs, man pages, the systemd unit (with this PREFIX's paths), the sysusers.d
+# entry of the dashboard's user and an empty conf dir. DESTDIR stages it elsewhere; the staged
+# emperor still finds its vassal (../bin/vassal beside its sbin/).
 install: $(PROGRAMS)
-	install -D -m 0755 $(BUILD)/vassal $(DESTDIR)$(BINDIR)/vassal
-	[ ! -e $(BUILD)/emperor ] || install -D -m 0755 $(BUILD)/emperor $(DESTDIR)$(SBINDIR)/emperor
-	[ ! -e $(BUILD)/emperorctl ] || install -D -m 0755 $(BUILD)/emperorctl $(DESTDIR)$(BINDIR)/emperorctl
-	mkdir -p $(DESTDIR)$(PREFIX)/lib/systemd/system
-	sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/emperor.service \
-		>$(DESTDIR)$(PREFIX)/lib/systemd/system/emperor.service
-	for m in man/*.[1-8]; do [ -e "$$m" ] || continue; \
-		s=$${m##*.}; install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
+	install -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(CONFDIR) \
+		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR)
+	install -m 0755 $(BUILD)/vassal $(BUILD)/emperorctl $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(BUILD)/emperor $(DESTDIR)$(SBINDIR)/
+	sed -e 's|/usr/sbin/emperor|$(SBINDIR)/emperor|' -e 's|/etc/apps\.d|$(CONFDIR)|' \
+		systemd/emperor.service >$(DESTDIR)$(SYSTEMDUNITDIR)/emperor.service
+	install -m 0644 systemd/emperor.sysusers $(DESTDIR)$(SYSUSERSDIR)/emperor.conf
+	for m in man/*.[1-8]; do s=$${m##*.}; \
+		install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/$${m##*/} || exit 1; done
+# Leaves the conf dir and what is in it: those are the user's.
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/vassal $(DESTDIR)$(SBINDIR)/emperor $(DESTDIR)$(BINDIR)/emperorctl
-	rm -f $(DESTDIR)$(PREFIX)/lib/systemd/system/emperor.service
-	for m in man/*.[1-8]; do [ -e "$$m" ] || continue; \
-		s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
+	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/emperor.service $(DESTDIR)$(SYSUSERSDIR)/emperor.conf
+	for m in man/*.[1-8]; do s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
 .PHONY: install uninstall
+
+# A Debian package (debian/, debhelper's dh) of the checkout as it is, in build/deb/.
+deb:
+	rm -rf build/deb && mkdir -p build/deb/src
+	tar --exclude=./build --exclude=./.git --exclude=./run -cf - . | tar -xf - -C build/deb/src
+	cd build/deb/src && dpkg-buildpackage -us -uc -b
+	@ls build/deb/*.deb
+.PHONY: deb
 
 clean:
 	rm -rf build
 .PHONY: clean
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find build -path build/deb -prune -o -name '*.d' -type f -print 2>/dev/null)
