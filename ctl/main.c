@@ -29,8 +29,8 @@
 #include "format.h"
 #include "macro.h"
 #include "proto.h"
+#include "version.h"
 
-#define CTL_VERSION "0.1.0"
 /* A status reply of a large fleet with long errors stays far below this; a reply beyond it
  * is a broken daemon, not a fleet. */
 #define CTL_MAX_REPLY (16u << 20)
@@ -599,7 +599,7 @@ static int parse_argv(int argc, char **argv) {
                         help();
                         return CTL_EXIT_OK;
                 case OPT_VERSION:
-                        printf("emperorctl " CTL_VERSION " (control protocol %d)\n", PROTO_VERSION);
+                        printf("emperorctl " EMPEROR_VERSION " (control protocol %d)\n", PROTO_VERSION);
                         return CTL_EXIT_OK;
                 case ':':
                         return err(CTL_EXIT_USAGE, "option '%s' needs a value", argv[optind - 1]);

@@ -16,8 +16,7 @@
 #include "log.h"
 #include "manager.h"
 #include "store.h"
-
-#define EMPEROR_VERSION "0.1.0"
+#include "version.h"
 
 #ifndef VASSAL_INSTALL_PATH
 #define VASSAL_INSTALL_PATH "/usr/local/bin/vassal"
@@ -45,17 +44,21 @@ static void help(void) {
                "      --version          the version\n");
 }
 
-/* The vassal next to our own binary (a build tree), else the installed one. */
+/* The vassal next to our own binary (a build tree), else in the bin/ beside our sbin/ (an
+ * installed tree, wherever DESTDIR put it), else the configured install path. */
 static char *find_vassal(void) {
+        static const char *const rel[] = { "vassal", "../bin/vassal" };
         char self[PATH_MAX];
         ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
         if (n > 0) {
                 self[n] = 0;
                 char *slash = strrchr(self, '/');
                 if (slash) {
-                        char *p;
                         *slash = 0;
-                        if (asprintf(&p, "%s/vassal", self) >= 0) {
+                        for (size_t k = 0; k < ELEMENTSOF(rel); k++) {
+                                char *p;
+                                if (asprintf(&p, "%s/%s", self, rel[k]) < 0)
+                                        break;
                                 if (access(p, X_OK) == 0)
                                         return p;
                                 free(p);

@@ -78,7 +78,7 @@ int main(int argc, char **argv) {
                         free(rest);
                         return 0;
                 } else if (streq(a, "--version")) {
-                        printf("vassal " VASSAL_VERSION "\n");
+                        printf("vassal " EMPEROR_VERSION "\n");
                         free(rest);
                         return 0;
                 } else if (streq(a, "--check"))

@@ -9,8 +9,7 @@
  * stats-interval. With `exec`, a program (exec.c) takes the workers' place. */
 
 #include "config.h"
-
-#define VASSAL_VERSION "0.1.0"
+#include "version.h"
 
 /* Returns the process exit status. Signals must already be blocked (main). On EX_CONFIG, the
  * reason has gone to the supervisor as STATUS=. */

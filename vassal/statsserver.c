@@ -40,7 +40,7 @@ char *stats_json(Scoreboard *sb, const ListenerSet *ls, const Guard *guard,
                         queue += so->queue;
         }
         ScoreboardInfo info = {
-                .version = VASSAL_VERSION,
+                .version = EMPEROR_VERSION,
                 .pid = getpid(),
                 .listen_queue = queue,
                 .listen_queue_errors = guard_listen_queue_errors(guard),
