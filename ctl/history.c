@@ -14,6 +14,7 @@
 #include <cJSON.h>
 
 #include "ctl.h"
+#include "duration.h"
 #include "jsonutil.h"
 #include "query.h"
 
@@ -289,7 +290,7 @@ int ctl_cmd_stats(const CtlInvocation *inv) {
                 return history_done(&p, r, error, NULL, "vassals");
         }
         if (ctl_args.every) {
-                if (query_parse_duration(ctl_args.every, &every) < 0)
+                if (duration_parse(ctl_args.every, &every) < 0)
                         return ctl_err(CTL_EXIT_USAGE,
                                        "invalid --every '%s' (a span like 10s, 1m, 1h, 1d)",
                                        ctl_args.every);

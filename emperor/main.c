@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "duration.h"
 #include "instance.h"
 #include "log.h"
 #include "manager.h"
@@ -156,9 +157,12 @@ int main(int argc, char **argv) {
                         uint64_t *v = c == OPT_RETAIN_RAW       ? &o.retain_raw
                                       : c == OPT_RETAIN_MINUTES ? &o.retain_minutes
                                                                 : &o.retain_hours;
-                        if (store_parse_duration(optarg, v) < 0) {
+                        int64_t secs;
+                        if (duration_parse(optarg, &secs) == 0) {
+                                *v = secs;
+                        } else {
                                 fprintf(stderr, "emperor: --%s: expected a duration (90, 90s, 15m, "
-                                                "24h, 30d), got '%s'\n",
+                                                "24h, 30d, 2w), got '%s'\n",
                                         c == OPT_RETAIN_RAW       ? "retain-raw"
                                         : c == OPT_RETAIN_MINUTES ? "retain-minutes"
                                                                   : "retain-hours",

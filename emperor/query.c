@@ -10,6 +10,7 @@
 #include <cJSON.h>
 
 #include "block.h"
+#include "duration.h"
 #include "macro.h"
 #include "query.h"
 
@@ -42,39 +43,13 @@ int query_open(const char *path, sqlite3 **ret, char *err, size_t err_size) {
         return 0;
 }
 
-int query_parse_duration(const char *s, int64_t *ret) {
-        char *end;
-        errno = 0;
-        long long v = strtoll(s, &end, 10);
-        int64_t mult;
-
-        if (errno || end == s || *s == '-' || *s == '+' || v <= 0)
-                return -EINVAL;
-        if (streq(end, "") || streq(end, "s"))
-                mult = 1;
-        else if (streq(end, "m") || streq(end, "min"))
-                mult = 60;
-        else if (streq(end, "h"))
-                mult = 3600;
-        else if (streq(end, "d"))
-                mult = 86400;
-        else if (streq(end, "w"))
-                mult = 7 * 86400;
-        else
-                return -EINVAL;
-        if (v > (int64_t) 100 * 366 * 86400 / mult) /* a century is enough */
-                return -EINVAL;
-        *ret = v * mult;
-        return 0;
-}
-
 int query_parse_since(const char *s, int64_t now_s, int64_t *ret) {
         int64_t d;
         struct tm tm = {};
         const char *end;
         bool utc = false;
 
-        if (query_parse_duration(s, &d) == 0) {
+        if (duration_parse(s, &d) == 0) {
                 *ret = now_s - d;
                 return 0;
         }

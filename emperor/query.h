@@ -64,12 +64,10 @@ typedef struct QueryEvent {
 /* Opens the store read-only (it must exist). Returns 0, or -errno with a reason in err. */
 int query_open(const char *path, sqlite3 **ret, char *err, size_t err_size);
 
-/* "90", "90s", "15m", "24h", "30d" (a span back from now) or a local time
- * "2026-11-30T10:00[:05]", "2026-11-30 10:00", "2026-11-30" (UTC with a trailing "Z") →
- * unix s. now_s is "now". -EINVAL when it is neither. */
+/* A duration (lib/duration.h: "90", "15m", "24h", "30d", "2w": a span back from now) or a
+ * local time "2026-11-30T10:00[:05]", "2026-11-30 10:00", "2026-11-30" (UTC with a trailing
+ * "Z") → unix s. now_s is "now". -EINVAL when it is neither. */
 int query_parse_since(const char *s, int64_t now_s, int64_t *ret);
-/* "90", "90s", "15m", "1h", "1d" → seconds > 0; -EINVAL otherwise. */
-int query_parse_duration(const char *s, int64_t *ret);
 /* The bucket length a span of this many seconds is shown in by default: about 60 rows, in
  * steps of 1 s, 5 s, 10 s, 30 s, 1 m, 5 m, 15 m, 1 h, 6 h, 1 d. */
 int64_t query_default_every(int64_t span);

@@ -1412,30 +1412,6 @@ int store_tick(Store *s, const StoreSample *samples, size_t n) {
         return r;
 }
 
-int store_parse_duration(const char *s, uint64_t *ret) {
-        char *end;
-        errno = 0;
-        unsigned long long v = strtoull(s, &end, 10);
-        uint64_t mult = 1;
-
-        if (errno || end == s || *s == '-')
-                return -EINVAL;
-        if (streq(end, "") || streq(end, "s"))
-                mult = 1;
-        else if (streq(end, "m"))
-                mult = 60;
-        else if (streq(end, "h"))
-                mult = 3600;
-        else if (streq(end, "d"))
-                mult = 86400;
-        else
-                return -EINVAL;
-        if (v == 0 || v > UINT64_MAX / mult / 1000)
-                return -ERANGE;
-        *ret = v * mult;
-        return 0;
-}
-
 size_t store_pending(const Store *s) {
         return s->n_events + s->n_samples;
 }

@@ -121,9 +121,6 @@ bool store_sample_from_stats(const cJSON *stats, StoreSample *ret);
  * caller with more idle time, and for simulations whose ticks are far apart. */
 bool store_idle(Store *s);
 
-/* "90", "90s", "15m", "24h", "30d" → seconds (> 0). */
-int store_parse_duration(const char *s, uint64_t *ret);
-
 /* Rows waiting in memory for a write (0 when the database is healthy). */
 size_t store_pending(const Store *s);
 /* Whether the database is open and the last write went through. */

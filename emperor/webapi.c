@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "duration.h"
 #include "http.h"
 #include "jsonutil.h"
 #include "macro.h"
@@ -145,7 +146,7 @@ bool webapi_route(WebApi *a, const char *path, const char *query, size_t query_l
                 return true;
         }
         const char *e = query_param(query, query_len, "every", every_buf, sizeof(every_buf));
-        if (e && (!history || query_parse_duration(e, &every) < 0)) {
+        if (e && (!history || duration_parse(e, &every) < 0)) {
                 *ret_status = 400;
                 *ret_body = error_body(history ? "invalid every (a span like 10s, 1m, 1h)"
                                                : "every is for history");

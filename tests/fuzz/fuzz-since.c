@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer target for the time arguments of emperorctl stats|events and the API
- * (emperor/query.c): query_parse_since() and query_parse_duration() take any string, accept
+ * (emperor/query.c): query_parse_since() and duration_parse() (lib/) take any string, accept
  * only what they document, and what they accept is in range. */
 
 #include <errno.h>
@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "duration.h"
 #include "query.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -22,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 return 0;
         memcpy(s, data, size);
         s[size] = 0;
-        int r = query_parse_duration(s, &d);
+        int r = duration_parse(s, &d);
         CHECK(r == 0 || r == -EINVAL);
         if (r == 0) {
                 CHECK(d > 0 && d <= (int64_t) 101 * 366 * 86400);

@@ -659,26 +659,6 @@ static void test_sample_from_stats(void **state) {
         cJSON_Delete(j);
 }
 
-static void test_parse_duration(void **state) {
-        uint64_t v;
-        (void) state;
-        assert_int_equal(store_parse_duration("90", &v), 0);
-        assert_int_equal(v, 90);
-        assert_int_equal(store_parse_duration("90s", &v), 0);
-        assert_int_equal(v, 90);
-        assert_int_equal(store_parse_duration("15m", &v), 0);
-        assert_int_equal(v, 900);
-        assert_int_equal(store_parse_duration("24h", &v), 0);
-        assert_int_equal(v, 86400);
-        assert_int_equal(store_parse_duration("30d", &v), 0);
-        assert_int_equal(v, 30 * 86400);
-        assert_int_equal(store_parse_duration("0", &v), -ERANGE);
-        assert_int_equal(store_parse_duration("-1d", &v), -EINVAL);
-        assert_int_equal(store_parse_duration("1w", &v), -EINVAL);
-        assert_int_equal(store_parse_duration("", &v), -EINVAL);
-        assert_int_equal(store_parse_duration("d", &v), -EINVAL);
-}
-
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_migrations_from_empty_and_reopen, setup, teardown),
@@ -699,7 +679,6 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_corrupt_file_is_moved_aside, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unusable_state_dir_is_retried, setup, teardown),
                 cmocka_unit_test(test_sample_from_stats),
-                cmocka_unit_test(test_parse_duration),
         };
         return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
