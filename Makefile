@@ -78,6 +78,8 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz-*.c))
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
 
+STORE_SRCS := $(sort $(wildcard store/*.c))
+STORE_OBJS := $(STORE_SRCS:%.c=$(BUILD)/obj/%.o)
 EMPEROR_SRCS := $(sort $(wildcard emperor/*.c))
 EMPEROR_OBJS := $(EMPEROR_SRCS:%.c=$(BUILD)/obj/%.o)
 CTL_SRCS := $(sort $(wildcard ctl/*.c))
@@ -95,31 +97,29 @@ $(BUILD)/obj/%.o: %.c
 $(BUILD)/libcommon.a: $(LIB_OBJS)
 	$(call say,AR,$@)rm -f $@ && $(AR) rcs $@ $^
 
+# The stats store (store/): the emperor writes it, emperorctl and the API read it. Its users
+# include its headers by -iquote, so no store header shadows a system one.
+$(BUILD)/libstore.a: $(STORE_OBJS)
+	$(call say,AR,$@)rm -f $@ && $(AR) rcs $@ $^
+STORE_INC = -iquote store
+
 $(BUILD)/vassal: $(VASSAL_OBJS) $(BUILD)/libcommon.a
 	$(call say,LINK,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(PY_LIBS)
 
-$(BUILD)/emperor: $(EMPEROR_OBJS) $(BUILD)/libcommon.a
+$(BUILD)/obj/emperor/%.o $(BUILD)/obj/ctl/%.o: ALL_CFLAGS += $(STORE_INC)
+$(BUILD)/emperor: $(EMPEROR_OBJS) $(BUILD)/libstore.a $(BUILD)/libcommon.a
 	$(call say,LINK,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(SQLITE_LIBS) -lm
 
-# emperorctl reads the stats store with the emperor's own query code.
-$(BUILD)/obj/ctl/%.o: ALL_CFLAGS += -iquote emperor
-$(BUILD)/emperorctl: $(CTL_OBJS) $(BUILD)/obj/emperor/query.o $(BUILD)/obj/emperor/block.o \
-                   $(BUILD)/libcommon.a
+$(BUILD)/emperorctl: $(CTL_OBJS) $(BUILD)/libstore.a $(BUILD)/libcommon.a
 	$(call say,LINK,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(SQLITE_LIBS) -lm
 
-# A unit test links the lib; a test of a vassal module names its objects below.
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcommon.a
+# A unit test links the lib and the store; a test of another module names its objects below.
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libstore.a $(BUILD)/libcommon.a
 	@mkdir -p $(@D)
-	$(call say,TEST,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests/unit -Ivassal -o $@ $< \
+	$(call say,TEST,$@)$(CC) $(ALL_CFLAGS) $(STORE_INC) $(ALL_LDFLAGS) -Itests/unit -Ivassal -o $@ $< \
 		$(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS) $(PY_LIBS) $(SQLITE_LIBS) $(CMOCKA_LIBS) -lm
 $(BUILD)/tests/test-scan: $(BUILD)/obj/emperor/scan.o
 $(BUILD)/tests/test-vini: $(BUILD)/obj/emperor/vini.o
-$(BUILD)/tests/test-block: $(BUILD)/obj/emperor/block.o
-$(BUILD)/tests/test-store: $(BUILD)/obj/emperor/store.o $(BUILD)/obj/emperor/sample.o $(BUILD)/obj/emperor/block.o \
-                          $(BUILD)/obj/emperor/query.o
-$(BUILD)/tests/test-sample: $(BUILD)/obj/emperor/sample.o
-$(BUILD)/tests/test-query: $(BUILD)/obj/emperor/query.o $(BUILD)/obj/emperor/store.o \
-                          $(BUILD)/obj/emperor/sample.o $(BUILD)/obj/emperor/block.o
 $(BUILD)/tests/test-request: $(BUILD)/obj/vassal/request.o
 $(BUILD)/tests/test-logger: $(BUILD)/obj/vassal/logger.o
 # config.o checks exec commands (exec.o) and uid/gid names (privileges.o).
@@ -138,14 +138,14 @@ $(BUILD)/tests/test-ctl-logs: $(BUILD)/obj/ctl/logs.o
 # libFuzzer targets: clang, each with the lib sources, ASan+UBSan.
 FUZZ_CC ?= clang
 # A target of an emperor module names it in FUZZ_EXTRA (and its libraries in FUZZ_LIBS).
-build/fuzz/fuzz-block: FUZZ_EXTRA = emperor/block.c
-build/fuzz/fuzz-block: emperor/block.c emperor/block.h
-build/fuzz/fuzz-since: FUZZ_EXTRA = emperor/query.c emperor/block.c
+build/fuzz/fuzz-block: FUZZ_EXTRA = store/block.c
+build/fuzz/fuzz-block: store/block.c store/block.h
+build/fuzz/fuzz-since: FUZZ_EXTRA = store/query.c store/block.c
 build/fuzz/fuzz-since: FUZZ_LIBS = $(SQLITE_LIBS)
-build/fuzz/fuzz-since: emperor/query.c emperor/query.h
+build/fuzz/fuzz-since: store/query.c store/query.h
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) lib/*.h
 	@mkdir -p $(@D)
-	$(call say,FUZZ,$@)$(FUZZ_CC) -g -O1 -std=gnu17 -D_GNU_SOURCE -Ilib -iquote emperor \
+	$(call say,FUZZ,$@)$(FUZZ_CC) -g -O1 -std=gnu17 -D_GNU_SOURCE -Ilib $(STORE_INC) \
 		$(shell $(PKG_CONFIG) --cflags libcjson) \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< $(LIB_SRCS) \
 		$(FUZZ_EXTRA) $(shell $(PKG_CONFIG) --libs libcjson) $(FUZZ_LIBS)
@@ -165,12 +165,12 @@ asan:
 .PHONY: unit integration test check asan
 
 # gcc's static analyzer over every source file; warnings are errors.
-ANALYZE_SRCS = $(LIB_SRCS) $(VASSAL_SRCS) $(EMPEROR_SRCS) $(CTL_SRCS)
+ANALYZE_SRCS = $(LIB_SRCS) $(STORE_SRCS) $(VASSAL_SRCS) $(EMPEROR_SRCS) $(CTL_SRCS)
 analyze:
 	@mkdir -p $(BUILD)
 	$(Q)for f in $(ANALYZE_SRCS); do \
 		printf '  %-6s %s\n' ANALYZE $$f; \
-		$(CC) -fanalyzer -Werror $(filter-out -MMD -MP,$(PROJECT_CFLAGS)) $(PKG_CFLAGS) -iquote emperor \
+		$(CC) -fanalyzer -Werror $(filter-out -MMD -MP,$(PROJECT_CFLAGS)) $(PKG_CFLAGS) $(STORE_INC) \
 			-c -o $(BUILD)/analyze.o $$f || exit 1; \
 	done
 .PHONY: analyze
@@ -206,10 +206,9 @@ $(BUILD)/bench/timeline: bench/timeline.c
 	$(call say,LINK,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $<
 
 # The stats store's synthetic feeder (bench/store.sh).
-$(BUILD)/bench/store-feed: bench/store-feed.c $(BUILD)/obj/emperor/store.o \
-                           $(BUILD)/obj/emperor/sample.o $(BUILD)/obj/emperor/block.o $(BUILD)/libcommon.a
+$(BUILD)/bench/store-feed: bench/store-feed.c $(BUILD)/libstore.a $(BUILD)/libcommon.a
 	@mkdir -p $(@D)
-	$(call say,LINK,$@)$(CC) $(ALL_CFLAGS) -iquote emperor $(ALL_LDFLAGS) -o $@ $(filter %.c,$^) \
+	$(call say,LINK,$@)$(CC) $(ALL_CFLAGS) $(STORE_INC) $(ALL_LDFLAGS) -o $@ $(filter %.c,$^) \
 		$(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS) $(SQLITE_LIBS) -lm
 
 # Installs the programs, man pages, the systemd unit (with this PREFIX's paths), the sysusers.d

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* A synthetic fleet for the stats store (emperor/store.c), the write path the emperor runs
+/* A synthetic fleet for the stats store (store/store.c), the write path the emperor runs
  * every stats interval, without the vassals:
  *
  *   store-feed realtime DIR VASSALS SECONDS PROFILE

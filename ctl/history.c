@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* emperorctl stats and events: the fleet's history, read straight from the stats store
- * (read-only, emperor/query.h), so they answer while the emperor is down. Tables for people,
+ * (read-only, store/query.h), so they answer while the emperor is down. Tables for people,
  * --json (an array of objects, nulls for what is unknown) and --csv for scripts; both stream,
  * so a long span never sits in memory. */
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer target for emperor/block.c: any bytes decode to samples or to -EBADMSG, never a
+/* libFuzzer target for store/block.c: any bytes decode to samples or to -EBADMSG, never a
  * crash; what decodes re-encodes to a block that decodes to the same samples. The input is
  * also read as raw samples, whose encoding must decode back to them exactly. */
 

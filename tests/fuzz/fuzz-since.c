@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer target for the time arguments of emperorctl stats|events and the API
- * (emperor/query.c): query_parse_since() and duration_parse() (lib/) take any string, accept
+ * (store/query.c): query_parse_since() and duration_parse() (lib/) take any string, accept
  * only what they document, and what they accept is in range. */
 
 #include <errno.h>

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../emperor/block.h"
+#include "block.h"
 
 static uint8_t buf[BLOCK_MAX_BYTES(BLOCK_MAX_SAMPLES)];
 static BlockSample out[BLOCK_MAX_SAMPLES];

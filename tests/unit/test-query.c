@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The store's readers (emperor/query.c) against a store written by the real writer with a
+/* The store's readers (store/query.c) against a store written by the real writer with a
  * faked clock: the right resolution per bucket, the aggregates, the edges. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../emperor/query.h"
-#include "../../emperor/store.h"
+#include "query.h"
+#include "store.h"
 #include "macro.h"
 
 /* 2026-01-01T00:00:00Z, an hour boundary. */

@@ -9,7 +9,7 @@
 #include <cJSON.h>
 #include <math.h>
 
-#include "../../emperor/store.h"
+#include "store.h"
 
 /* The sample of the X_STATS object text (which must be one). */
 static StoreSample parse(const char *text) {

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../emperor/query.h"
-#include "../../emperor/store.h"
+#include "query.h"
+#include "store.h"
 #include "macro.h"
 
 /* 2026-01-01T00:00:00Z: an hour boundary, so rollup buckets are easy to count. */
@@ -71,7 +71,7 @@ static int64_t query_int(Fixture *f, const char *sql) {
         return v;
 }
 
-/* A vassal's raw samples as the readers see them (emperor/query.c): journal and blocks. */
+/* A vassal's raw samples as the readers see them (store/query.c): journal and blocks. */
 typedef struct Raw {
         size_t n;
         double sum_requests, last_requests;

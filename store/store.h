@@ -35,7 +35,7 @@
  *
  *   meta(key TEXT PRIMARY KEY, value INTEGER) WITHOUT ROWID
  *     rollup_60: journal rows before this unix s are packed, their minutes rolled up;
- *     rollup_3600: hours before this are rolled up. emperor/query.c reads hours before
+ *     rollup_3600: hours before this are rolled up. store/query.c reads hours before
  *     rollup_3600, minutes before rollup_60 and raw samples after.
  *
  * Size: a block of a minute of an idle vassal is ~45 bytes, of a busy one 6 to 11 bytes a
