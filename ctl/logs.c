@@ -31,13 +31,12 @@
 #include "ini.h"
 #include "jsonutil.h"
 #include "logs.h"
+#include "query.h"
 #include "macro.h"
 
 #define LOGS_BLOCK (64u * 1024)
 #define LOGS_DEFAULT_LINES 10
 #define LOGS_USAGE "usage: emperorctl logs APP [-n N] [-f]"
-/* How long a read of the store waits for the emperor's writer; it is stopped, so rarely. */
-#define LOGS_BUSY_TIMEOUT_MS 5000
 
 /* Set by SIGINT/SIGTERM while following. A write blocked on a full pipe returns EINTR then
  * (no SA_RESTART), and out_write gives up instead of retrying. */
@@ -617,50 +616,38 @@ int logs_follower_step(LogsFollower *f) {
 static inline void sqlite3_closep(sqlite3 **db) {
         (void) sqlite3_close(*db);
 }
-static inline void sqlite3_finalizep(sqlite3_stmt **st) {
-        (void) sqlite3_finalize(*st);
-}
 
 /* The emperor is down: the ini the stats store last saw for app, read-only. Returns the
  * exit status, an error printed. */
 static int ini_from_store(const char *app, char **ret) {
         _cleanup_free_ char *db = ctl_db_path();
         _cleanup_(sqlite3_closep) sqlite3 *conn = NULL;
-        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-        const unsigned char *ini;
-        int rc;
+        char err[512];
+        int r;
 
         if (!db)
                 return ctl_err(CTL_EXIT_FAILED, "out of memory");
-        rc = sqlite3_open_v2(db, &conn, SQLITE_OPEN_READONLY, NULL);
-        if (rc != SQLITE_OK)
+        if (query_open(db, &conn, err, sizeof(err)) < 0)
                 return ctl_err(CTL_EXIT_NOT_RUNNING,
-                               "the emperor is not running, and the stats store '%s' cannot be "
-                               "opened to find vassal '%s': %s (try --state-dir or --db)",
-                               db, app, conn ? sqlite3_errmsg(conn) : sqlite3_errstr(rc));
-        (void) sqlite3_busy_timeout(conn, LOGS_BUSY_TIMEOUT_MS);
-        rc = sqlite3_prepare_v2(conn, "SELECT ini FROM vassals WHERE name = ?1", -1, &st, NULL);
-        if (rc != SQLITE_OK)
-                return ctl_err(CTL_EXIT_FAILED, "cannot read the stats store '%s': %s", db,
-                               sqlite3_errmsg(conn));
-        if (sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC) != SQLITE_OK)
-                return ctl_err(CTL_EXIT_FAILED, "out of memory");
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
+                               "the emperor is not running, and the stats store cannot tell where "
+                               "vassal '%s' logs: %s (try --state-dir or --db)", app, err);
+        r = query_vassal_ini(conn, app, ret);
+        switch (r) {
+        case 0:
+                return CTL_EXIT_OK;
+        case -ENOENT:
                 return ctl_err(CTL_EXIT_NO_SUCH_VASSAL,
                                "no vassal named '%s' (the emperor is not running, and the stats "
                                "store '%s' has none)", app, db);
-        if (rc != SQLITE_ROW)
-                return ctl_err(CTL_EXIT_FAILED, "cannot read the stats store '%s': %s", db,
-                               sqlite3_errmsg(conn));
-        ini = sqlite3_column_text(st, 0);
-        if (!ini || !ini[0])
+        case -ENODATA:
                 return ctl_err(CTL_EXIT_FAILED, "the stats store '%s' has no ini for vassal '%s'",
                                db, app);
-        *ret = strdup((const char *) ini);
-        if (!*ret)
+        case -ENOMEM:
                 return ctl_err(CTL_EXIT_FAILED, "out of memory");
-        return CTL_EXIT_OK;
+        default:
+                return ctl_err(CTL_EXIT_FAILED, "cannot read the stats store '%s': %s", db,
+                               sqlite3_errmsg(conn));
+        }
 }
 
 /* app's object in a status reply: "vassal", or its entry in "vassals". */

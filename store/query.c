@@ -92,18 +92,31 @@ int64_t query_default_every(int64_t span) {
         return (want + 86399) / 86400 * 86400;
 }
 
-static int vassal_id(sqlite3 *db, const char *vassal, int64_t *ret) {
+/* Steps sql (one ?1, the vassal's name) to its first row: 0 with *ret on it (the caller
+ * finalizes it), -ENOENT when there is none, -EIO. */
+static int vassal_row(sqlite3 *db, const char *sql, const char *vassal, sqlite3_stmt **ret) {
         sqlite3_stmt *st = NULL;
-        int rc = sqlite3_prepare_v2(db, "SELECT id FROM vassals WHERE name = ?1", -1, &st, NULL);
+        int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
 
-        if (rc != SQLITE_OK)
-                return -EIO;
-        sqlite3_bind_text(st, 1, vassal, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
-                *ret = sqlite3_column_int64(st, 0);
+        if (rc == SQLITE_OK && sqlite3_bind_text(st, 1, vassal, -1, SQLITE_STATIC) == SQLITE_OK)
+                rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+                *ret = st;
+                return 0;
+        }
         sqlite3_finalize(st);
-        return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
+        return rc == SQLITE_DONE ? -ENOENT : -EIO;
+}
+
+static int vassal_id(sqlite3 *db, const char *vassal, int64_t *ret) {
+        sqlite3_stmt *st;
+        int r = vassal_row(db, "SELECT id FROM vassals WHERE name = ?1", vassal, &st);
+
+        if (r < 0)
+                return r;
+        *ret = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        return 0;
 }
 
 /* vassal_id(), its failures said in err. */
@@ -120,6 +133,19 @@ static int vassal_lookup(sqlite3 *db, const char *vassal, int64_t *ret, char *er
 bool query_vassal_exists(sqlite3 *db, const char *vassal) {
         int64_t id;
         return vassal_id(db, vassal, &id) == 0;
+}
+
+int query_vassal_ini(sqlite3 *db, const char *vassal, char **ret) {
+        sqlite3_stmt *st;
+        int r = vassal_row(db, "SELECT ini FROM vassals WHERE name = ?1", vassal, &st);
+        const unsigned char *ini;
+
+        if (r < 0)
+                return r;
+        ini = sqlite3_column_text(st, 0);
+        r = !ini || !ini[0] ? -ENODATA : (*ret = strdup((const char *) ini)) ? 0 : -ENOMEM;
+        sqlite3_finalize(st);
+        return r;
 }
 
 /* A meta watermark, or def when it is not there. */

@@ -92,6 +92,9 @@ int query_events(sqlite3 *db, const char *vassal, int64_t since, int64_t until,
 
 /* Whether the store knows vassal. */
 bool query_vassal_exists(sqlite3 *db, const char *vassal);
+/* The ini the emperor last ran vassal from, strdup'd: 0, -ENOENT (no such vassal), -ENODATA
+ * (none recorded), -EIO or -ENOMEM. */
+int query_vassal_ini(sqlite3 *db, const char *vassal, char **ret);
 
 /* The JSON of a row, a summary, an event (emperorctl --json and the API): the structs' fields
  * under their names, null for NaN, plus "time" (ISO 8601, UTC). NULL on OOM. */

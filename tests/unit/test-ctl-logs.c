@@ -22,6 +22,7 @@
 #include "../../ctl/ctl.h" /* the pattern rule adds no -Ictl */
 #include "../../ctl/logs.h"
 #include "macro.h"
+#include "store.h"
 
 /* ---- what logs.c takes from ctl/main.c, faked ---- */
 
@@ -594,16 +595,13 @@ static int run_logs(const char *app, char **ret_out) {
         return r;
 }
 
-static void make_store(const char *path, const char *name, const char *ini) {
-        sqlite3 *db;
-        char *sql;
-        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-        assert_true(asprintf(&sql, "CREATE TABLE vassals(id INTEGER PRIMARY KEY, name TEXT "
-                             "UNIQUE NOT NULL, ini TEXT); INSERT INTO vassals(name, ini) "
-                             "VALUES ('%s', '%s');", name, ini) > 0);
-        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-        free(sql);
-        sqlite3_close(db);
+/* A stats store in state_dir, written by the emperor's own writer, that knows name's ini. */
+static void make_store(const char *state_dir, const char *name, const char *ini) {
+        StoreOptions o = { .state_dir = state_dir };
+        Store *s;
+        assert_int_equal(store_new(&o, &s), 0);
+        assert_int_equal(store_event(s, name, ini, "spawn", "pid 1"), 0);
+        store_free(s);
 }
 
 static void test_cmd_reads_the_log_the_emperor_names(void **state) {
@@ -638,7 +636,7 @@ static void test_cmd_falls_back_to_the_store(void **state) {
         append("logs/web.log", "a\nb\n");
         snprintf(ini, sizeof(ini), "[uwsgi]\nlogto = %s/logs/$(EMPEROR_VASSAL).log\n", dir);
         append("web.ini", ini);
-        make_store(at("stats.db"), "web", at("web.ini"));
+        make_store(dir, "web", at("web.ini"));
         fake_status = CTL_EXIT_NOT_RUNNING;
         fake_db = at("stats.db");
         ctl_args.lines = "1";
