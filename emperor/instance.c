@@ -73,6 +73,7 @@ struct Proc {
 };
 
 typedef struct Check {
+        Manager *m;
         pid_t pid;
         int fd;
         sd_event_source *child;
@@ -216,6 +217,8 @@ static int socks_for(Instance *i, const VassalIni *v, Sock ***ret, size_t *ret_n
 static void proc_free(Proc *p) {
         if (!p)
                 return;
+        if (p->pid > 0)
+                manager_pid_remove(p->inst->m, p->pid);
         sd_event_source_disable_unref(p->child);
         sd_event_source_disable_unref(p->timer);
         if (p->cgroup) {
@@ -484,6 +487,10 @@ static Proc *proc_spawn(Instance *i) {
         }
         p->started = now_usec();
         r = sd_event_add_child(m->event, &p->child, p->pid, WEXITED, on_proc_exit, p);
+        /* Known by pid, or its notifications would be ignored and the reaper take it for an
+         * orphan. */
+        if (r >= 0)
+                r = manager_pid_add(m, p->pid, i);
         if (r < 0) {
                 /* Unwatched, nobody would reap it: stop it here, synchronously. */
                 log_error_errno(r, "vassal '%s': cannot watch pid %d: %m", i->name, p->pid);
@@ -533,6 +540,8 @@ static void instance_spawn(Instance *i) {
 static void check_free(Check *c) {
         if (!c)
                 return;
+        if (c->pid > 0)
+                manager_pid_remove(c->m, c->pid);
         sd_event_source_disable_unref(c->io);
         sd_event_source_disable_unref(c->child);
         safe_close(c->fd);
@@ -691,6 +700,7 @@ static void instance_begin(Instance *i) {
                 log_oom();
                 return;
         }
+        c->m = i->m;
         c->fd = pipefd[0];
         char *argv[] = { (char *) "vassal", (char *) "--check", i->path, NULL };
         SpawnOptions o = {
@@ -702,6 +712,8 @@ static void instance_begin(Instance *i) {
         safe_close(pipefd[1]);
         if (r >= 0)
                 r = sd_event_add_child(i->m->event, &c->child, c->pid, WEXITED, on_check_exit, i);
+        if (r >= 0)
+                r = manager_pid_add(i->m, c->pid, i);
         if (r >= 0)
                 r = sd_event_add_io(i->m->event, &c->io, c->fd, EPOLLIN, on_check_output, c);
         if (r < 0) {
@@ -965,10 +977,6 @@ static Proc *instance_proc(const Instance *i, pid_t pid) {
                 if (p->pid == pid)
                         return p;
         return NULL;
-}
-
-bool instance_owns_pid(const Instance *i, pid_t pid) {
-        return instance_proc(i, pid) || (i->check && i->check->pid == pid);
 }
 
 static void proc_ready(Proc *p) {

@@ -61,8 +61,6 @@ int instance_cmd_start(Instance *i, const char **ret_error);
 
 /* A datagram from the notify socket sent by pid; false when pid is none of ours. */
 bool instance_notify(Instance *i, pid_t pid, const char *msg, size_t len);
-/* Whether pid is one of the processes we watch (not to be reaped by anyone else). */
-bool instance_owns_pid(const Instance *i, pid_t pid);
 
 cJSON *instance_to_json(const Instance *i, bool detail);
 /* The serving process's last X_STATS object (the vassal's uWSGI-style stats), or NULL. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +92,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->rewatch);
         sd_event_source_disable_unref(m->reap);
         sd_event_source_disable_unref(m->notify_src);
+        tdestroy(m->pids, free);
         safe_close(m->notify_fd);
         if (m->notify_path)
                 (void) unlink(m->notify_path);
@@ -304,9 +305,8 @@ static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdat
                                 cred = (struct ucred *) CMSG_DATA(c);
                 if (!cred)
                         continue;
-                bool matched = false;
-                for (Instance *i = m->instances; i && !matched; i = *instance_next(i))
-                        matched = instance_notify(i, cred->pid, buf, n);
+                Instance *i = manager_pid_owner(m, cred->pid);
+                bool matched = i && instance_notify(i, cred->pid, buf, n);
                 if (!matched)
                         log_debug("notify message from unknown pid %d ignored", cred->pid);
         }
@@ -336,45 +336,86 @@ static int manager_notify_socket(Manager *m) {
 
 /* ---- orphans ---- */
 
-/* We are a subreaper: a vassal's grandchild whose parent died is ours to reap. Only pids we do
- * not watch are reaped here (sd-event reaps the others), found through /proc since waitpid(-1)
- * would steal sd-event's children. */
-void manager_reap_orphans(Manager *m) {
-        DIR *d = opendir("/proc");
-        pid_t self = getpid();
+/* ---- the processes we watch ---- */
 
-        if (!d)
+typedef struct PidOwner {
+        pid_t pid;
+        Instance *inst;
+} PidOwner;
+
+static int pid_cmp(const void *a, const void *b) {
+        pid_t x = ((const PidOwner *) a)->pid, y = ((const PidOwner *) b)->pid;
+        return (x > y) - (x < y);
+}
+
+int manager_pid_add(Manager *m, pid_t pid, Instance *i) {
+        PidOwner *o = malloc(sizeof(*o));
+        if (!o)
+                return -ENOMEM;
+        *o = (PidOwner) { pid, i };
+        PidOwner **node = tsearch(o, &m->pids, pid_cmp);
+        if (!node) {
+                free(o);
+                return -ENOMEM;
+        }
+        if (*node != o) { /* a pid we forgot to remove: it has been reused */
+                (*node)->inst = i;
+                free(o);
+        }
+        return 0;
+}
+
+void manager_pid_remove(Manager *m, pid_t pid) {
+        PidOwner key = { .pid = pid }, **node = tfind(&key, &m->pids, pid_cmp);
+        if (!node)
                 return;
-        for (struct dirent *de; (de = readdir(d));) {
-                char path[300], buf[512];
-                if (de->d_name[0] < '1' || de->d_name[0] > '9')
+        PidOwner *o = *node;
+        (void) tdelete(&key, &m->pids, pid_cmp);
+        free(o);
+}
+
+Instance *manager_pid_owner(Manager *m, pid_t pid) {
+        PidOwner key = { .pid = pid }, **node = tfind(&key, &m->pids, pid_cmp);
+        return node ? (*node)->inst : NULL;
+}
+
+/* ---- orphans ---- */
+
+/* We are a subreaper: a vassal's grandchild whose parent died is ours to reap. Only pids we do
+ * not watch are reaped here (sd-event reaps the others). Our children are listed by the kernel
+ * in /proc/thread-self/children (we have one thread), so this costs a read and a lookup per
+ * child, not a walk of /proc; waitpid(-1) would steal sd-event's children. */
+void manager_reap_orphans(Manager *m) {
+        char buf[65536], path[64], stat[512];
+        int fd = open("/proc/thread-self/children", O_RDONLY | O_CLOEXEC);
+        ssize_t n;
+
+        if (fd < 0)
+                return;
+        n = read(fd, buf, sizeof(buf) - 1);
+        safe_close(fd);
+        if (n <= 0)
+                return;
+        buf[n] = 0;
+        for (char *tok = strtok(buf, " \n"); tok; tok = strtok(NULL, " \n")) {
+                pid_t pid = atoi(tok);
+                if (pid <= 0 || manager_pid_owner(m, pid))
                         continue;
-                snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
-                int fd = open(path, O_RDONLY | O_CLOEXEC);
+                snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+                fd = open(path, O_RDONLY | O_CLOEXEC);
                 if (fd < 0)
                         continue;
-                ssize_t n = read(fd, buf, sizeof(buf) - 1);
-                close(fd);
-                if (n <= 0)
+                ssize_t k = read(fd, stat, sizeof(stat) - 1);
+                safe_close(fd);
+                if (k <= 0)
                         continue;
-                buf[n] = 0;
-                /* pid (comm) state ppid ...: comm may hold spaces and parentheses. */
-                char *rp = strrchr(buf, ')');
-                char state;
-                int ppid;
-                if (!rp || sscanf(rp + 1, " %c %d", &state, &ppid) != 2 || ppid != self)
-                        continue;
-                pid_t pid = atoi(de->d_name);
-                bool ours = false;
-                for (Instance *i = m->instances; i && !ours; i = *instance_next(i))
-                        ours = instance_owns_pid(i, pid);
-                if (ours)
-                        continue;
-                if (state != 'Z')
+                stat[k] = 0;
+                /* pid (comm) state ...: comm may hold spaces and parentheses. */
+                char *rp = strrchr(stat, ')');
+                if (rp && rp[1] == ' ' && rp[2] != 'Z')
                         (void) kill(pid, SIGKILL); /* an orphan of a vassal that is gone */
                 (void) waitpid(pid, NULL, WNOHANG);
         }
-        closedir(d);
 }
 
 void manager_forget_cgroup(Manager *m, char *path) {

@@ -57,6 +57,7 @@ typedef struct Manager {
         History *history; /* the stats store: samples and events */
         char *http;
 
+        void *pids; /* tsearch(3) tree of PidOwner: every process we watch, by pid */
         char **dead_cgroups; /* vassal cgroups still being emptied, removed by the reaper */
         size_t n_dead_cgroups;
 
@@ -89,3 +90,9 @@ void manager_forget_cgroup(Manager *m, char *path);
 /* Reaps children that are not ours to watch: grandchildren of vassals reparented to us (we
  * are a subreaper) after their parent died. */
 void manager_reap_orphans(Manager *m);
+/* The processes the emperor watches (vassals and their checks), each with the instance it
+ * belongs to: the notify socket and the orphan reaper find a pid's owner in O(log n), not by
+ * walking the fleet. add: 0 or -ENOMEM; remove: a no-op for a pid not there. */
+int manager_pid_add(Manager *m, pid_t pid, Instance *i);
+void manager_pid_remove(Manager *m, pid_t pid);
+Instance *manager_pid_owner(Manager *m, pid_t pid);
