@@ -61,14 +61,14 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
                 }
         }
         for (Instance *i = h->m->instances; i && n < h->cap; i = *instance_next(i)) {
-                const cJSON *stats = instance_stats(i);
+                const VassalStats *vs = instance_stats(i);
                 StoreSample *x = &h->buf[n];
-                if (!stats)
+                if (!vs)
                         continue;
                 *x = (StoreSample) { .name = instance_name(i), .ini = instance_path(i) };
                 x->pid = instance_pid(i, &x->report_usec);
-                if (store_sample_from_stats(stats, x))
-                        n++;
+                store_sample_from_vstats(vs, x);
+                n++;
         }
         (void) store_tick(h->store, h->buf, n);
         h->last_tick_usec = mono_usec() - start;

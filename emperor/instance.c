@@ -66,8 +66,8 @@ struct Proc {
         bool timed_out;
         char *cgroup;
         char *status; /* its last STATUS= */
-        cJSON *stats; /* its last X_STATS= */
-        uint64_t stats_usec; /* when it came (CLOCK_MONOTONIC) */
+        VassalStats stats;   /* its last X_STATS=, decoded */
+        uint64_t stats_usec; /* when it came (CLOCK_MONOTONIC); 0: none yet */
         Sock **socks;
         size_t n_socks;
 };
@@ -228,7 +228,7 @@ static void proc_free(Proc *p) {
         }
         socks_release(p->socks, p->n_socks);
         free(p->status);
-        cJSON_Delete(p->stats);
+        vstats_done(&p->stats);
         free(p);
 }
 
@@ -1060,12 +1060,14 @@ bool instance_notify(Instance *i, pid_t pid, const char *msg, size_t len) {
                 else if (n > 8 && memcmp(line, "X_EVENT=", 8) == 0)
                         proc_event(i, line + 8, n - 8);
                 else if (n > 8 && memcmp(line, "X_STATS=", 8) == 0) {
-                        cJSON *j = cJSON_ParseWithLength(line + 8, n - 8);
-                        if (j) {
-                                cJSON_Delete(p->stats);
-                                p->stats = j;
+                        /* Decoded once here; the JSON is not kept. */
+                        VassalStats vs;
+                        if (vstats_parse(line + 8, n - 8, &vs) == 0) {
+                                vstats_done(&p->stats);
+                                p->stats = vs;
                                 p->stats_usec = now_usec();
-                        }
+                        } else
+                                vstats_done(&vs);
                 }
                 line += n + 1;
         }
@@ -1074,13 +1076,16 @@ bool instance_notify(Instance *i, pid_t pid, const char *msg, size_t len) {
 
 /* ---- status ---- */
 
-static double stats_number(const cJSON *stats, const char *key, double def) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(stats, key);
-        return cJSON_IsNumber(v) ? v->valuedouble : def;
+unsigned instance_restarts(const Instance *i) {
+        return i->restarts;
 }
 
-const cJSON *instance_stats(const Instance *i) {
-        return i->cur ? i->cur->stats : NULL;
+double instance_uptime(const Instance *i) {
+        return i->cur ? (double) (now_usec() - i->cur->started) / USEC_PER_SEC : NAN;
+}
+
+const VassalStats *instance_stats(const Instance *i) {
+        return i->cur && i->cur->stats_usec ? &i->cur->stats : NULL;
 }
 
 pid_t instance_pid(const Instance *i, uint64_t *ret_stats_usec) {
@@ -1111,19 +1116,12 @@ cJSON *instance_to_json(const Instance *i, bool detail) {
         }
         cJSON_AddNumberToObject(o, "restarts", i->restarts);
 
-        const cJSON *workers = p && p->stats ? cJSON_GetObjectItemCaseSensitive(p->stats, "workers")
-                                             : NULL;
-        if (cJSON_IsArray(workers)) {
-                int total = cJSON_GetArraySize(workers), busy = 0;
-                const cJSON *w;
-                cJSON_ArrayForEach(w, workers) {
-                        const cJSON *st = cJSON_GetObjectItemCaseSensitive(w, "status");
-                        busy += cJSON_IsString(st) && streq(st->valuestring, "busy");
-                }
+        const VassalStats *vs = instance_stats(i);
+        if (vs) {
                 cJSON *wo = cJSON_AddObjectToObject(o, "workers");
-                cJSON_AddNumberToObject(wo, "busy", busy);
-                cJSON_AddNumberToObject(wo, "total", total);
-                cJSON_AddNumberToObject(o, "requests", stats_number(p->stats, "requests", 0));
+                cJSON_AddNumberToObject(wo, "busy", vs->busy);
+                cJSON_AddNumberToObject(wo, "total", vs->total);
+                cJSON_AddNumberToObject(o, "requests", (double) vs->requests);
         } else {
                 cJSON_AddNullToObject(o, "workers");
                 cJSON_AddNullToObject(o, "requests");
@@ -1134,7 +1132,9 @@ cJSON *instance_to_json(const Instance *i, bool detail) {
          * times, not over its own polls, which a report interval longer than the poll
          * would turn into alternating zeros and doubles. */
         StoreSample sample = {};
-        bool live = p && store_sample_from_stats(p->stats, &sample);
+        bool live = vs;
+        if (vs)
+                store_sample_from_vstats(vs, &sample);
         const struct {
                 const char *key;
                 double value;
@@ -1174,13 +1174,8 @@ cJSON *instance_to_json(const Instance *i, bool detail) {
         for (size_t k = 0; k < i->n_socks; k++)
                 cJSON_AddItemToArray(socks, cJSON_CreateString(i->socks[k]->address));
         cJSON *pids = cJSON_AddArrayToObject(o, "worker_pids");
-        const cJSON *w;
-        if (cJSON_IsArray(workers))
-                cJSON_ArrayForEach(w, workers) {
-                        const cJSON *pid = cJSON_GetObjectItemCaseSensitive(w, "pid");
-                        if (cJSON_IsNumber(pid))
-                                cJSON_AddItemToArray(pids, cJSON_CreateNumber(pid->valuedouble));
-                }
+        for (unsigned k = 0; vs && k < vs->total; k++)
+                cJSON_AddItemToArray(pids, cJSON_CreateNumber(vs->worker_pids[k]));
         cJSON_AddNumberToObject(o, "uid", i->drop ? i->run_uid : getuid());
         if (p && p->status)
                 cJSON_AddStringToObject(o, "status", p->status);

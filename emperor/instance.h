@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "vstats.h"
 #include "manager.h"
 #include "scan.h"
 
@@ -63,8 +64,11 @@ int instance_cmd_start(Instance *i, const char **ret_error);
 bool instance_notify(Instance *i, pid_t pid, const char *msg, size_t len);
 
 cJSON *instance_to_json(const Instance *i, bool detail);
-/* The serving process's last X_STATS object (the vassal's uWSGI-style stats), or NULL. */
-const cJSON *instance_stats(const Instance *i);
+unsigned instance_restarts(const Instance *i);
+/* Seconds since the serving process started; NaN when none runs. */
+double instance_uptime(const Instance *i);
+/* The serving process's last stats report (X_STATS=), decoded; NULL before the first. */
+const VassalStats *instance_stats(const Instance *i);
 /* The serving process's pid (0: none) and when its last X_STATS came (CLOCK_MONOTONIC µs, 0:
  * never). */
 pid_t instance_pid(const Instance *i, uint64_t *ret_stats_usec);

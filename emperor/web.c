@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,11 +101,6 @@ static void label(Buf *b, const char *v) {
         }
 }
 
-static double num(const cJSON *o, const char *key) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-        return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
 typedef struct Metric {
         const char *name;
         const char *type;
@@ -161,9 +157,7 @@ static void sample_start(Buf *b, const char *name, const char *suffix, const Ins
 
 /* Metric k of vassal i: its sample line, or none when the vassal does not report it. */
 static void metrics_vassal(Buf *b, VassalMetric k, const Instance *i) {
-        _cleanup_(cJSON_Deletep) cJSON *j = instance_to_json(i, false);
-        const cJSON *stats = instance_stats(i);
-        const cJSON *workers = stats ? cJSON_GetObjectItemCaseSensitive(stats, "workers") : NULL;
+        const VassalStats *vs = instance_stats(i);
         double v = 0;
 
         switch (k) {
@@ -171,55 +165,42 @@ static void metrics_vassal(Buf *b, VassalMetric k, const Instance *i) {
                 v = instance_state(i) == STATE_RUNNING || instance_state(i) == STATE_RELOADING;
                 break;
         case VASSAL_RESTARTS:
-                v = num(j, "restarts");
+                v = instance_restarts(i);
                 break;
         case VASSAL_REQUESTS:
-                v = num(stats, "requests");
+                v = vs ? (double) vs->requests : 0;
                 break;
         case VASSAL_EXCEPTIONS:
-                v = num(stats, "exceptions");
+                v = vs ? (double) vs->exceptions : 0;
                 break;
         case VASSAL_ERRORS:
-                /* An older vassal counts exceptions only (as the store takes it: sample.c). */
-                v = cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(stats, "errors"))
-                            ? num(stats, "errors")
-                            : num(stats, "exceptions");
+                v = vs ? (double) vs->errors : 0;
                 break;
         case VASSAL_WORKERS:
-                v = cJSON_IsArray(workers) ? cJSON_GetArraySize(workers) : 0;
+                v = vs ? vs->total : 0;
                 break;
         case VASSAL_WORKERS_BUSY:
-        case VASSAL_RSS:
-        case VASSAL_AVG_RESPONSE: {
-                const cJSON *w;
-                double busy = 0, rss = 0, rt = 0, n = 0;
-                if (cJSON_IsArray(workers))
-                        cJSON_ArrayForEach(w, workers) {
-                                const cJSON *st = cJSON_GetObjectItemCaseSensitive(w, "status");
-                                busy += cJSON_IsString(st) && streq(st->valuestring, "busy");
-                                rss += num(w, "rss");
-                                rt += num(w, "avg_rt");
-                                n++;
-                        }
-                if (k == VASSAL_WORKERS_BUSY)
-                        v = busy;
-                else if (k == VASSAL_RSS)
-                        v = rss;
-                else
-                        v = n > 0 ? rt / n / 1e6 : 0;
+                v = vs ? vs->busy : 0;
                 break;
-        }
+        case VASSAL_RSS:
+                v = vs ? (double) vs->rss : 0;
+                break;
+        case VASSAL_AVG_RESPONSE:
+                v = vs ? vs->avg_rt_ms / 1000 : 0;
+                break;
         case VASSAL_LISTEN_QUEUE:
-                v = num(stats, "listen_queue");
+                v = vs ? (double) vs->listen_queue : 0;
                 break;
         case VASSAL_UPTIME:
-                v = num(j, "uptime");
+                v = instance_uptime(i);
+                if (isnan(v))
+                        v = 0;
                 break;
         case VASSAL_CPU:
                 /* Not measured yet, or an older vassal: no sample rather than a false 0. */
-                if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(stats, "cpu_time")))
+                if (!vs || isnan(vs->cpu_time_s))
                         return;
-                v = num(stats, "cpu_time") / 1e6;
+                v = vs->cpu_time_s;
                 break;
         case _VASSAL_METRIC_MAX:
                 return;
@@ -234,28 +215,25 @@ static void metrics_vassal(Buf *b, VassalMetric k, const Instance *i) {
  * whatever came in. No rt_hist (an older vassal, none received yet): no samples. */
 static void metrics_histogram(Buf *b, const Instance *i) {
         const char *name = "emperor_vassal_response_seconds";
-        const cJSON *stats = instance_stats(i);
-        const cJSON *h = stats ? cJSON_GetObjectItemCaseSensitive(stats, "rt_hist") : NULL;
-        const cJSON *le = cJSON_GetObjectItemCaseSensitive(h, "le_us");
-        const cJSON *counts = cJSON_GetObjectItemCaseSensitive(h, "counts");
+        const VassalStats *vs = instance_stats(i);
         double last_le = -1, cum = 0;
 
-        if (!cJSON_IsArray(le) || !cJSON_IsArray(counts) ||
-            cJSON_GetArraySize(le) != cJSON_GetArraySize(counts))
+        if (!vs || vs->n_hist == 0)
                 return;
-        for (const cJSON *l = le->child, *c = counts->child; l && c; l = l->next, c = c->next) {
-                if (!cJSON_IsNumber(l) || !cJSON_IsNumber(c) || !(l->valuedouble > last_le))
+        for (size_t k = 0; k < vs->n_hist; k++) {
+                double le = vs->hist_le_us[k], c = vs->hist_counts[k];
+                if (isnan(le) || isnan(c) || !(le > last_le))
                         continue;
-                last_le = l->valuedouble;
-                cum = MAX(cum, c->valuedouble);
+                last_le = le;
+                cum = MAX(cum, c);
                 sample_start(b, name, "_bucket", i);
-                buf_printf(b, "\",le=\"%.9g\"} %.17g\n", l->valuedouble / 1e6, cum);
+                buf_printf(b, "\",le=\"%.9g\"} %.17g\n", le / 1e6, cum);
         }
-        double count = MAX(cum, num(h, "count"));
+        double count = MAX(cum, vs->hist_count);
         sample_start(b, name, "_bucket", i);
         buf_printf(b, "\",le=\"+Inf\"} %.17g\n", count);
         sample_start(b, name, "_sum", i);
-        buf_printf(b, "\"} %.17g\n", MAX(num(h, "sum_us"), 0.0) / 1e6);
+        buf_printf(b, "\"} %.17g\n", MAX(vs->hist_sum_us, 0.0) / 1e6);
         sample_start(b, name, "_count", i);
         buf_printf(b, "\"} %.17g\n", count);
 }

@@ -57,6 +57,8 @@
 
 #include <cJSON.h>
 
+#include "vstats.h"
+
 typedef struct Store Store;
 
 #define STORE_RETAIN_RAW_DEFAULT (24ULL * 3600)           /* seconds */
@@ -112,8 +114,10 @@ int store_event(Store *s, const char *vassal, const char *ini, const char *kind,
  * rollup and retention when one is due. Returns like store_event(). */
 int store_tick(Store *s, const StoreSample *samples, size_t n);
 
-/* Fills ret (name, ini, pid and report_usec untouched) from a vassal's X_STATS object (the
- * shape vassal/scoreboard.h documents). False when it is not one. */
+/* Fills ret (name, ini, pid and report_usec untouched) from a vassal's decoded report. */
+void store_sample_from_vstats(const VassalStats *vs, StoreSample *ret);
+/* The same from its X_STATS object (the shape vassal/scoreboard.h documents). False when it is
+ * not one. */
 bool store_sample_from_stats(const cJSON *stats, StoreSample *ret);
 
 /* One step of the work between ticks (packing the journal, rolling up, expiring, keeping the
