@@ -58,6 +58,7 @@ struct Proc {
         Instance *inst;
         Proc *next; /* in the instance's list of old processes being stopped */
         pid_t pid;
+        PidOwner owner; /* in the manager's index while it runs */
         sd_event_source *child;
         sd_event_source *timer; /* readiness deadline, then the SIGKILL deadline */
         uint64_t started;       /* CLOCK_MONOTONIC µs */
@@ -74,6 +75,7 @@ struct Proc {
 
 typedef struct Check {
         Manager *m;
+        PidOwner owner;
         pid_t pid;
         int fd;
         sd_event_source *child;
@@ -217,8 +219,7 @@ static int socks_for(Instance *i, const VassalIni *v, Sock ***ret, size_t *ret_n
 static void proc_free(Proc *p) {
         if (!p)
                 return;
-        if (p->pid > 0)
-                manager_pid_remove(p->inst->m, p->pid);
+        manager_pid_remove(p->inst->m, &p->owner);
         sd_event_source_disable_unref(p->child);
         sd_event_source_disable_unref(p->timer);
         if (p->cgroup) {
@@ -489,8 +490,9 @@ static Proc *proc_spawn(Instance *i) {
         r = sd_event_add_child(m->event, &p->child, p->pid, WEXITED, on_proc_exit, p);
         /* Known by pid, or its notifications would be ignored and the reaper take it for an
          * orphan. */
+        p->owner = (PidOwner) { p->pid, i };
         if (r >= 0)
-                r = manager_pid_add(m, p->pid, i);
+                r = manager_pid_add(m, &p->owner);
         if (r < 0) {
                 /* Unwatched, nobody would reap it: stop it here, synchronously. */
                 log_error_errno(r, "vassal '%s': cannot watch pid %d: %m", i->name, p->pid);
@@ -540,8 +542,7 @@ static void instance_spawn(Instance *i) {
 static void check_free(Check *c) {
         if (!c)
                 return;
-        if (c->pid > 0)
-                manager_pid_remove(c->m, c->pid);
+        manager_pid_remove(c->m, &c->owner);
         sd_event_source_disable_unref(c->io);
         sd_event_source_disable_unref(c->child);
         safe_close(c->fd);
@@ -712,8 +713,9 @@ static void instance_begin(Instance *i) {
         safe_close(pipefd[1]);
         if (r >= 0)
                 r = sd_event_add_child(i->m->event, &c->child, c->pid, WEXITED, on_check_exit, i);
+        c->owner = (PidOwner) { c->pid, i };
         if (r >= 0)
-                r = manager_pid_add(i->m, c->pid, i);
+                r = manager_pid_add(i->m, &c->owner);
         if (r >= 0)
                 r = sd_event_add_io(i->m->event, &c->io, c->fd, EPOLLIN, on_check_output, c);
         if (r < 0) {

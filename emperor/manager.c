@@ -74,6 +74,8 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
         return 0;
 }
 
+static void pid_forget(void *o);
+
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
@@ -92,7 +94,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->rewatch);
         sd_event_source_disable_unref(m->reap);
         sd_event_source_disable_unref(m->notify_src);
-        tdestroy(m->pids, free);
+        tdestroy(m->pids, pid_forget);
         safe_close(m->notify_fd);
         if (m->notify_path)
                 (void) unlink(m->notify_path);
@@ -334,44 +336,30 @@ static int manager_notify_socket(Manager *m) {
         return sd_event_add_io(m->event, &m->notify_src, m->notify_fd, EPOLLIN, on_notify, m);
 }
 
-/* ---- orphans ---- */
-
 /* ---- the processes we watch ---- */
 
-typedef struct PidOwner {
-        pid_t pid;
-        Instance *inst;
-} PidOwner;
+/* The tree's nodes point into the Procs and Checks that own them. */
+static void pid_forget(void *o) {
+        (void) o;
+}
 
 static int pid_cmp(const void *a, const void *b) {
         pid_t x = ((const PidOwner *) a)->pid, y = ((const PidOwner *) b)->pid;
         return (x > y) - (x < y);
 }
 
-int manager_pid_add(Manager *m, pid_t pid, Instance *i) {
-        PidOwner *o = malloc(sizeof(*o));
-        if (!o)
-                return -ENOMEM;
-        *o = (PidOwner) { pid, i };
+int manager_pid_add(Manager *m, PidOwner *o) {
         PidOwner **node = tsearch(o, &m->pids, pid_cmp);
-        if (!node) {
-                free(o);
+        if (!node)
                 return -ENOMEM;
-        }
-        if (*node != o) { /* a pid we forgot to remove: it has been reused */
-                (*node)->inst = i;
-                free(o);
-        }
+        *node = o; /* a pid someone forgot to remove has been reused: ours now */
         return 0;
 }
 
-void manager_pid_remove(Manager *m, pid_t pid) {
-        PidOwner key = { .pid = pid }, **node = tfind(&key, &m->pids, pid_cmp);
-        if (!node)
-                return;
-        PidOwner *o = *node;
-        (void) tdelete(&key, &m->pids, pid_cmp);
-        free(o);
+void manager_pid_remove(Manager *m, PidOwner *o) {
+        PidOwner **node = tfind(o, &m->pids, pid_cmp);
+        if (node && *node == o)
+                (void) tdelete(o, &m->pids, pid_cmp);
 }
 
 Instance *manager_pid_owner(Manager *m, pid_t pid) {

@@ -15,6 +15,11 @@ typedef struct Control Control;
 typedef struct Web Web;
 typedef struct History History;
 
+typedef struct PidOwner {
+        pid_t pid;
+        Instance *inst;
+} PidOwner;
+
 typedef struct ManagerOptions {
         const char *conf_dir;
         const char *run_dir;
@@ -92,7 +97,8 @@ void manager_forget_cgroup(Manager *m, char *path);
 void manager_reap_orphans(Manager *m);
 /* The processes the emperor watches (vassals and their checks), each with the instance it
  * belongs to: the notify socket and the orphan reaper find a pid's owner in O(log n), not by
- * walking the fleet. add: 0 or -ENOMEM; remove: a no-op for a pid not there. */
-int manager_pid_add(Manager *m, pid_t pid, Instance *i);
-void manager_pid_remove(Manager *m, pid_t pid);
+ * walking the fleet. o is the caller's (in its Proc or Check) and stays in the index until
+ * removed. add: 0 or -ENOMEM; remove: a no-op for one not there. */
+int manager_pid_add(Manager *m, PidOwner *o);
+void manager_pid_remove(Manager *m, PidOwner *o);
 Instance *manager_pid_owner(Manager *m, pid_t pid);
