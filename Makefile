@@ -146,9 +146,9 @@ build/fuzz/fuzz-since: store/query.c store/query.h
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) lib/*.h
 	@mkdir -p $(@D)
 	$(call say,FUZZ,$@)$(FUZZ_CC) -g -O1 -std=gnu17 -D_GNU_SOURCE -Ilib $(STORE_INC) \
-		$(shell $(PKG_CONFIG) --cflags libcjson) \
+		$(call pkgconf,--cflags libcjson libsystemd) \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< $(LIB_SRCS) \
-		$(FUZZ_EXTRA) $(shell $(PKG_CONFIG) --libs libcjson) $(FUZZ_LIBS)
+		$(FUZZ_EXTRA) $(call pkgconf,--libs libcjson libsystemd) $(FUZZ_LIBS)
 
 check-build: $(PROGRAMS) $(UNIT_BINS)
 .PHONY: check-build

@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "acceptor.h"
 #include "control.h"
 #include "instance.h"
 #include "log.h"
@@ -37,9 +38,8 @@ struct Control {
         Manager *m;
         int fd;
         char *path;
-        sd_event_source *io;
+        Acceptor *acceptor;
         Client *clients;
-        unsigned n_clients;
 };
 
 static void client_free(Client *cl) {
@@ -49,7 +49,7 @@ static void client_free(Client *cl) {
                         *pp = cl->next;
                         break;
                 }
-        c->n_clients--;
+        acceptor_client_gone(c->acceptor);
         sd_event_source_disable_unref(cl->io);
         safe_close(cl->fd);
         free(cl->out);
@@ -260,34 +260,28 @@ static int on_client(sd_event_source *s, int fd, uint32_t revents, void *userdat
         return 0;
 }
 
-static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+/* A new connection (lib/acceptor.c: EMFILE pauses accepting instead of spinning). Past
+ * CONTROL_MAX_CLIENTS it is told why and closed. */
+static int on_accept(Acceptor *a, int cfd, void *userdata) {
         Control *c = userdata;
-        (void) s;
-        (void) revents;
 
-        int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (cfd < 0)
-                return 0;
-        if (c->n_clients >= CONTROL_MAX_CLIENTS) {
+        if (acceptor_clients(a) > CONTROL_MAX_CLIENTS) {
                 static const char busy[] = "{\"ok\":false,\"code\":\"failed\","
                                            "\"error\":\"too many control clients\"}\n";
                 (void) !send(cfd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-                safe_close(cfd);
-                return 0;
+                return -EBUSY;
         }
         Client *cl = calloc(1, sizeof(Client));
         socklen_t len = sizeof(cl ? cl->cred : (struct ucred) {});
         if (!cl || getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cl->cred, &len) < 0 ||
             sd_event_add_io(c->m->event, &cl->io, cfd, EPOLLIN, on_client, cl) < 0) {
                 free(cl);
-                safe_close(cfd);
-                return 0;
+                return -ENOMEM;
         }
         cl->fd = cfd;
         cl->control = c;
         cl->next = c->clients;
         c->clients = cl;
-        c->n_clients++;
         return 0;
 }
 
@@ -335,7 +329,7 @@ int control_new(Manager *m, Control **ret) {
         if (r >= 0 && listen(c->fd, 64) < 0)
                 r = -errno;
         if (r >= 0)
-                r = sd_event_add_io(m->event, &c->io, c->fd, EPOLLIN, on_accept, c);
+                r = acceptor_new(m->event, c->fd, NULL, on_accept, c, &c->acceptor);
         if (r < 0) {
                 log_error_errno(r, "Cannot serve '%s': %m", c->path);
                 control_free(c);
@@ -350,7 +344,7 @@ void control_free(Control *c) {
                 return;
         while (c->clients)
                 client_free(c->clients);
-        sd_event_source_disable_unref(c->io);
+        c->acceptor = acceptor_free(c->acceptor);
         if (c->fd >= 0 && c->path)
                 (void) unlink(c->path);
         safe_close(c->fd);

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acceptor.h"
 #include "http.h"
 #include "instance.h"
 #include "jsonutil.h"
@@ -38,9 +39,8 @@ struct Web {
         Manager *m;
         int fd;
         char *address;
-        sd_event_source *io;
+        Acceptor *acceptor; /* at most WEB_MAX_CLIENTS at once */
         WebClient *clients;
-        unsigned n_clients;
         uint64_t started; /* CLOCK_MONOTONIC µs */
         WebApi *api;      /* /api/.../history and events, from the store */
 };
@@ -286,7 +286,7 @@ static void client_free(WebClient *c) {
                         *pp = c->next;
                         break;
                 }
-        w->n_clients--;
+        acceptor_client_gone(w->acceptor);
         sd_event_source_disable_unref(c->io);
         sd_event_source_disable_unref(c->timer);
         safe_close(c->fd);
@@ -439,32 +439,24 @@ static int on_client_timeout(sd_event_source *s, uint64_t usec, void *userdata) 
         return 0;
 }
 
-static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+static int on_accept(Acceptor *a, int cfd, void *userdata) {
         Web *w = userdata;
-        (void) s;
-        (void) revents;
+        WebClient *c = calloc(1, sizeof(WebClient));
+        (void) a;
 
-        int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (cfd < 0)
-                return 0;
-        WebClient *c = w->n_clients < WEB_MAX_CLIENTS ? calloc(1, sizeof(WebClient)) : NULL;
-        if (!c) {
-                safe_close(cfd);
-                return 0;
-        }
+        if (!c)
+                return -ENOMEM;
         c->web = w;
         c->fd = cfd;
         if (sd_event_add_io(w->m->event, &c->io, cfd, EPOLLIN, on_client, c) < 0 ||
             sd_event_add_time_relative(w->m->event, &c->timer, CLOCK_MONOTONIC, WEB_TIMEOUT_USEC,
                                        1000, on_client_timeout, c) < 0) {
                 sd_event_source_disable_unref(c->io);
-                safe_close(cfd);
                 free(c);
-                return 0;
+                return -ENOMEM;
         }
         c->next = w->clients;
         w->clients = c;
-        w->n_clients++;
         return 0;
 }
 
@@ -497,7 +489,8 @@ int web_new(Manager *m, const char *address, Web **ret) {
                 web_free(w);
                 return 0;
         }
-        int r = sd_event_add_io(m->event, &w->io, w->fd, EPOLLIN, on_accept, w);
+        int r = acceptor_new(m->event, w->fd, &(AcceptorOptions) { .max_clients = WEB_MAX_CLIENTS },
+                             on_accept, w, &w->acceptor);
         if (r < 0) {
                 web_free(w);
                 return log_error_errno(r, "web: %m");
@@ -512,7 +505,7 @@ void web_free(Web *w) {
                 return;
         while (w->clients)
                 client_free(w->clients);
-        sd_event_source_disable_unref(w->io);
+        w->acceptor = acceptor_free(w->acceptor);
         safe_close(w->fd);
         webapi_free(w->api);
         free(w->address);
