@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "acceptor.h"
 #include "log.h"
 #include "master.h"
 #include "sockutil.h"
@@ -71,14 +72,13 @@ struct StatsServer {
         dev_t unix_dev;
         ino_t unix_ino;
         sd_event *event;
-        sd_event_source *listen_src;
-        sd_event_source *retry_timer; /* binding (address in use) or accepting (EMFILE) again */
+        Acceptor *acceptor;            /* STATS_CLIENTS_MAX at once; pauses on EMFILE */
+        sd_event_source *retry_timer; /* binding again (address in use) */
         Scoreboard *scoreboard;
         const ListenerSet *listeners;
         const Guard *guard;
         const ScoreboardWindow *window;
         StatsClient *clients;
-        size_t n_clients;
 };
 
 struct StatsClient {
@@ -94,8 +94,6 @@ struct StatsClient {
         StatsClient *prev, *next;
 };
 
-static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userdata);
-
 static void client_free(StatsClient *c) {
         StatsServer *s = c->server;
         if (c->prev)
@@ -104,16 +102,14 @@ static void client_free(StatsClient *c) {
                 s->clients = c->next;
         if (c->next)
                 c->next->prev = c->prev;
-        s->n_clients--;
         sd_event_source_disable_unref(c->io);
         sd_event_source_disable_unref(c->timer);
         safe_close(c->fd);
         free(c->head);
         free(c->out);
         free(c);
-        /* A slot is free again: take the connections that waited in the backlog. */
-        if (s->listen_src && !s->retry_timer && s->n_clients == STATS_CLIENTS_MAX - 1)
-                (void) sd_event_source_set_enabled(s->listen_src, SD_EVENT_ON);
+        /* A slot is free again: the acceptor takes what waited in the backlog. */
+        acceptor_client_gone(s->acceptor);
 }
 
 static int on_client_timeout(sd_event_source *src, uint64_t usec, void *userdata) {
@@ -266,19 +262,12 @@ static int on_client_io(sd_event_source *src, int fd, uint32_t revents, void *us
         return 0;
 }
 
-static int on_retry(sd_event_source *src, uint64_t usec, void *userdata);
-
-/* Out of descriptors: stop accepting for a second rather than spin on a readable listener. */
-static void server_pause(StatsServer *s) {
-        (void) sd_event_source_set_enabled(s->listen_src, SD_EVENT_OFF);
-        if (!s->retry_timer)
-                (void) sd_event_add_time_relative(s->event, &s->retry_timer, CLOCK_MONOTONIC,
-                                                  1000000, 0, on_retry, s);
-}
-
-static int client_new(StatsServer *s, int fd) {
-        _cleanup_close_ int cfd = fd;
+/* A new connection (lib/acceptor.c). Returns 0 once it is the client's, even when it failed at
+ * once and is closed again; < 0 when it could not be taken (the acceptor closes fd). */
+static int on_accept(Acceptor *a, int fd, void *userdata) {
+        StatsServer *s = userdata;
         _cleanup_free_ char *head = NULL;
+        (void) a;
         if (s->http) {
                 head = malloc(STATS_HEAD_MAX);
                 if (!head)
@@ -289,7 +278,7 @@ static int client_new(StatsServer *s, int fd) {
                 return -ENOMEM;
         *c = (StatsClient) {
                 .server = s,
-                .fd = TAKE_FD(cfd),
+                .fd = fd,
                 .state = s->http ? CLIENT_READ_HEAD : CLIENT_WRITE,
                 .head = TAKE_PTR(head),
                 .next = s->clients,
@@ -297,7 +286,6 @@ static int client_new(StatsServer *s, int fd) {
         if (s->clients)
                 s->clients->prev = c;
         s->clients = c;
-        s->n_clients++;
 
         int r = sd_event_add_io(s->event, &c->io, c->fd, s->http ? EPOLLIN : EPOLLOUT,
                                 on_client_io, c);
@@ -311,27 +299,6 @@ static int client_new(StatsServer *s, int fd) {
                 log_debug_errno(r, "stats client: %m, closing it");
                 client_free(c);
         }
-        return r;
-}
-
-static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
-        StatsServer *s = userdata;
-        (void) src;
-        (void) revents;
-
-        while (s->n_clients < STATS_CLIENTS_MAX) {
-                int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-                if (cfd < 0) {
-                        if (errno == EMFILE || errno == ENFILE) {
-                                log_warning_errno(errno, "stats: accept: %m, pausing for 1 s");
-                                server_pause(s);
-                        }
-                        return 0; /* EAGAIN, or an aborted connection */
-                }
-                (void) client_new(s, cfd);
-        }
-        /* Full: the rest wait in the backlog until a client is done (client_free). */
-        (void) sd_event_source_set_enabled(s->listen_src, SD_EVENT_OFF);
         return 0;
 }
 
@@ -354,7 +321,10 @@ static int server_bind(StatsServer *s) {
 }
 
 static int server_listen(StatsServer *s) {
-        int r = sd_event_add_io(s->event, &s->listen_src, s->fd, EPOLLIN, on_accept, s);
+        int r = acceptor_new(s->event, s->fd,
+                             &(AcceptorOptions) { .max_clients = STATS_CLIENTS_MAX,
+                                                  .pause_usec = 1000000 },
+                             on_accept, s, &s->acceptor);
         if (r < 0)
                 return log_error_errno(r, "stats: cannot watch '%s': %m", s->address);
         log_info("stats server on '%s'%s", s->address, s->http ? " (HTTP)" : "");
@@ -365,12 +335,6 @@ static int on_retry(sd_event_source *src, uint64_t usec, void *userdata) {
         StatsServer *s = userdata;
         (void) usec;
         s->retry_timer = sd_event_source_disable_unref(src);
-        if (s->fd >= 0) {
-                /* After EMFILE. */
-                if (s->n_clients < STATS_CLIENTS_MAX)
-                        (void) sd_event_source_set_enabled(s->listen_src, SD_EVENT_ON);
-                return 0;
-        }
         int r = server_bind(s);
         if (r == -EADDRINUSE)
                 return sd_event_add_time_relative(s->event, &s->retry_timer, CLOCK_MONOTONIC,
@@ -434,7 +398,7 @@ StatsServer *stats_server_free(StatsServer *s) {
                 return NULL;
         while (s->clients)
                 client_free(s->clients);
-        sd_event_source_disable_unref(s->listen_src);
+        s->acceptor = acceptor_free(s->acceptor);
         sd_event_source_disable_unref(s->retry_timer);
         safe_close(s->fd);
         /* Only our own file: a vassal started beside us may have bound the path since. */
