@@ -49,6 +49,25 @@ fail() {
 }
 ok() { echo "  ok: $*"; }
 
+# capture CMD...: runs CMD; its stdout in $out (and $T/out), stderr in $err, exit status in
+# $rc. stderr also goes to a .log, where cleanup looks for sanitizer reports.
+capture() {
+        "$@" >"$T/out" 2>"$T/err"
+        rc=$?
+        out=$(cat "$T/out")
+        err=$(cat "$T/err")
+        cat "$T/err" >>"$T/ctl-stderr.log"
+}
+
+# expect RC WHAT: checks the exit status of the last capture.
+expect() {
+        [ "$rc" = "$1" ] || fail "$2: exit status $rc, expected $1 (stdout: '$out', stderr: '$err')"
+        ok "$2 (exit $1)"
+}
+
+# gone PID: the process has ended.
+gone() { ! kill -0 "$1" 2>/dev/null; }
+
 # A TCP port nobody listens on now.
 free_port() {
         python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

@@ -22,18 +22,8 @@ ini() {
         mv "$T/.$name.ini.tmp" "$CONF/$name.ini"
 }
 
-# logs ARGS...: emperorctl logs; stdout in $T/out, stderr in $err, status in $rc. stderr
-# also lands in a .log, where lib.sh looks for sanitizer reports.
-logs() {
-        "$CTL" --run-dir "$RUN" logs "$@" >"$T/out" 2>"$T/err"
-        rc=$?
-        err=$(cat "$T/err")
-        cat "$T/err" >>"$T/ctl-stderr.log"
-}
-expect() {
-        [ "$rc" = "$1" ] || fail "$2: exit status $rc, expected $1 (stderr: '$err')"
-        ok "$2 (exit $1)"
-}
+# logs ARGS...: emperorctl logs, captured (lib.sh).
+logs() { capture "$CTL" --run-dir "$RUN" logs "$@"; }
 
 mkdir -p "$CONF"
 # web: request log on, tiny log-maxsize: thousands of requests rotate it dozens of times.

@@ -7,20 +7,9 @@
 
 [ -x "$CTL" ] || fail "$CTL is not built"
 
-# run_top ARGS...: runs emperorctl top; stdout in $out, stderr in $err, exit status in $rc.
-# stderr also goes to a .log, where lib.sh looks for sanitizer reports.
-run_top() {
-        ctl top "$@" >"$T/out" 2>"$T/err" </dev/null
-        rc=$?
-        out=$(cat "$T/out")
-        err=$(cat "$T/err")
-        cat "$T/err" >>"$T/ctl-stderr.log"
-}
+# run_top ARGS...: emperorctl top, captured (lib.sh).
+run_top() { capture ctl top "$@" </dev/null; }
 
-expect() {
-        [ "$rc" = "$1" ] || fail "$2: exit status $rc, expected $1 (stdout: '$out', stderr: '$err')"
-        ok "$2 (exit $1)"
-}
 
 # frames FIELD...: the batch output in $out as one line per frame: for each frame, the given
 # columns of every row in order ("zulu:12.5 alpha:0" for NAME and RPS). Fails on a frame

@@ -10,21 +10,8 @@ SOCK="$T/control.sock"
 REQUESTS="$T/requests.txt"
 [ -x "$CTL" ] || fail "$CTL is not built"
 
-# ctl ARGS...: runs emperorctl; its stdout in $out, stderr in $err, exit status in $rc.
-# stderr also goes to a .log, where lib.sh looks for sanitizer reports.
-ctl() {
-        "$CTL" "$@" >"$T/out" 2>"$T/err"
-        rc=$?
-        out=$(cat "$T/out")
-        err=$(cat "$T/err")
-        cat "$T/err" >>"$T/ctl-stderr.log"
-}
-
-# expect RC WHAT: checks the exit status of the last ctl.
-expect() {
-        [ "$rc" = "$1" ] || fail "$2: exit status $rc, expected $1 (stdout: '$out', stderr: '$err')"
-        ok "$2 (exit $1)"
-}
+# ctl ARGS...: runs emperorctl (no --run-dir of its own), captured (lib.sh).
+ctl() { capture "$CTL" "$@"; }
 
 # A usage error: exit 2, one specific line on stderr, nothing on stdout, no request sent.
 expect_usage() {

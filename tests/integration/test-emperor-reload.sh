@@ -74,8 +74,16 @@ wait_until 5 bash -c "! curl -s -m 1 -o /dev/null $U/" || fail "port open after 
 ok "stop closes the port"
 ctl stop app >/dev/null 2>&1
 assert_eq "$?" "1" "stopping a stopped vassal fails (exit 1)"
-sleep 0.2 # let the periodic and inotify scans run: a stopped vassal stays stopped
+# A stopped vassal stays stopped through a full rescan (SIGHUP) and an inotify scan: a
+# witness ini added after them is running only once both have run.
+kill -HUP "$emperor_pid"
+W=$(free_port)
+make_ini witness "$W"
+wait_until 15 state_is witness running || fail "the witness vassal did not start"
 assert_eq "$(vassal_field app state)" "stopped" "stays stopped"
+rm "$CONF/witness.ini"
+wait_until 10 bash -c "! '$CTL' --run-dir '$RUN' status witness >/dev/null 2>&1" ||
+        fail "the witness was not removed"
 assert_eq "$(ctl start app)" "starting 'app'" "start"
 wait_until 10 state_is app running || fail "start did not run it"
 ok "start runs it again"

@@ -6,7 +6,6 @@
 . "$(dirname "$0")/lib.sh"
 
 program_pid() { pgrep -P "$1"; } # the vassal master's only child in exec mode
-gone() { ! kill -0 "$1" 2>/dev/null; }
 group_empty() { ! pgrep -g "$1" >/dev/null; }
 count() { grep -cxF -- "$2" "$1"; } # whole lines
 

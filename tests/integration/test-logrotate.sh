@@ -7,7 +7,6 @@
 # counts FILE: "lines=N unique=N ... rotated=N" over FILE and its backups (logcount.py).
 counts() { python3 "$TOP/tests/integration/logcount.py" "$1"; }
 field() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
-gone() { ! kill -0 "$1" 2>/dev/null; }
 
 # lines PORT TOTAL PARALLEL: asks the app for lines 0..TOTAL-1, in PARALLEL requests at once.
 lines() {
