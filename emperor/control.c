@@ -123,30 +123,87 @@ static bool may_act(const Control *c, const struct ucred *cred, const Instance *
         return may_all(c, cred) || (c->m->tyrant && instance_owner(i) == cred->uid);
 }
 
-static cJSON *run_one(const char *cmd, Instance *i) {
-        const char *error = NULL;
-        int r;
+/* ---- the commands (lib/proto.c says which exist and what they take; this table, what each
+ * does here) ---- */
 
-        if (streq(cmd, "reload"))
-                r = instance_cmd_reload(i, &error);
-        else if (streq(cmd, "restart"))
-                r = instance_cmd_restart(i, &error);
-        else if (streq(cmd, "chain-reload"))
-                r = instance_cmd_chain_reload(i, &error);
-        else if (streq(cmd, "stop"))
-                r = instance_cmd_stop(i, &error);
-        else
-                r = instance_cmd_start(i, &error);
-        if (r < 0)
-                return reply_error(PROTO_E_FAILED, "%s '%s': %s", cmd, instance_name(i),
+typedef struct ControlCall {
+        Control *c;
+        const struct ucred *cred;
+        const ProtoRequest *req;
+        Instance *target; /* the named vassal, NULL for none */
+} ControlCall;
+
+typedef struct ControlCommand ControlCommand;
+struct ControlCommand {
+        const char *name;
+        cJSON *(*handle)(const ControlCall *call, const ControlCommand *cmd);
+        /* A vassal action: what it calls and what the reply says it is doing. */
+        int (*act)(Instance *i, const char **ret_error);
+        const char *doing;
+};
+
+static cJSON *act_one(const ControlCommand *cmd, Instance *i) {
+        const char *error = NULL;
+
+        if (cmd->act(i, &error) < 0)
+                return reply_error(PROTO_E_FAILED, "%s '%s': %s", cmd->name, instance_name(i),
                                    strempty(error));
-        log_notice("control: %s '%s'", cmd, instance_name(i));
-        return reply_message("%s '%s'", streq(cmd, "stop")           ? "stopping"
-                                        : streq(cmd, "start")        ? "starting"
-                                        : streq(cmd, "restart")      ? "restarting"
-                                        : streq(cmd, "chain-reload") ? "chain-reloading"
-                                                                     : "reloading",
-                             instance_name(i));
+        log_notice("control: %s '%s'", cmd->name, instance_name(i));
+        return reply_message("%s '%s'", cmd->doing, instance_name(i));
+}
+
+/* reload, chain-reload, restart, stop, start: of the named vassal, or with --all of every one
+ * the caller may act on that runs. */
+static cJSON *cmd_act(const ControlCall *call, const ControlCommand *cmd) {
+        Manager *m = call->c->m;
+        unsigned n = 0;
+
+        if (m->stopping)
+                return reply_error(PROTO_E_FAILED, "the emperor is stopping");
+        if (call->target)
+                return act_one(cmd, call->target);
+        if (!call->req->all)
+                return reply_error(PROTO_E_USAGE, "usage: %s", call->req->command->usage);
+        for (Instance *i = m->instances; i; i = *instance_next(i)) {
+                InstanceState s = instance_state(i);
+                if (!may_act(call->c, call->cred, i) ||
+                    (s != STATE_RUNNING && s != STATE_RELOADING && s != STATE_STARTING))
+                        continue;
+                cJSON_Delete(act_one(cmd, i));
+                n++;
+        }
+        return reply_message("%s %u vassal(s)", cmd->name, n);
+}
+
+static cJSON *cmd_status(const ControlCall *call, const ControlCommand *cmd) {
+        cJSON *r = cJSON_CreateObject();
+        (void) cmd;
+
+        cJSON_AddTrueToObject(r, "ok");
+        cJSON *list = cJSON_AddArrayToObject(r, "vassals");
+        if (call->target)
+                cJSON_AddItemToArray(list, instance_to_json(call->target, true));
+        else
+                for (Instance *i = call->c->m->instances; i; i = *instance_next(i))
+                        if (may_act(call->c, call->cred, i))
+                                cJSON_AddItemToArray(list, instance_to_json(i, false));
+        return r;
+}
+
+static const ControlCommand control_commands[] = {
+        { "status", cmd_status, NULL, NULL },
+        { "reload", cmd_act, instance_cmd_reload, "reloading" },
+        { "chain-reload", cmd_act, instance_cmd_chain_reload, "chain-reloading" },
+        { "restart", cmd_act, instance_cmd_restart, "restarting" },
+        { "stop", cmd_act, instance_cmd_stop, "stopping" },
+        { "start", cmd_act, instance_cmd_start, "starting" },
+};
+
+static const ControlCommand *control_command(const char *name) {
+        for (size_t k = 0; k < ELEMENTSOF(control_commands); k++)
+                if (streq(control_commands[k].name, name))
+                        return &control_commands[k];
+        return NULL;
 }
 
 static cJSON *handle(Control *c, const struct ucred *cred, const char *line) {
@@ -157,51 +214,25 @@ static cJSON *handle(Control *c, const struct ucred *cred, const char *line) {
 
         if (proto_request_parse(line, &req, &code, error, sizeof(error)) < 0)
                 return reply_error(code, "%s", error);
-        const ProtoCommand *pc = req.command;
+        const ControlCommand *cmd = control_command(req.command->name);
         const char *name = req.vassal[0] ? req.vassal : NULL;
 
+        /* A command of the protocol that this emperor does not carry out. */
+        if (!cmd)
+                return reply_error(PROTO_E_BAD_REQUEST, "command '%s' is not served here",
+                                   req.command->name);
         if (!may_all(c, cred) && !m->tyrant)
                 return reply_error(PROTO_E_PERMISSION, "permission denied");
 
-        Instance *target = NULL;
+        ControlCall call = { .c = c, .cred = cred, .req = &req };
         if (name) {
-                target = proto_name_valid(name) ? manager_find(m, name) : NULL;
+                call.target = proto_name_valid(name) ? manager_find(m, name) : NULL;
                 /* In tyrant mode another user's vassal does not exist, as far as you can tell. */
-                if (!target || !may_act(c, cred, target))
+                if (!call.target || !may_act(c, cred, call.target))
                         return reply_error(PROTO_E_NO_SUCH_VASSAL, "no vassal named '%.128s'",
                                            name);
         }
-
-        if (streq(pc->name, "status")) {
-                cJSON *r = cJSON_CreateObject();
-                cJSON_AddTrueToObject(r, "ok");
-                cJSON *list = cJSON_AddArrayToObject(r, "vassals");
-                if (target)
-                        cJSON_AddItemToArray(list, instance_to_json(target, true));
-                else
-                        for (Instance *i = m->instances; i; i = *instance_next(i))
-                                if (may_act(c, cred, i))
-                                        cJSON_AddItemToArray(list, instance_to_json(i, false));
-                return r;
-        }
-        if (m->stopping)
-                return reply_error(PROTO_E_FAILED, "the emperor is stopping");
-        if (target)
-                return run_one(pc->name, target);
-        if (!req.all)
-                return reply_error(PROTO_E_USAGE, "usage: %s", pc->usage);
-
-        /* --all: every vassal the caller may act on that is running. */
-        unsigned n = 0;
-        for (Instance *i = m->instances; i; i = *instance_next(i)) {
-                InstanceState s = instance_state(i);
-                if (!may_act(c, cred, i) || (s != STATE_RUNNING && s != STATE_RELOADING &&
-                                             s != STATE_STARTING))
-                        continue;
-                cJSON_Delete(run_one(pc->name, i));
-                n++;
-        }
-        return reply_message("%s %u vassal(s)", pc->name, n);
+        return cmd->handle(&call, cmd);
 }
 
 static void client_flush(Client *cl) {
