@@ -183,7 +183,8 @@ fuzz: $(FUZZ_BINS)
 DEBIAN_DEPS = build-essential pkg-config libsystemd-dev libcjson-dev libsqlite3-dev \
               libcmocka-dev python3-dev python3-flask python3-venv clang libclang-rt-14-dev \
               curl apache2-utils wrk nginx-light uwsgi uwsgi-plugin-python3 gunicorn procps \
-              iproute2 binutils python3-prometheus-client systemd \
+              iproute2 binutils python3-prometheus-client python3-gevent \
+              uwsgi-plugin-gevent-python3 systemd \
               debhelper dpkg-dev lintian
 deps:
 	apt-get update -qq
