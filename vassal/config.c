@@ -61,6 +61,12 @@ static const ConfOption vassal_options[] = {
         { "threads-stacksize", CONF_CUSTOM, F(thread_stacksize), 0, 0, parse_stacksize, "alias" },
         { "thread-stack-size", CONF_CUSTOM, F(thread_stacksize), 0, 0, parse_stacksize, "alias" },
         { "threads-stack-size", CONF_CUSTOM, F(thread_stacksize), 0, 0, parse_stacksize, "alias" },
+        { "gevent", CONF_INT, F(gevent), 0, 100000, NULL,
+          "serve up to N connections at once per worker in gevent greenlets (0: threads)" },
+        { "gevent-monkey-patch", CONF_BOOL, F(gevent_monkey_patch), 0, 0, NULL,
+          "gevent.monkey.patch_all() in each worker, after the app is loaded" },
+        { "gevent-early-monkey-patch", CONF_BOOL, F(gevent_early_monkey_patch), 0, 0, NULL,
+          "gevent.monkey.patch_all() before the app is imported" },
         { "lazy-apps", CONF_BOOL, F(lazy_apps), 0, 0, NULL, "load the app in each worker" },
         { "reload-mercy", CONF_INT, F(reload_mercy), 1, 86400, NULL,
           "seconds a graceful stop may take before workers are killed" },
@@ -250,6 +256,70 @@ static char *name_from_path(const char *path) {
         return strndup(base, n);
 }
 
+/* Where key was set last: its file and line (line 0: the command line). False when unset. */
+static bool key_origin(const Ini *ini, const char *key, const char **ret_file,
+                       unsigned *ret_line) {
+        for (size_t i = ini_size(ini); i > 0; i--) {
+                const IniEntry *e = ini_entry(ini, i - 1);
+                if (streq(e->key, key)) {
+                        *ret_file = e->file;
+                        *ret_line = e->line;
+                        return true;
+                }
+        }
+        return false;
+}
+
+/* An error about key, reported where it was set ("file:line: key: ..."). */
+_printf_(3, 4) static void key_error(const Ini *ini, const char *key, const char *fmt, ...) {
+        const char *file = ini_path(ini) ?: "command line";
+        unsigned line = 0;
+        char message[400];
+        va_list ap;
+        int n;
+
+        (void) key_origin(ini, key, &file, &line);
+        n = snprintf(message, sizeof(message), "%s: ", key);
+        va_start(ap, fmt);
+        (void) vsnprintf(message + n, sizeof(message) - n, fmt, ap);
+        va_end(ap);
+        on_diag(NULL, INI_ERROR, file, line, message);
+}
+
+/* The combinations the gevent engine does not serve, refused where the key is. */
+static int check_gevent(const VassalConfig *c, const Ini *ini) {
+        int r = 0;
+
+        if (c->gevent == 0) {
+                const char *keys[] = { "gevent-monkey-patch", "gevent-early-monkey-patch" };
+                for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                        const char *file;
+                        unsigned line;
+                        bool on = i == 0 ? c->gevent_monkey_patch : c->gevent_early_monkey_patch;
+                        if (on && key_origin(ini, keys[i], &file, &line)) {
+                                key_error(ini, keys[i], "needs 'gevent = N' (greenlets per "
+                                          "worker): without it nothing would use the patches");
+                                r = -EINVAL;
+                        }
+                }
+                return r;
+        }
+        /* One thread runs the hub and every greenlet: a second thread per worker would need a
+         * hub of its own and a share of the connections; processes scale instead. */
+        if (c->threads > 1) {
+                key_error(ini, "gevent", "not supported together with 'threads = %lld': one "
+                          "gevent worker serves its requests on one thread; use 'processes' "
+                          "for more workers", (long long) c->threads);
+                r = -EINVAL;
+        }
+        if (c->exec) {
+                key_error(ini, "gevent", "not supported with 'exec': there is no WSGI app to "
+                          "serve in greenlets");
+                r = -EINVAL;
+        }
+        return r;
+}
+
 int vassal_config_load(VassalConfig *c, const char *ini_spec, int argc, char **argv) {
         _cleanup_(ini_freep) Ini *ini = ini_new();
         char *positional[1];
@@ -272,6 +342,10 @@ int vassal_config_load(VassalConfig *c, const char *ini_spec, int argc, char **a
                 return -EINVAL;
         }
         r = conf_apply(vassal_options, ELEMENTSOF(vassal_options), c, ini, on_diag, NULL);
+        if (r < 0)
+                return r;
+
+        r = check_gevent(c, ini);
         if (r < 0)
                 return r;
 

@@ -21,6 +21,11 @@ typedef struct VassalConfig {
         int64_t reload_mercy;        /* seconds: graceful stop and reload bound */
         int64_t worker_reload_mercy; /* seconds: one worker's graceful exit */
         int64_t max_requests;
+        /* gevent (gevent.c): each worker serves up to this many connections at once, each in
+         * its own greenlet on one thread; 0: threads instead */
+        int64_t gevent;
+        bool gevent_monkey_patch;       /* gevent.monkey.patch_all() in each worker */
+        bool gevent_early_monkey_patch; /* the same before the app is imported */
         char **touch_reload;       /* files whose touch reloads gracefully */
         char **touch_chain_reload; /* files whose touch chain-reloads */
 
