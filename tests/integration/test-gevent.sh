@@ -97,6 +97,17 @@ assert_contains "$out" "HTTP/1.1 400" "Content-Length with Transfer-Encoding: 40
 # Keep-alive: two requests, one connection, both answered.
 out=$(printf 'GET /pid HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' | raw $P)
 assert_eq "$(printf '%s' "$out" | grep -o 'HTTP/1.1 200' | wc -l)" "2" "keep-alive: two pipelined requests on one connection"
+# Slow clients hold their greenlet only: bodies and a head that stall 3 s midway, while a
+# normal request is answered at once.
+python3 "$TOP/tests/integration/slow-clients.py" $P >"$T/slow.out" &
+slow=$!
+sleep 0.5
+t=$(curl -s -o /dev/null -w '%{time_total}' --max-time 10 http://127.0.0.1:$P/)
+python3 -c "import sys; sys.exit(0 if float('$t') < 1.5 else 1)" ||
+        fail "a request waited $t s behind slow clients"
+ok "a request is answered in $t s while four clients stall mid-request"
+wait "$slow"
+assert_eq "$(grep -c '^HTTP/1.1 200' "$T/slow.out")" "4" "... and the slow clients are answered too"
 stop_pid "$c_pid"
 
 # ---- post-buffering: a body read before the app, in memory and past it on disk ----
@@ -133,6 +144,7 @@ old=$(curl -s http://127.0.0.1:$P/pid)
 # Two greenlets in gevent.sleep are in flight too; the stuck one is the oldest.
 curl -s -o /dev/null --max-time 9 -d '{}' "http://127.0.0.1:$P/sleep?5" &
 sleeper1=$!
+sleep 0.3
 curl -s -o "$T/stuck.out" --max-time 9 "http://127.0.0.1:$P/stuck?10" &
 stuck=$!
 sleep 0.2
