@@ -53,9 +53,9 @@ assert_file_contains "$T/nogevent.log" \
         "... saying gevent does not import"
 
 # ---- 2000 concurrent slow requests from one process ----
-P=$(free_port)
-start_vassal c --http-socket 127.0.0.1:$P --wsgi-file "$GAPP" --processes 1 --gevent 2100 \
-        --listen 4096 --stats "$T/c.stats"
+read -r P U < <(free_ports 2 | tr '\n' ' ')
+start_vassal c --http-socket 127.0.0.1:$P --socket 127.0.0.1:$U --wsgi-file "$GAPP" \
+        --processes 1 --gevent 2100 --listen 4096 --stats "$T/c.stats"
 wait_ready c http://127.0.0.1:$P/
 python3 "$CLIENT" $P "/sleep?1.5" 2000 >"$T/c.json" &
 client=$!
@@ -105,6 +105,11 @@ assert_contains "$out" "HTTP/1.1 400" "Content-Length with Transfer-Encoding: 40
 # Keep-alive: two requests, one connection, both answered.
 out=$(printf 'GET /pid HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' | raw $P)
 assert_eq "$(printf '%s' "$out" | grep -o 'HTTP/1.1 200' | wc -l)" "2" "keep-alive: two pipelined requests on one connection"
+# The uwsgi protocol (nginx's uwsgi_pass) goes through the same greenlets.
+out=$(python3 "$TOP/tests/integration/uwsgi-packet.py" GET /pid | raw $U)
+assert_contains "$out" "HTTP/1.1 200" "a uwsgi-protocol request is served"
+assert_contains "$out" "$(curl -s http://127.0.0.1:$P/pid)" "... by the same worker"
+
 # Slow clients hold their greenlet only: bodies and a head that stall 3 s midway, while a
 # normal request is answered at once.
 python3 "$TOP/tests/integration/slow-clients.py" $P >"$T/slow.out" &
