@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "config.h"
@@ -227,6 +232,7 @@ void vassal_config_done(VassalConfig *c) {
         conf_free(vassal_options, ELEMENTSOF(vassal_options), c);
         free(c->ini_path);
         free(c->name);
+        free(c->gevent_origin);
         *c = (VassalConfig) {};
 }
 
@@ -287,9 +293,21 @@ _printf_(3, 4) static void key_error(const Ini *ini, const char *key, const char
 }
 
 /* The combinations the gevent engine does not serve, refused where the key is. */
-static int check_gevent(const VassalConfig *c, const Ini *ini) {
+static int check_gevent(VassalConfig *c, const Ini *ini) {
         int r = 0;
 
+        if (c->gevent > 0) {
+                const char *file = ini_path(ini) ?: "command line";
+                unsigned line = 0;
+                (void) key_origin(ini, "gevent", &file, &line);
+                free(c->gevent_origin);
+                c->gevent_origin = NULL;
+                if ((line > 0 ? asprintf(&c->gevent_origin, "%s:%u", file, line)
+                              : asprintf(&c->gevent_origin, "%s", file)) < 0) {
+                        c->gevent_origin = NULL;
+                        return log_oom();
+                }
+        }
         if (c->gevent == 0) {
                 const char *keys[] = { "gevent-monkey-patch", "gevent-early-monkey-patch" };
                 for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
@@ -422,6 +440,83 @@ int vassal_config_verify(const VassalConfig *c) {
                         credentials_done(&creds);
         }
         return r;
+}
+
+#ifndef PYTHON_EXECUTABLE
+#define PYTHON_EXECUTABLE "/usr/bin/python3"
+#endif
+
+/* Prints "Type: message" and exits 1 when gevent does not import; the sys.path entries to add
+ * come as arguments (-I: no environment, no user site, as the embedded interpreter). */
+static const char probe_code[] =
+        "import sys\n"
+        "sys.path[:0] = sys.argv[1:]\n"
+        "try:\n"
+        "    import gevent\n"
+        "except BaseException as e:\n"
+        "    print('%s: %s' % (type(e).__name__, e))\n"
+        "    sys.exit(1)\n";
+
+int vassal_config_probe(const VassalConfig *c) {
+        char exe[PATH_MAX], out[300] = "";
+        size_t n_path = 0;
+        int pipefd[2], status = 0;
+        pid_t pid;
+
+        if (c->gevent == 0)
+                return 0;
+        if (c->virtualenv)
+                (void) snprintf(exe, sizeof(exe), "%s/bin/python", c->virtualenv);
+        else
+                (void) snprintf(exe, sizeof(exe), "%s", PYTHON_EXECUTABLE);
+        for (char **p = c->pythonpath; p && *p; p++)
+                n_path++;
+        _cleanup_free_ char **argv = calloc(n_path + 5, sizeof(char *));
+        if (!argv)
+                return log_oom();
+        argv[0] = exe;
+        argv[1] = (char *) "-I";
+        argv[2] = (char *) "-c";
+        argv[3] = (char *) probe_code;
+        for (size_t i = 0; i < n_path; i++)
+                argv[4 + i] = c->pythonpath[i];
+
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return log_error_errno(errno, "pipe: %m");
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
+        posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+        int k = posix_spawn(&pid, exe, &fa, NULL, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        safe_close(pipefd[1]);
+        if (k == 0) {
+                size_t len = 0;
+                ssize_t m;
+                while (len < sizeof(out) - 1 &&
+                       (m = read(pipefd[0], out + len, sizeof(out) - 1 - len)) > 0)
+                        len += m;
+                out[len] = 0;
+                out[strcspn(out, "\n")] = 0;
+                while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                        ;
+        }
+        safe_close(pipefd[0]);
+        if (k == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                return 0;
+
+        char message[PATH_MAX + 512];
+        if (k != 0)
+                (void) snprintf(message, sizeof(message), "cannot run '%s' to check that gevent "
+                                "imports: %s", exe, strerror(k));
+        else
+                (void) snprintf(message, sizeof(message), "gevent does not import in '%s': %s "
+                                "(install python3-gevent, or gevent in the virtualenv)", exe,
+                                out[0] ? out : "it failed");
+        fprintf(stderr, "%s: gevent: %s\n", c->gevent_origin ?: "command line", message);
+        remember_error("%s: gevent: %s", c->gevent_origin ?: "command line", message);
+        return -EINVAL;
 }
 
 void vassal_config_help(void) {

@@ -41,6 +41,11 @@ assert_eq "$("$VASSAL" --check "$T/g.ini" 2>&1)" "$T/g.ini: OK" "--check accepts
 
 # ---- a Python without gevent: exit 78, with the reason ----
 /usr/bin/python3 -m venv --without-pip "$T/venv" || fail "cannot make a virtualenv"
+printf '[uwsgi]\nhttp-socket = :1\nwsgi-file = x.py\nvirtualenv = %s\ngevent = 10\n' "$T/venv" >"$T/gv.ini"
+out=$("$VASSAL" --check "$T/gv.ini" 2>&1); rc=$?
+assert_eq "$rc" "78" "--check: gevent in a virtualenv without gevent exits 78"
+assert_contains "$out" "$T/gv.ini:5: gevent: gevent does not import in '$T/venv/bin/python': ModuleNotFoundError: No module named 'gevent'" \
+        "... citing the gevent line and the import error"
 P=$(free_port)
 "$VASSAL" --http-socket 127.0.0.1:$P --wsgi-file "$GAPP" --gevent 10 --virtualenv "$T/venv" \
         >"$T/nogevent.log" 2>&1 </dev/null &
