@@ -62,7 +62,7 @@ read -r P U < <(free_ports 2 | tr '\n' ' ')
 start_vassal c --http-socket 127.0.0.1:$P --socket 127.0.0.1:$U --wsgi-file "$GAPP" \
         --processes 1 --gevent 2100 --listen 4096 --stats "$T/c.stats"
 wait_ready c http://127.0.0.1:$P/
-python3 "$CLIENT" $P "/sleep?1.5" 2000 >"$T/c.json" &
+python3 "$CLIENT" $P "/sleep?3" 2000 >"$T/c.json" &
 client=$!
 # Mid-load: the stats show the greenlets in flight as the worker's busy cores.
 busy_cores() {
@@ -88,7 +88,7 @@ ok "the stats show $busy greenlets in flight in worker 1"
 wait "$client" || fail "the client failed"
 summary=$(cat "$T/c.json")
 echo "    $summary"
-assert_contains "$summary" '"ok": 2000, "failed": 0' "2000 concurrent requests sleeping 1.5 s: all 200 with their own body"
+assert_contains "$summary" '"ok": 2000, "failed": 0' "2000 concurrent requests sleeping 3 s: all 200 with their own body"
 assert_contains "$summary" '"pids": [' "..."
 [ "$(python3 -c 'import json,sys; print(len(json.load(sys.stdin)["pids"]))' <"$T/c.json")" = 1 ] ||
         fail "answered by more than one process: $summary"
@@ -96,7 +96,7 @@ ok "... all from one worker process"
 max=$(curl -s http://127.0.0.1:$P/max)
 [ "$max" -ge 1500 ] || fail "only $max requests were in the app at once"
 ok "... $max of them in the app at once"
-assert_eq "$(grep -c 'POST /sleep?1.5 => 200' "$T/c.log")" "2000" "each is in the request log"
+assert_eq "$(grep -c 'POST /sleep?3 => 200' "$T/c.log")" "2000" "each is in the request log"
 
 # ---- bad requests get their 4xx, and the worker goes on ----
 out=$(printf 'GARBAGE\r\n\r\n' | raw $P)
