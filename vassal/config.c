@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "config.h"
@@ -61,6 +66,12 @@ static const ConfOption vassal_options[] = {
         { "threads-stacksize", CONF_CUSTOM, F(thread_stacksize), 0, 0, parse_stacksize, "alias" },
         { "thread-stack-size", CONF_CUSTOM, F(thread_stacksize), 0, 0, parse_stacksize, "alias" },
         { "threads-stack-size", CONF_CUSTOM, F(thread_stacksize), 0, 0, parse_stacksize, "alias" },
+        { "gevent", CONF_INT, F(gevent), 0, 100000, NULL,
+          "serve up to N connections at once per worker in gevent greenlets (0: threads)" },
+        { "gevent-monkey-patch", CONF_BOOL, F(gevent_monkey_patch), 0, 0, NULL,
+          "gevent.monkey.patch_all() in each worker, after the app is loaded" },
+        { "gevent-early-monkey-patch", CONF_BOOL, F(gevent_early_monkey_patch), 0, 0, NULL,
+          "gevent.monkey.patch_all() before the app is imported" },
         { "lazy-apps", CONF_BOOL, F(lazy_apps), 0, 0, NULL, "load the app in each worker" },
         { "reload-mercy", CONF_INT, F(reload_mercy), 1, 86400, NULL,
           "seconds a graceful stop may take before workers are killed" },
@@ -221,6 +232,7 @@ void vassal_config_done(VassalConfig *c) {
         conf_free(vassal_options, ELEMENTSOF(vassal_options), c);
         free(c->ini_path);
         free(c->name);
+        free(c->gevent_origin);
         *c = (VassalConfig) {};
 }
 
@@ -250,6 +262,82 @@ static char *name_from_path(const char *path) {
         return strndup(base, n);
 }
 
+/* Where key was set last: its file and line (line 0: the command line). False when unset. */
+static bool key_origin(const Ini *ini, const char *key, const char **ret_file,
+                       unsigned *ret_line) {
+        for (size_t i = ini_size(ini); i > 0; i--) {
+                const IniEntry *e = ini_entry(ini, i - 1);
+                if (streq(e->key, key)) {
+                        *ret_file = e->file;
+                        *ret_line = e->line;
+                        return true;
+                }
+        }
+        return false;
+}
+
+/* An error about key, reported where it was set ("file:line: key: ..."). */
+_printf_(3, 4) static void key_error(const Ini *ini, const char *key, const char *fmt, ...) {
+        const char *file = ini_path(ini) ?: "command line";
+        unsigned line = 0;
+        char message[400];
+        va_list ap;
+        int n;
+
+        (void) key_origin(ini, key, &file, &line);
+        n = snprintf(message, sizeof(message), "%s: ", key);
+        va_start(ap, fmt);
+        (void) vsnprintf(message + n, sizeof(message) - n, fmt, ap);
+        va_end(ap);
+        on_diag(NULL, INI_ERROR, file, line, message);
+}
+
+/* The combinations the gevent engine does not serve, refused where the key is. */
+static int check_gevent(VassalConfig *c, const Ini *ini) {
+        int r = 0;
+
+        if (c->gevent > 0) {
+                const char *file = ini_path(ini) ?: "command line";
+                unsigned line = 0;
+                (void) key_origin(ini, "gevent", &file, &line);
+                free(c->gevent_origin);
+                c->gevent_origin = NULL;
+                if ((line > 0 ? asprintf(&c->gevent_origin, "%s:%u", file, line)
+                              : asprintf(&c->gevent_origin, "%s", file)) < 0) {
+                        c->gevent_origin = NULL;
+                        return log_oom();
+                }
+        }
+        if (c->gevent == 0) {
+                const char *keys[] = { "gevent-monkey-patch", "gevent-early-monkey-patch" };
+                for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                        const char *file;
+                        unsigned line;
+                        bool on = i == 0 ? c->gevent_monkey_patch : c->gevent_early_monkey_patch;
+                        if (on && key_origin(ini, keys[i], &file, &line)) {
+                                key_error(ini, keys[i], "needs 'gevent = N' (greenlets per "
+                                          "worker): without it nothing would use the patches");
+                                r = -EINVAL;
+                        }
+                }
+                return r;
+        }
+        /* One thread runs the hub and every greenlet: a second thread per worker would need a
+         * hub of its own and a share of the connections; processes scale instead. */
+        if (c->threads > 1) {
+                key_error(ini, "gevent", "not supported together with 'threads = %lld': one "
+                          "gevent worker serves its requests on one thread; use 'processes' "
+                          "for more workers", (long long) c->threads);
+                r = -EINVAL;
+        }
+        if (c->exec) {
+                key_error(ini, "gevent", "not supported with 'exec': there is no WSGI app to "
+                          "serve in greenlets");
+                r = -EINVAL;
+        }
+        return r;
+}
+
 int vassal_config_load(VassalConfig *c, const char *ini_spec, int argc, char **argv) {
         _cleanup_(ini_freep) Ini *ini = ini_new();
         char *positional[1];
@@ -272,6 +360,10 @@ int vassal_config_load(VassalConfig *c, const char *ini_spec, int argc, char **a
                 return -EINVAL;
         }
         r = conf_apply(vassal_options, ELEMENTSOF(vassal_options), c, ini, on_diag, NULL);
+        if (r < 0)
+                return r;
+
+        r = check_gevent(c, ini);
         if (r < 0)
                 return r;
 
@@ -348,6 +440,83 @@ int vassal_config_verify(const VassalConfig *c) {
                         credentials_done(&creds);
         }
         return r;
+}
+
+#ifndef PYTHON_EXECUTABLE
+#define PYTHON_EXECUTABLE "/usr/bin/python3"
+#endif
+
+/* Prints "Type: message" and exits 1 when gevent does not import; the sys.path entries to add
+ * come as arguments (-I: no environment, no user site, as the embedded interpreter). */
+static const char probe_code[] =
+        "import sys\n"
+        "sys.path[:0] = sys.argv[1:]\n"
+        "try:\n"
+        "    import gevent\n"
+        "except BaseException as e:\n"
+        "    print('%s: %s' % (type(e).__name__, e))\n"
+        "    sys.exit(1)\n";
+
+int vassal_config_probe(const VassalConfig *c) {
+        char exe[PATH_MAX], out[300] = "";
+        size_t n_path = 0;
+        int pipefd[2], status = 0;
+        pid_t pid;
+
+        if (c->gevent == 0)
+                return 0;
+        if (c->virtualenv)
+                (void) snprintf(exe, sizeof(exe), "%s/bin/python", c->virtualenv);
+        else
+                (void) snprintf(exe, sizeof(exe), "%s", PYTHON_EXECUTABLE);
+        for (char **p = c->pythonpath; p && *p; p++)
+                n_path++;
+        _cleanup_free_ char **argv = calloc(n_path + 5, sizeof(char *));
+        if (!argv)
+                return log_oom();
+        argv[0] = exe;
+        argv[1] = (char *) "-I";
+        argv[2] = (char *) "-c";
+        argv[3] = (char *) probe_code;
+        for (size_t i = 0; i < n_path; i++)
+                argv[4 + i] = c->pythonpath[i];
+
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return log_error_errno(errno, "pipe: %m");
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
+        posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+        int k = posix_spawn(&pid, exe, &fa, NULL, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        safe_close(pipefd[1]);
+        if (k == 0) {
+                size_t len = 0;
+                ssize_t m;
+                while (len < sizeof(out) - 1 &&
+                       (m = read(pipefd[0], out + len, sizeof(out) - 1 - len)) > 0)
+                        len += m;
+                out[len] = 0;
+                out[strcspn(out, "\n")] = 0;
+                while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                        ;
+        }
+        safe_close(pipefd[0]);
+        if (k == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                return 0;
+
+        char message[PATH_MAX + 512];
+        if (k != 0)
+                (void) snprintf(message, sizeof(message), "cannot run '%s' to check that gevent "
+                                "imports: %s", exe, strerror(k));
+        else
+                (void) snprintf(message, sizeof(message), "gevent does not import in '%s': %s "
+                                "(install python3-gevent, or gevent in the virtualenv)", exe,
+                                out[0] ? out : "it failed");
+        fprintf(stderr, "%s: gevent: %s\n", c->gevent_origin ?: "command line", message);
+        remember_error("%s: gevent: %s", c->gevent_origin ?: "command line", message);
+        return -EINVAL;
 }
 
 void vassal_config_help(void) {

@@ -21,6 +21,12 @@ typedef struct VassalConfig {
         int64_t reload_mercy;        /* seconds: graceful stop and reload bound */
         int64_t worker_reload_mercy; /* seconds: one worker's graceful exit */
         int64_t max_requests;
+        /* gevent (gevent.c): each worker serves up to this many connections at once, each in
+         * its own greenlet on one thread; 0: threads instead */
+        int64_t gevent;
+        bool gevent_monkey_patch;       /* gevent.monkey.patch_all() in each worker */
+        bool gevent_early_monkey_patch; /* the same before the app is imported */
+        char *gevent_origin;            /* "file:line" of the gevent key, for --check */
         char **touch_reload;       /* files whose touch reloads gracefully */
         char **touch_chain_reload; /* files whose touch chain-reloads */
 
@@ -99,6 +105,11 @@ int vassal_config_load(VassalConfig *c, const char *ini_spec, int argc, char **a
 
 /* Checks what the table cannot: an app to load, a socket to serve. Reported; -EINVAL. */
 int vassal_config_verify(const VassalConfig *c);
+
+/* What only running can tell, tried the cheap way for --check: with gevent, that the app's
+ * Python (the virtualenv's, else ours) imports gevent, with the configured pythonpath. Reported
+ * as "file:line: gevent: ..."; -EINVAL. Runs a Python process: not for every start. */
+int vassal_config_probe(const VassalConfig *c);
 
 /* The first error load or verify reported, as printed ("file:line: message"), or NULL: what a
  * vassal exiting EX_CONFIG tells its supervisor in STATUS=. */

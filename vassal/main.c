@@ -112,6 +112,10 @@ int main(int argc, char **argv) {
                         master_notify_error(vassal_config_error());
                 return EX_CONFIG;
         }
+        if (check && vassal_config_probe(&cfg) < 0) {
+                vassal_config_done(&cfg);
+                return EX_CONFIG;
+        }
         if (check) {
                 printf("%s: OK\n", cfg.ini_path ?: "command line");
                 vassal_config_done(&cfg);

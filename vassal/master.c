@@ -334,8 +334,9 @@ static int on_ready(sd_event_source *src, int fd, uint32_t revents, void *userda
                         old_stop(&m->old[i]);
         if (!m->notified_ready && ready == m->n_slots) {
                 m->notified_ready = true;
-                log_notice("ready: %zu worker(s) x %lld thread(s)", m->n_slots,
-                           (long long) m->cfg->threads);
+                log_notice("ready: %zu worker(s) x %lld %s", m->n_slots,
+                           (long long) (m->cfg->gevent ?: m->cfg->threads),
+                           m->cfg->gevent ? "greenlet(s)" : "thread(s)");
                 (void) sd_notifyf(0, "READY=1\nSTATUS=%zu workers ready\nMAINPID=%d", m->n_slots,
                                   (int) getpid());
                 daemon_ready();
@@ -888,7 +889,8 @@ int master_run(VassalConfig *cfg) {
 
         /* Before any fork: every worker inherits it. */
         r = scoreboard_new(cfg->exec ? 1 : (size_t) cfg->processes,
-                           cfg->exec ? 0 : (size_t) cfg->threads, &m.scoreboard);
+                           cfg->exec ? 0 : (size_t) (cfg->gevent ?: cfg->threads),
+                           &m.scoreboard);
         if (r < 0) {
                 log_error_errno(r, "Failed to map the scoreboard: %m");
                 goto finish;

@@ -253,8 +253,17 @@ int request_from_uwsgi(Request *r, const UwsgiPacket *p, const ConnInfo *ci) {
 
 /* ---- socket I/O with a timeout ---- */
 
+static RequestWaitFunc wait_hook;
+
+void request_set_wait(RequestWaitFunc fn) {
+        wait_hook = fn;
+}
+
 static int wait_fd(int fd, short events, int timeout_ms) {
         struct pollfd p = { .fd = fd, .events = events };
+
+        if (wait_hook)
+                return wait_hook(fd, events, timeout_ms);
         for (;;) {
                 int n = poll(&p, 1, timeout_ms);
                 if (n > 0)

@@ -91,6 +91,13 @@ typedef struct Request {
         uint64_t bytes_sent; /* body bytes */
 } Request;
 
+/* How a request waits for its socket: poll(2) on the calling thread unless a hook is set. The
+ * gevent engine sets one per worker process that yields to its hub instead, so one thread
+ * serves many requests. events is POLLIN or POLLOUT; returns 0 when ready, -ETIMEDOUT after
+ * timeout_ms (< 0: never), or -errno. Called without the GIL. */
+typedef int (*RequestWaitFunc)(int fd, short events, int timeout_ms);
+void request_set_wait(RequestWaitFunc fn);
+
 /* Prepares r for a new request on fd. Keeps r->headers' allocation. */
 void request_reset(Request *r, int fd, SocketProto proto, ConnBuffer *in, int timeout_ms);
 void request_done(Request *r); /* frees what request_reset's users allocated, keeps r reusable */

@@ -18,6 +18,7 @@
 #include <systemd/sd-event.h>
 #include <time.h>
 
+#include "gevent.h"
 #include "guard.h"
 #include "http.h"
 #include "log.h"
@@ -663,6 +664,9 @@ int worker_run(const WorkerArgs *a) {
         };
         char name[32];
         int r;
+
+        if (a->cfg->gevent > 0)
+                return gevent_worker_run(a); /* greenlets instead of threads (gevent.c) */
 
         snprintf(name, sizeof(name), "worker %d", a->id);
         log_set_prefix(name);

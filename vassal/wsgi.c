@@ -662,11 +662,43 @@ finish:
         return mod;
 }
 
+/* gevent = N: gevent must import (a clear EX_CONFIG now, not a worker failing later), and with
+ * gevent-early-monkey-patch it patches the stdlib before the app imports it. */
+static int prepare_gevent(const VassalConfig *c) {
+        const char *code = c->gevent_early_monkey_patch
+                                   ? "from gevent import monkey\nmonkey.patch_all()\n"
+                                   : "import gevent\n";
+        PyObject *globals = PyDict_New(), *res = NULL;
+
+        if (globals && PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) == 0)
+                res = PyRun_String(code, Py_file_input, globals, globals);
+        Py_XDECREF(globals);
+        if (!res) {
+                char exc[400] = "";
+                if (PyErr_Occurred()) {
+                        exception_line(exc, sizeof(exc));
+                        PyErr_Clear();
+                }
+                return wsgi_fail(ENOENT, "gevent = %lld: %s gevent failed: %s (install "
+                                 "python3-gevent, or gevent in the virtualenv)",
+                                 (long long) c->gevent,
+                                 c->gevent_early_monkey_patch ? "monkey-patching with" :
+                                                                "importing", exc);
+        }
+        Py_DECREF(res);
+        return 0;
+}
+
 int wsgi_load_app(const VassalConfig *c) {
         _cleanup_free_ char *modname = NULL;
         const char *callable = c->callable ?: "application";
         PyObject *mod;
 
+        if (c->gevent > 0) {
+                int r = prepare_gevent(c);
+                if (r < 0)
+                        return r;
+        }
         if (c->module) {
                 modname = strdup(c->module);
                 if (!modname)

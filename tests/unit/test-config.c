@@ -158,6 +158,9 @@ static void test_defaults_follow_uwsgi(void **state) {
         assert_int_equal(c->reload_mercy, 60);
         assert_int_equal(c->worker_reload_mercy, 60);
         assert_int_equal(c->max_requests, 0);
+        assert_int_equal(c->gevent, 0);
+        assert_false(c->gevent_monkey_patch);
+        assert_false(c->gevent_early_monkey_patch);
         assert_null(c->http_sockets);
         assert_null(c->uwsgi_sockets);
         assert_int_equal(c->chmod_socket, -1);
@@ -417,6 +420,60 @@ static void test_bad_value_is_reported_with_file_and_line(void **state) {
         assert_int_equal(f->c.processes, 1);
 }
 
+static void test_gevent_keys_are_loaded(void **state) {
+        Fixture *f = *state;
+
+        write_ini(f, "app.ini", "[uwsgi]\ngevent = 3000\ngevent-monkey-patch = true\n"
+                                "gevent-early-monkey-patch = 1\nprocesses = 2\n");
+        assert_int_equal(load(f, f->path, NULL), 0);
+        assert_int_equal(f->c.gevent, 3000);
+        assert_true(f->c.gevent_monkey_patch);
+        assert_true(f->c.gevent_early_monkey_patch);
+        assert_int_equal(f->c.processes, 2);
+        assert_string_equal(f->err, "");
+}
+
+static void test_gevent_with_threads_is_refused_at_the_gevent_line(void **state) {
+        Fixture *f = *state;
+
+        write_ini(f, "app.ini", "[uwsgi]\nthreads = 8\n\ngevent = 100\n");
+        assert_int_equal(load(f, f->path, NULL), -EINVAL);
+        assert_err_at(f, "%s:4: gevent: not supported together with 'threads = 8': one gevent "
+                      "worker serves its requests on one thread; use 'processes' for more "
+                      "workers\n", f->path);
+        assert_non_null(vassal_config_error());
+}
+
+static void test_gevent_from_the_command_line_cites_it(void **state) {
+        Fixture *f = *state;
+
+        assert_int_equal(load(f, NULL, "--gevent", "10", "--threads", "2", NULL), -EINVAL);
+        assert_err_at(f, "command line: gevent: not supported together with 'threads = 2': one "
+                      "gevent worker serves its requests on one thread; use 'processes' for "
+                      "more workers\n");
+}
+
+static void test_monkey_patch_without_gevent_is_refused(void **state) {
+        Fixture *f = *state;
+
+        write_ini(f, "app.ini", "[uwsgi]\ngevent-early-monkey-patch = true\n");
+        assert_int_equal(load(f, f->path, NULL), -EINVAL);
+        assert_err_at(f, "%s:2: gevent-early-monkey-patch: needs 'gevent = N' (greenlets per "
+                      "worker): without it nothing would use the patches\n", f->path);
+        /* Off is fine without gevent. */
+        write_ini(f, "off.ini", "[uwsgi]\ngevent-monkey-patch = false\ngevent = 0\n");
+        assert_int_equal(load(f, f->path, NULL), 0);
+}
+
+static void test_gevent_with_exec_is_refused(void **state) {
+        Fixture *f = *state;
+
+        write_ini(f, "app.ini", "[uwsgi]\nexec = /bin/true\ngevent = 5\n");
+        assert_int_equal(load(f, f->path, NULL), -EINVAL);
+        assert_err_at(f, "%s:3: gevent: not supported with 'exec': there is no WSGI app to "
+                      "serve in greenlets\n", f->path);
+}
+
 static void test_every_bad_value_is_reported(void **state) {
         Fixture *f = *state;
 
@@ -589,6 +646,11 @@ int main(void) {
                 T(test_command_line_overrides_the_ini),
                 T(test_bad_value_is_reported_with_file_and_line),
                 T(test_every_bad_value_is_reported),
+                T(test_gevent_keys_are_loaded),
+                T(test_gevent_with_threads_is_refused_at_the_gevent_line),
+                T(test_gevent_from_the_command_line_cites_it),
+                T(test_monkey_patch_without_gevent_is_refused),
+                T(test_gevent_with_exec_is_refused),
                 T(test_bad_command_line_value_cites_the_command_line),
                 T(test_missing_ini_is_an_error),
                 T(test_unknown_and_future_keys_only_warn),
