@@ -98,6 +98,8 @@ struct Worker {
         Conn *conns;
         atomic_uint n_conns;
         atomic_bool stopping;
+        pthread_mutex_t accept_lock; /* guards listening and the listeners' epoll entries */
+        bool listening;              /* the listeners are in the epoll set */
         atomic_bool paused; /* listeners out of the epoll set after EMFILE */
         _Atomic int64_t paused_at;
         atomic_uint_fast64_t requests;
@@ -114,20 +116,57 @@ static int64_t now_ms(void) {
         return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void listeners_arm(Worker *w, bool on) {
-        for (size_t i = 0; i < w->n_refs; i++) {
-                if (on) {
-                        /* EPOLLEXCLUSIVE: a new connection wakes one idle worker process, not
-                         * all of them; busy processes are skipped by the kernel. */
-                        struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE,
-                                                  .data.ptr = &w->refs[i] };
-                        if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->refs[i].l->fd, &ev) < 0 &&
-                            errno != EEXIST)
-                                log_warning_errno(errno, "Failed to watch '%s': %m",
-                                                  w->refs[i].l->address);
-                } else
-                        (void) epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->refs[i].l->fd, NULL);
+/* Connections spread over the worker processes.
+ *
+ * Every worker has each listener in its epoll set with EPOLLEXCLUSIVE: a new connection wakes
+ * one epoll set, not all (no thundering herd), and the kernel skips a set none of whose
+ * threads waits in epoll_wait (a worker with every thread busy is passed over). But it walks
+ * the listener's wait queue from its head, in the order the sets were added, and wakes the
+ * first with a waiter: with many threads per process that is always the same worker, which
+ * then takes every connection while the others idle. So after each accept the worker takes
+ * the listener out of its set and adds it back, which moves its entry to the tail of the
+ * queue: the next connection wakes the next worker, round robin, and a worker with no idle
+ * thread is still skipped. N requests at once land N/P on each of P workers.
+ *
+ * Why not the others: SO_REUSEPORT (one socket per worker) hashes connections to sockets
+ * whatever their load, and a socket closed by a worker that stops drops the connections in
+ * its queue; it would also change what LISTEN_FDS and a blue-green reload hand over (one
+ * socket, held by the master and the emperor, so a reload never refuses a connection). An
+ * accept mutex (nginx's old accept_mutex) serializes accepting and adds a delay. The price
+ * here is two epoll_ctl calls per accepted connection, nothing per keep-alive request; with
+ * one process there is no one to rotate with, and nothing is done. */
+static void listener_watch(Worker *w, ListenerRef *lr) {
+        struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = lr };
+        if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, lr->l->fd, &ev) < 0 && errno != EEXIST)
+                log_warning_errno(errno, "Failed to watch '%s': %m", lr->l->address);
+}
+
+/* Puts the listeners in the epoll set, or takes them out while paused (EMFILE) or stopping.
+ * Callable from any thread. */
+static void listeners_update(Worker *w) {
+        pthread_mutex_lock(&w->accept_lock);
+        bool on = !atomic_load(&w->paused) && !atomic_load(&w->stopping);
+        if (on != w->listening) {
+                for (size_t i = 0; i < w->n_refs; i++)
+                        if (on)
+                                listener_watch(w, &w->refs[i]);
+                        else
+                                (void) epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->refs[i].l->fd, NULL);
+                w->listening = on;
         }
+        pthread_mutex_unlock(&w->accept_lock);
+}
+
+/* After an accept: to the back of the listener's queue of workers (see above). */
+static void listener_rotate(Worker *w, ListenerRef *lr) {
+        if (w->cfg->processes < 2)
+                return;
+        pthread_mutex_lock(&w->accept_lock);
+        if (w->listening) {
+                (void) epoll_ctl(w->epfd, EPOLL_CTL_DEL, lr->l->fd, NULL);
+                listener_watch(w, lr);
+        }
+        pthread_mutex_unlock(&w->accept_lock);
 }
 
 static void worker_signal_done(Worker *w) {
@@ -142,8 +181,7 @@ static void worker_begin_stop(Worker *w, const char *why) {
                 return;
         log_info("worker %d stopping (%s), %u connection(s) open", w->id, why,
                  atomic_load(&w->n_conns));
-        if (!atomic_load(&w->paused))
-                listeners_arm(w, false);
+        listeners_update(w);
 
         /* Idle keep-alive connections are closed, but one that was busy a moment ago likely
          * has its next request on the way: closing it now would reset that request. It gets
@@ -461,13 +499,14 @@ static void on_listener(ThreadCtx *t, ListenerRef *lr) {
                          * rather than spinning on a listener that stays readable. */
                         if (!atomic_exchange(&w->paused, true)) {
                                 atomic_store(&w->paused_at, now_ms());
-                                listeners_arm(w, false);
+                                listeners_update(w);
                                 log_warning_errno(errno, "worker %d: accept: %m, pausing for 1 s",
                                                   w->id);
                         }
                 }
                 return; /* EAGAIN: another thread or process took it */
         }
+        listener_rotate(w, lr);
         if (!lr->l->tcp)
                 peer.ss_family = AF_UNIX;
         Conn *c = conn_new(w, fd, lr, &peer);
@@ -584,7 +623,7 @@ static int on_sweep(sd_event_source *s, uint64_t usec, void *userdata) {
         if (atomic_load(&w->paused) && !atomic_load(&w->stopping) &&
             now - atomic_load(&w->paused_at) >= 1000) {
                 atomic_store(&w->paused, false);
-                listeners_arm(w, true);
+                listeners_update(w);
         }
         /* While stopping, idle connections are closed within STOP_IDLE_MS: look more often. */
         int r = sd_event_source_set_time(s, usec + (stopping ? 100000 : 1000000));
@@ -684,6 +723,7 @@ int worker_run(const WorkerArgs *a) {
         wsgi_release_main();
 
         pthread_mutex_init(&w.lock, NULL);
+        pthread_mutex_init(&w.accept_lock, NULL);
         pthread_cond_init(&w.started_cond, NULL);
         w.epfd = epoll_create1(EPOLL_CLOEXEC);
         w.done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -712,7 +752,7 @@ int worker_run(const WorkerArgs *a) {
         if (r < 0)
                 return log_error_errno(r, "sd-event: %m"), 1;
 
-        listeners_arm(&w, true);
+        listeners_update(&w);
         r = worker_start_threads(&w);
         if (r < 0)
                 return 1;
