@@ -266,6 +266,16 @@ static int wait_fd(int fd, short events, int timeout_ms) {
         }
 }
 
+/* Waits for the request's socket, telling r->on_wait before and after. */
+static int wait_client(Request *r, short events) {
+        if (r->on_wait)
+                r->on_wait(r->on_wait_userdata, true);
+        int k = wait_fd(r->fd, events, r->timeout_ms);
+        if (r->on_wait)
+                r->on_wait(r->on_wait_userdata, false);
+        return k;
+}
+
 /* Receives at least one byte. The client closing mid-body is -ECONNRESET. */
 static ssize_t sock_recv(Request *r, char *buf, size_t size) {
         for (;;) {
@@ -278,7 +288,7 @@ static ssize_t sock_recv(Request *r, char *buf, size_t size) {
                         continue;
                 if (errno != EAGAIN)
                         return -errno;
-                int k = wait_fd(r->fd, POLLIN, r->timeout_ms);
+                int k = wait_client(r, POLLIN);
                 if (k < 0)
                         return k;
         }
@@ -297,7 +307,7 @@ static int send_all(Request *r, struct iovec *iov, int n) {
                                 r->failed = true;
                                 return -errno;
                         }
-                        int q = wait_fd(r->fd, POLLOUT, r->timeout_ms);
+                        int q = wait_client(r, POLLOUT);
                         if (q < 0) {
                                 r->failed = true;
                                 return q;
@@ -793,7 +803,7 @@ int response_sendfile(Request *r, int fd, off_t offset, uint64_t count) {
                         if (errno == EINTR)
                                 continue;
                         if (errno == EAGAIN) {
-                                k = wait_fd(r->fd, POLLOUT, r->timeout_ms);
+                                k = wait_client(r, POLLOUT);
                                 if (k < 0) {
                                         r->failed = true;
                                         return k;

@@ -5,8 +5,11 @@
  * reader behind wsgi.input, and the response writer behind start_response/write/iteration.
  * HTTP/1.1 and the uwsgi protocol fill it differently (worker.c); wsgi.c only uses this API.
  *
- * Every function that touches the socket may block up to socket-timeout (poll): callers in
- * wsgi.c release the GIL around them. */
+ * Every function that touches the socket may block up to socket-timeout (poll). The socket is
+ * non-blocking and every call tries it first; only when the client is not ready does it wait,
+ * and it calls r->on_wait around the wait, so wsgi.c keeps the GIL for what completes at once
+ * (a body already received, a response that fits the socket buffer) and lets go of it only
+ * to wait. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -54,6 +57,9 @@ typedef struct Request {
         bool keep_alive; /* the connection may serve another request afterwards */
         bool http10;     /* HTTP/1.0 client: no chunked responses */
         bool head;       /* HEAD: no body is sent */
+        /* Called with true before a wait for the client and with false after it; NULL: none. */
+        void (*on_wait)(void *userdata, bool begin);
+        void *on_wait_userdata;
 
         RequestVar vars[REQUEST_MAX_VARS];
         size_t n_vars;

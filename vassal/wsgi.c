@@ -90,13 +90,10 @@ static PyObject *input_error(Input *in, ssize_t n) {
         }
 }
 
-/* Reads up to size body bytes into buf, without the GIL. */
+/* Reads up to size body bytes into buf. The GIL is let go of only if the client has to be
+ * waited for (the request's on_wait): a body already received is copied at once. */
 static ssize_t input_raw(Input *in, char *buf, size_t size) {
-        ssize_t n;
-        Py_BEGIN_ALLOW_THREADS
-        n = request_read_body(in->req, buf, size);
-        Py_END_ALLOW_THREADS
-        return n;
+        return request_read_body(in->req, buf, size);
 }
 
 static bool input_check(Input *in) {
@@ -439,12 +436,10 @@ static PyObject *responder_start_response(Responder *self, PyObject *args) {
         return PyObject_GetAttrString((PyObject *) self, "write");
 }
 
+/* Sends with the GIL held: the socket is non-blocking, and the GIL is let go of only to wait
+ * for a client that does not take the bytes (the request's on_wait). */
 static int send_iov(Request *req, const struct iovec *iov, int n) {
-        int k;
-        Py_BEGIN_ALLOW_THREADS
-        k = response_write(req, iov, n);
-        Py_END_ALLOW_THREADS
-        return k;
+        return response_write(req, iov, n);
 }
 
 static PyObject *responder_write(Responder *self, PyObject *data) {
@@ -845,6 +840,16 @@ void wsgi_thread_free(WsgiThread *t) {
         free(t);
 }
 
+/* The request's on_wait while the app runs: this thread holds the GIL, and lets go of it while
+ * it waits for the client. */
+static void on_client_wait(void *userdata, bool begin) {
+        WsgiThread *t = userdata;
+        if (begin)
+                t->ts = PyEval_SaveThread();
+        else
+                PyEval_RestoreThread(t->ts);
+}
+
 static PyObject *latin1(const char *s, size_t n) {
         return PyUnicode_DecodeLatin1(s, n, NULL);
 }
@@ -897,9 +902,7 @@ static void fail_response(Request *r) {
                 status = 400;
                 break;
         }
-        Py_BEGIN_ALLOW_THREADS
         response_error(r, status);
-        Py_END_ALLOW_THREADS
 }
 
 /* Serves a file_wrapper over a real file with sendfile(2). Returns 1 when done that way, 0 when
@@ -936,9 +939,13 @@ static int try_sendfile(Request *r, PyObject *result) {
         uint64_t count = st.st_size - offset;
         if (r->content_length < 0)
                 (void) response_set_length(r, count);
+        /* Without the GIL all along: the file may have to come from the disk. */
+        void (*on_wait)(void *, bool) = r->on_wait;
+        r->on_wait = NULL;
         Py_BEGIN_ALLOW_THREADS
         (void) response_sendfile(r, fd, offset, count);
         Py_END_ALLOW_THREADS
+        r->on_wait = on_wait;
         return 1;
 }
 
@@ -1025,10 +1032,18 @@ int wsgi_handle(WsgiThread *t, Request *r, bool *ret_exception) {
         int k;
 
         PyEval_RestoreThread(t->ts);
+        /* From here the GIL is held until the response is out, and let go of only to wait for
+         * the client: with thousands of threads, every release is a hand-off through the GIL's
+         * queue (a futex wake and a wait behind the others), so the common request (its body
+         * received with its head, its response fitting the socket buffer) takes the GIL once,
+         * plus whatever the app itself waits for. */
+        r->on_wait = on_client_wait;
+        r->on_wait_userdata = t;
 
         Input *input = PyObject_New(Input, &InputType);
         if (!input) {
                 PyErr_Print();
+                r->on_wait = NULL;
                 t->ts = PyEval_SaveThread();
                 response_error(r, 500);
                 *ret_exception = true;
@@ -1073,16 +1088,14 @@ int wsgi_handle(WsgiThread *t, Request *r, bool *ret_exception) {
 done:
         if (failed)
                 fail_response(r);
-        else {
-                Py_BEGIN_ALLOW_THREADS
+        else
                 (void) response_finish(r);
-                Py_END_ALLOW_THREADS
-        }
         Py_XDECREF(result);
         Py_XDECREF(env);
         input->req = NULL;
         Py_DECREF(input);
         t->responder->req = NULL;
+        r->on_wait = NULL;
         t->ts = PyEval_SaveThread();
         *ret_exception = failed;
         return 0;
