@@ -103,6 +103,7 @@ struct Worker {
         atomic_bool paused; /* listeners out of the epoll set after EMFILE */
         _Atomic int64_t paused_at;
         atomic_uint_fast64_t requests;
+        atomic_int idle_threads; /* threads in epoll_wait: none means connections may wait */
         int timeout_ms;
 };
 
@@ -445,8 +446,20 @@ static void conn_run(ThreadCtx *t, Conn *c) {
                         int k = conn_process(t, c);
                         if (k < 0)
                                 break;
-                        if (k > 0)
-                                continue;
+                        if (k > 0 && c->in.end > c->in.start)
+                                continue; /* pipelined: the next request is here already */
+                        /* Fair keep-alive: a connection that was just served goes to the back
+                         * of the line when others may be waiting (no thread of ours is idle
+                         * to take them), rather than this thread serving it again at once:
+                         * re-armed, it is queued behind the connections already ready in the
+                         * epoll set. With a thread idle, nothing waits, and reading on saves
+                         * the round trip through epoll. */
+                        if (k > 0 && atomic_load(&w->idle_threads) == 0) {
+                                c->in.start = c->in.end = 0;
+                                if (conn_wait(w, c))
+                                        return;
+                                break;
+                        }
                 }
         read_more:
                 if (c->in.start == c->in.end)
@@ -548,7 +561,9 @@ static void *thread_main(void *arg) {
         int max = w->cfg->threads == 1 ? (int) ELEMENTSOF(evs) : 1;
 
         for (;;) {
+                atomic_fetch_add(&w->idle_threads, 1);
                 int n = epoll_wait(w->epfd, evs, max, -1);
+                atomic_fetch_sub(&w->idle_threads, 1);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
