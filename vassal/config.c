@@ -91,6 +91,12 @@ static const ConfOption vassal_options[] = {
         { "http-timeout", CONF_INT, F(socket_timeout), 1, 3600, NULL, "alias of socket-timeout" },
         { "keepalive-timeout", CONF_INT, F(keepalive_timeout), 1, 3600, NULL,
           "seconds an idle keep-alive connection is kept open" },
+        { "header-timeout", CONF_INT, F(header_timeout), 1, 3600, NULL,
+          "seconds the whole request head may take to arrive (408)" },
+        { "body-timeout", CONF_INT, F(body_timeout), 1, 86400, NULL,
+          "seconds a request body may take, plus one per body-min-rate bytes received (408)" },
+        { "body-min-rate", CONF_SIZE, F(body_min_rate), 0, 0, NULL,
+          "bytes per second a request body must average past body-timeout; 0: no limit" },
 
         { "module", CONF_STRING, F(module), 0, 0, NULL, "WSGI module, pkg.mod[:callable]" },
         { "wsgi", CONF_STRING, F(module), 0, 0, NULL, "same as module" },
@@ -210,6 +216,9 @@ void vassal_config_init(VassalConfig *c) {
                 .buffer_size = 8192,
                 .socket_timeout = 4,
                 .keepalive_timeout = 30,
+                .header_timeout = 10,
+                .body_timeout = 10,
+                .body_min_rate = 1024,
                 .stats_interval = -1, /* unset: see vassal_config_load() */
         };
         first_error[0] = 0;

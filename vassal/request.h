@@ -74,6 +74,11 @@ typedef struct Request {
         uint64_t body_left;   /* BODY_LENGTH: bytes still on the wire; MEMORY/FILE: unread */
         uint64_t body_read;   /* bytes handed to the app so far */
         uint64_t limit_post;  /* 0: none */
+        /* Slow bodies: the body may take body_timeout_ms from its first read, plus a second
+         * per body_min_rate bytes received, or reading it fails with -ETIMEDOUT (408). */
+        int64_t body_timeout_ms; /* 0: only timeout_ms, per wait */
+        uint64_t body_min_rate;
+        int64_t body_started;    /* ms, CLOCK_MONOTONIC: the first wait for body bytes */
         HttpChunked chunked;
         bool body_done;
         int body_errno; /* why the body could not be read (errno): the connection closes */

@@ -12,6 +12,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sysexits.h>
@@ -54,6 +55,7 @@ typedef struct Conn {
         ConnInfo info;
         _Atomic int state;
         _Atomic int64_t last_active; /* ms, CLOCK_MONOTONIC */
+        _Atomic int64_t head_since;  /* ms: the first byte of the head still being read */
         _Atomic bool timed_out;      /* the sweep shut its read side down */
         bool registered;             /* added to the epoll set once */
         struct Conn *prev, *next;
@@ -383,6 +385,8 @@ static int conn_process(ThreadCtx *t, Conn *c) {
 
         request_reset(r, c->fd, c->lr->l->proto, &c->in, w->timeout_ms);
         r->limit_post = w->cfg->limit_post;
+        r->body_timeout_ms = w->cfg->body_timeout * 1000;
+        r->body_min_rate = w->cfg->body_min_rate;
 
         if (c->lr->l->proto == SOCKET_HTTP) {
                 k = http_request_parse(data, avail, &t->http);
@@ -446,8 +450,11 @@ static void conn_run(ThreadCtx *t, Conn *c) {
                         int k = conn_process(t, c);
                         if (k < 0)
                                 break;
-                        if (k > 0 && c->in.end > c->in.start)
-                                continue; /* pipelined: the next request is here already */
+                        if (k > 0 && c->in.end > c->in.start) {
+                                /* Pipelined: the next request is here already. */
+                                atomic_store(&c->head_since, now_ms());
+                                continue;
+                        }
                         /* Fair keep-alive: a connection that was just served goes to the back
                          * of the line when others may be waiting (no thread of ours is idle
                          * to take them), rather than this thread serving it again at once:
@@ -473,8 +480,11 @@ static void conn_run(ThreadCtx *t, Conn *c) {
                 ssize_t n = recv(c->fd, c->in.data + c->in.end, c->in.size - c->in.end, 0);
                 if (n > 0) {
                         char *fresh = c->in.data + c->in.end;
+                        int64_t now = now_ms();
+                        if (c->in.end == c->in.start)
+                                atomic_store(&c->head_since, now); /* a new request's head */
                         c->in.end += n;
-                        atomic_store(&c->last_active, now_ms());
+                        atomic_store(&c->last_active, now);
                         /* A head can only complete (or fail) at a line end, and the parser
                          * judges every prefix the same way: without a new '\n' there is
                          * nothing to re-parse, which keeps a byte-at-a-time client linear. */
@@ -629,7 +639,11 @@ static int on_sweep(sd_event_source *s, uint64_t usec, void *userdata) {
                                 1000;
                 if (!partial && stopping)
                         limit = STOP_IDLE_MS;
-                if (now - atomic_load(&c->last_active) > limit &&
+                /* A head gets header-timeout as a whole, however steadily its bytes trickle
+                 * in (each of them would restart socket-timeout). */
+                bool late = partial &&
+                            now - atomic_load(&c->head_since) > w->cfg->header_timeout * 1000;
+                if ((late || now - atomic_load(&c->last_active) > limit) &&
                     !atomic_exchange(&c->timed_out, true))
                         (void) shutdown(c->fd, SHUT_RD);
         }
@@ -703,6 +717,24 @@ static int worker_listener_refs(Worker *w, ListenerSet *ls) {
         return 0;
 }
 
+/* A worker holds a descriptor per connection, and idle keep-alive connections cost no thread:
+ * thousands of them are fine, but systemd and login shells start us with a soft limit of 1024
+ * (the hard one is far higher). Out of descriptors, a worker stops accepting, and a new client
+ * would wait behind idle ones; so the soft limit goes up to the hard one, as nginx's
+ * worker_rlimit_nofile would. */
+static void raise_fd_limit(void) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+                return;
+        rlim_t was = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                log_debug_errno(errno, "Failed to raise the descriptor limit: %m, ignoring");
+        else
+                log_debug("descriptor limit raised from %llu to %llu", (unsigned long long) was,
+                          (unsigned long long) rl.rlim_cur);
+}
+
 int worker_run(const WorkerArgs *a) {
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         Worker w = {
@@ -720,6 +752,7 @@ int worker_run(const WorkerArgs *a) {
 
         snprintf(name, sizeof(name), "worker %d", a->id);
         log_set_prefix(name);
+        raise_fd_limit();
         /* The master's death stops us gracefully; we never outlive it. */
         (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
         (void) prctl(PR_SET_NAME, name);
