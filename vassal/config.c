@@ -98,6 +98,8 @@ static const ConfOption vassal_options[] = {
         { "body-min-rate", CONF_SIZE, F(body_min_rate), 0, 0, NULL,
           "bytes per second a request body must average past body-timeout; 0: no limit" },
 
+        { "switch-interval", CONF_INT, F(switch_interval), 0, 1000, NULL,
+          "milliseconds between GIL hand-offs (sys.setswitchinterval); 0: from threads" },
         { "module", CONF_STRING, F(module), 0, 0, NULL, "WSGI module, pkg.mod[:callable]" },
         { "wsgi", CONF_STRING, F(module), 0, 0, NULL, "same as module" },
         { "wsgi-file", CONF_STRING, F(wsgi_file), 0, 0, NULL, "load the app from this file" },

@@ -40,6 +40,7 @@ typedef struct VassalConfig {
         uint64_t body_min_rate;     /* bytes/s a body must average past that; 0: no limit */
 
         /* Python */
+        int64_t switch_interval; /* ms, sys.setswitchinterval(); 0: from the thread count */
         char *module;
         char *wsgi_file;
         char *callable;
