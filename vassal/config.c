@@ -100,6 +100,8 @@ static const ConfOption vassal_options[] = {
 
         { "switch-interval", CONF_INT, F(switch_interval), 0, 1000, NULL,
           "milliseconds between GIL hand-offs (sys.setswitchinterval); 0: from threads" },
+        { "gc-freeze", CONF_BOOL, F(gc_freeze), 0, 0, NULL,
+          "move what the app made at import out of the garbage collector's way (default true)" },
         { "module", CONF_STRING, F(module), 0, 0, NULL, "WSGI module, pkg.mod[:callable]" },
         { "wsgi", CONF_STRING, F(module), 0, 0, NULL, "same as module" },
         { "wsgi-file", CONF_STRING, F(wsgi_file), 0, 0, NULL, "load the app from this file" },
@@ -218,6 +220,7 @@ void vassal_config_init(VassalConfig *c) {
                 .buffer_size = 8192,
                 .socket_timeout = 4,
                 .keepalive_timeout = 30,
+                .gc_freeze = true,
                 .header_timeout = 10,
                 .body_timeout = 10,
                 .body_min_rate = 1024,

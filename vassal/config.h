@@ -41,6 +41,7 @@ typedef struct VassalConfig {
 
         /* Python */
         int64_t switch_interval; /* ms, sys.setswitchinterval(); 0: from the thread count */
+        bool gc_freeze;          /* gc.freeze() once the app is imported */
         char *module;
         char *wsgi_file;
         char *callable;

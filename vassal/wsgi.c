@@ -685,6 +685,27 @@ finish:
         return mod;
 }
 
+/* gc-freeze: once the app is imported, its garbage is collected and every object left (the
+ * modules, the framework, the app: a Flask app is about 100k objects) moves to the permanent
+ * generation, which the collector never walks again. Otherwise every full collection in a
+ * worker walks them all with the GIL held, and every request of the worker waits: under wrk,
+ * Flask's p99 was 120-220 ms with it, 21 ms without (uWSGI: 37 ms). The pages those objects
+ * live on also stay shared with the master after fork (a walk writes to each object's header).
+ * Frozen objects are never freed, which is what import-time objects are for anyway. */
+static void gc_freeze(void) {
+        PyObject *gc = PyImport_ImportModule("gc");
+        PyObject *res = gc ? PyObject_CallMethod(gc, "collect", NULL) : NULL;
+        Py_XDECREF(res);
+        res = res ? PyObject_CallMethod(gc, "freeze", NULL) : NULL;
+        Py_XDECREF(gc);
+        if (!res) {
+                PyErr_Print();
+                log_warning("Failed to freeze the app's objects (gc.freeze()), ignoring");
+                return;
+        }
+        Py_DECREF(res);
+}
+
 int wsgi_load_app(const VassalConfig *c) {
         _cleanup_free_ char *modname = NULL;
         const char *callable = c->callable ?: "application";
@@ -721,6 +742,8 @@ int wsgi_load_app(const VassalConfig *c) {
                 return wsgi_fail(ENOENT, "The app '%s' has no callable '%s'", what,
                                        callable);
         }
+        if (c->gc_freeze)
+                gc_freeze();
         wsgi_ready = true;
         log_info("app '%s' loaded (callable '%s')", what, callable);
         return 0;

@@ -18,7 +18,20 @@ start_vassal one --http-socket 127.0.0.1:$P --wsgi-file "$APPS/testapp.py" --pro
         --threads 1 --disable-logging
 wait_ready one http://127.0.0.1:$P/
 rss1=$(rss_of_workers "$one_pid")
+info=$(curl -s http://127.0.0.1:$P/pyinfo)
+python3 -c 'import json, sys; i = json.loads(sys.argv[1]); sys.exit(not (i["frozen"] > 1000 and abs(i["switch_interval"] - 0.005) < 1e-6))' "$info" ||
+        fail "1 thread: want the app's objects frozen and Python's 5 ms switch interval: $info"
+ok "1 thread: the app's objects are frozen (gc-freeze), the switch interval is 5 ms ($info)"
 stop_pid "$one_pid"
+P=$(free_port)
+start_vassal nofreeze --http-socket 127.0.0.1:$P --wsgi-file "$APPS/testapp.py" --processes 1 \
+        --threads 2 --disable-logging --gc-freeze false --switch-interval 20
+wait_ready nofreeze http://127.0.0.1:$P/
+info=$(curl -s http://127.0.0.1:$P/pyinfo)
+python3 -c 'import json, sys; i = json.loads(sys.argv[1]); sys.exit(not (i["frozen"] == 0 and abs(i["switch_interval"] - 0.02) < 1e-6))' "$info" ||
+        fail "gc-freeze false, switch-interval 20: $info"
+ok "gc-freeze = false freezes nothing, switch-interval = 20 gives 20 ms"
+stop_pid "$nofreeze_pid"
 
 P=$(free_port) SP=$(free_port)
 start_vassal big --http-socket 127.0.0.1:$P --wsgi-file "$APPS/testapp.py" --processes 2 \
@@ -27,6 +40,10 @@ start_vassal big --http-socket 127.0.0.1:$P --wsgi-file "$APPS/testapp.py" --pro
 wait_until 60 http_ok http://127.0.0.1:$P/ || fail "2 x 3000 threads did not come up"
 wait_until 30 grep -q "ready: 2 worker(s) x 3000 thread(s)" "$T/big.log" || fail "not ready"
 ok "2 processes x 3000 threads up"
+info=$(curl -s http://127.0.0.1:$P/pyinfo)
+python3 -c 'import json, sys; sys.exit(abs(json.loads(sys.argv[1])["switch_interval"] - 0.1) > 1e-6)' "$info" ||
+        fail "3000 threads: want a 100 ms switch interval: $info"
+ok "3000 threads: the switch interval grew to 100 ms"
 for w in $(pgrep -P "$big_pid"); do
         [ "$(ls /proc/$w/task | wc -l)" -ge 3000 ] || fail "worker $w has $(ls /proc/$w/task | wc -l) threads"
 done
