@@ -576,6 +576,16 @@ int request_buffer_body(Request *r, uint64_t memory_max) {
         return 0;
 }
 
+void request_set_body(Request *r, char *body, size_t len) {
+        request_body_free(r);
+        r->body_mode = BODY_MEMORY;
+        r->body_mem = body;
+        r->body_mem_off = 0;
+        r->body_left = len;
+        r->body_read = 0;
+        r->body_done = len == 0;
+}
+
 int request_drain_body(Request *r) {
         char buf[16384];
         uint64_t drained = 0;

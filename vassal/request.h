@@ -134,6 +134,9 @@ ssize_t request_read_body(Request *r, char *buf, size_t size);
 /* Reads the whole body now, into memory up to `memory_max` bytes, past that into a temp file,
  * so the app never waits on a slow client (post-buffering). Returns 0 or -errno. */
 int request_buffer_body(Request *r, uint64_t memory_max);
+/* Gives r a body already read (post-buffering, by the worker while no thread held the
+ * connection); r frees it. */
+void request_set_body(Request *r, char *body, size_t len);
 /* After the response: reads and discards what the app left of the body, so the connection can
  * serve the next request. Returns 0, or -errno when it cannot (the connection must close). */
 int request_drain_body(Request *r);

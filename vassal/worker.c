@@ -58,6 +58,12 @@ typedef struct Conn {
         _Atomic int64_t head_since;  /* ms: the first byte of the head still being read */
         _Atomic bool timed_out;      /* the sweep shut its read side down */
         bool registered;             /* added to the epoll set once */
+        /* post-buffering: a body read from the epoll set, before any thread serves it; the
+         * head stays in `in` and is parsed again once the body is complete. */
+        char *body;
+        size_t body_len;
+        _Atomic size_t body_got;
+        int64_t body_since; /* ms */
         struct Conn *prev, *next;
 } Conn;
 
@@ -129,7 +135,10 @@ static int64_t now_ms(void) {
  * then takes every connection while the others idle. So after each accept the worker takes
  * the listener out of its set and adds it back, which moves its entry to the tail of the
  * queue: the next connection wakes the next worker, round robin, and a worker with no idle
- * thread is still skipped. N requests at once land N/P on each of P workers.
+ * thread is still skipped. N requests at once land about N/P on each of P workers: exactly,
+ * when every worker's threads are busy; within a few, when a burst of connects fills the
+ * backlog faster than the workers accept (a worker that adds the listener back finds it
+ * readable and takes the next one too, racing the worker whose turn it is).
  *
  * Why not the others: SO_REUSEPORT (one socket per worker) hashes connections to sockets
  * whatever their load, and a socket closed by a worker that stops drops the connections in
@@ -258,6 +267,7 @@ static void conn_close(Worker *w, Conn *c) {
         safe_close(c->fd);
         pthread_mutex_unlock(&w->lock);
         free(c->in.data);
+        free(c->body);
         free(c);
         if (atomic_fetch_sub(&w->n_conns, 1) == 1 && atomic_load(&w->stopping))
                 worker_signal_done(w);
@@ -335,6 +345,33 @@ static void request_keep_names(ThreadCtx *t, Request *r) {
         r->uri_len = ul;
 }
 
+static bool conn_body_pending(const Conn *c) {
+        return c->body && atomic_load(&c->body_got) < c->body_len;
+}
+
+/* post-buffering: a body of up to post-buffering bytes that has not fully arrived with its head
+ * is read from the epoll set, like the head, so a client sending it slowly holds a descriptor
+ * and that memory but no thread (a bigger body is spooled to a temp file by the thread, as
+ * before). The head stays in the buffer, to be parsed again once the body is complete; the
+ * bytes of the body already received move to c->body. Returns whether it was deferred. */
+static bool conn_defer_body(Worker *w, Conn *c, const Request *r, size_t head_at) {
+        size_t avail = c->in.end - c->in.start;
+        if (w->cfg->post_buffering == 0 || r->body_mode != BODY_LENGTH || r->expect_continue ||
+            r->body_left > w->cfg->post_buffering || avail >= r->body_left)
+                return false;
+        char *body = malloc(r->body_left);
+        if (!body)
+                return false; /* the thread reads it, as without post-buffering */
+        memcpy(body, c->in.data + c->in.start, avail);
+        c->body = body;
+        c->body_len = r->body_left;
+        atomic_store(&c->body_got, avail);
+        c->body_since = now_ms();
+        c->in.end = c->in.start;
+        c->in.start = head_at;
+        return true;
+}
+
 /* Serves one parsed request; returns whether the connection may go on. */
 static bool conn_serve(ThreadCtx *t, Conn *c, Request *r) {
         Worker *w = t->w;
@@ -381,6 +418,7 @@ static int conn_process(ThreadCtx *t, Conn *c) {
         Request *r = &t->req;
         const char *data = c->in.data + c->in.start;
         size_t avail = c->in.end - c->in.start;
+        size_t head_at = c->in.start;
         int k;
 
         request_reset(r, c->fd, c->lr->l->proto, &c->in, w->timeout_ms);
@@ -434,6 +472,12 @@ static int conn_process(ThreadCtx *t, Conn *c) {
                 response_error(r, -k);
                 return -1;
         }
+        if (c->body) {
+                /* Its body was read from the epoll set (conn_defer_body()): all here. */
+                request_set_body(r, TAKE_PTR(c->body), c->body_len);
+                atomic_store(&c->body_got, 0);
+        } else if (conn_defer_body(w, c, r, head_at))
+                return 0;
         /* Stopping: this request is served, and its response says the connection closes. */
         if (atomic_load(&w->stopping))
                 r->keep_alive = false;
@@ -446,7 +490,7 @@ static void conn_run(ThreadCtx *t, Conn *c) {
 
         atomic_store(&c->state, CONN_OWNED);
         for (;;) {
-                if (c->in.end > c->in.start) {
+                if (c->in.end > c->in.start && !conn_body_pending(c)) {
                         int k = conn_process(t, c);
                         if (k < 0)
                                 break;
@@ -469,6 +513,28 @@ static void conn_run(ThreadCtx *t, Conn *c) {
                         }
                 }
         read_more:
+                if (conn_body_pending(c)) {
+                        size_t got = atomic_load(&c->body_got);
+                        ssize_t n = recv(c->fd, c->body + got, c->body_len - got, 0);
+                        if (n > 0) {
+                                atomic_store(&c->body_got, got + n);
+                                atomic_store(&c->last_active, now_ms());
+                                continue;
+                        }
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n < 0 && errno == EAGAIN) {
+                                if (conn_wait(w, c))
+                                        return;
+                                break;
+                        }
+                        if (atomic_load(&c->timed_out)) {
+                                request_reset(&t->req, c->fd, c->lr->l->proto, &c->in,
+                                              w->timeout_ms);
+                                response_error(&t->req, 408);
+                        }
+                        break;
+                }
                 if (c->in.start == c->in.end)
                         c->in.start = c->in.end = 0;
                 else if (c->in.start > 0) {
@@ -640,9 +706,21 @@ static int on_sweep(sd_event_source *s, uint64_t usec, void *userdata) {
                 if (!partial && stopping)
                         limit = STOP_IDLE_MS;
                 /* A head gets header-timeout as a whole, however steadily its bytes trickle
-                 * in (each of them would restart socket-timeout). */
-                bool late = partial &&
-                            now - atomic_load(&c->head_since) > w->cfg->header_timeout * 1000;
+                 * in (each of them would restart socket-timeout); a body read here
+                 * (conn_defer_body()) gets body-timeout plus a second per body-min-rate bytes,
+                 * as a thread reading it would (request.c). */
+                bool late;
+                if (c->body) {
+                        int64_t allowed = w->cfg->body_timeout * 1000;
+                        if (w->cfg->body_min_rate > 0)
+                                allowed += (int64_t) (atomic_load(&c->body_got) * 1000 /
+                                                      w->cfg->body_min_rate);
+                        else
+                                allowed = INT64_MAX / 2;
+                        late = now - c->body_since > allowed;
+                } else
+                        late = partial && now - atomic_load(&c->head_since) >
+                                                  w->cfg->header_timeout * 1000;
                 if ((late || now - atomic_load(&c->last_active) > limit) &&
                     !atomic_exchange(&c->timed_out, true))
                         (void) shutdown(c->fd, SHUT_RD);

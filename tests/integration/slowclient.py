@@ -3,8 +3,9 @@
 slowclient.py header PORT INTERVAL TIMEOUT
     sends a request head one byte every INTERVAL seconds; prints the status line it got (or
     "<timeout>" after TIMEOUT s, "<closed>" on a close without one) and the seconds it took.
-slowclient.py body PORT PATH INTERVAL CHUNK TIMEOUT
-    sends a POST head announcing a 2 GB body, then CHUNK bytes of it every INTERVAL seconds;
+slowclient.py body PORT PATH INTERVAL CHUNK TIMEOUT [LENGTH]
+    sends a POST head announcing a body of LENGTH bytes (2 GB), then CHUNK bytes of it every
+    INTERVAL seconds;
     prints the status line and the seconds, as above.
 Both print "sent" first, once the first piece is sent.
 slowclient.py idle PORT N SECONDS
@@ -67,8 +68,9 @@ if mode == "header":
     print("%s %.1f" % (status, secs))
 elif mode == "body":
     path, interval, chunk, timeout = sys.argv[3], float(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6])
+    length = int(sys.argv[7]) if len(sys.argv) > 7 else 2 * 1024 ** 3
     head = (b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
-            % (path.encode(), 2 * 1024 ** 3))
+            % (path.encode(), length))
     status, secs = trickle(port, pieces_forever(head, b"x" * chunk), interval, timeout)
     print("%s %.1f" % (status, secs))
 elif mode == "idle":

@@ -59,6 +59,51 @@ for mode in stream post-buffering; do
         stop_pid "${!pid_var}"
 done
 
+# ---- post-buffering: bodies within it are read without a thread ----
+# 8 clients trickle 60000-byte bodies (post-buffering 65536) slowly enough to keep them for
+# 30 s (body-timeout 30): read from the event set, they hold no thread, and a normal client is
+# served at once. Read by threads, they would hold all 4 until cut off.
+P=$(free_port)
+start_vassal pb --http-socket 127.0.0.1:$P --wsgi-file "$APPS/testapp.py" --processes 2 \
+        --threads 2 --disable-logging --post-buffering 65536 --body-timeout 30
+wait_ready pb http://127.0.0.1:$P/
+slow=()
+for i in $(seq 8); do
+        $SLOW body $P /sha256 2 1024 40 60000 >"$T/pb-$i.out" 2>&1 &
+        slow+=($!)
+        PIDS+=($!)
+done
+for i in $(seq 8); do
+        wait_until 10 grep -q sent "$T/pb-$i.out" || fail "post-buffering: slow client $i did not start"
+done
+sleep 0.5
+code=$(status_of --max-time 3 http://127.0.0.1:$P/)
+assert_eq "$code" 200 "post-buffering: a normal client is served at once beside 8 bodies trickling in"
+out=$(curl -s --max-time 5 --data-binary "hello body" http://127.0.0.1:$P/echo)
+assert_eq "$out" "hello body" "... and a POST with its body whole is answered"
+# A body that comes in two parts half a second apart is whole when the app reads it.
+out=$(python3 - "$P" <<'PY'
+import hashlib, socket, sys, time
+body = bytes(range(256)) * 234 + b"end"
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"POST /sha256 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %d\r\n\r\n"
+          % len(body) + body[:30000])
+time.sleep(0.5)
+s.sendall(body[30000:])
+data = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    data += b
+want = "%d %s" % (len(body), hashlib.sha256(body).hexdigest())
+print("ok" if data.split(b"\r\n\r\n", 1)[-1].decode().strip() == want else data.decode())
+PY
+)
+assert_eq "$out" ok "post-buffering: a body in two parts reaches the app whole"
+for p in "${slow[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+stop_pid "$pb_pid"
+
 # ---- 5000 idle keep-alive connections ----
 if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt 12000 ]; then
         echo "  skip: 5000 idle connections need a hard descriptor limit of 12000 (have $(ulimit -Hn))"
