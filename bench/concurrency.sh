@@ -8,7 +8,9 @@
 # Run it under the machine's benchmark lock: flock /tmp/heavy.lock bench/concurrency.sh
 #
 # Knobs: PROCESSES (2), THREADS_LIST ("100 1000 3000"), CONCURRENCY_LIST ("300 1000"),
-# AB_REQUESTS (2000; at least 4 x the concurrency, so each connection sends a few), SERVERS ("vassal uwsgi gunicorn-gthread"), MODES ("threads"), RESULTS.
+# AB_REQUESTS (2000; at least 4 x the concurrency, so each connection sends a few),
+# APP (sleepy; flasksleepy is the same in Flask, callable app),
+# SERVERS ("vassal uwsgi gunicorn-gthread"), MODES ("threads"), RESULTS.
 #
 # MODES: "threads" is what this script measures. The gevent core (issue 9) adds a "gevent"
 # mode: its rows need server_cmd to know how each server runs N greenlets (vassal `--gevent N`,
@@ -34,6 +36,10 @@ UWSGI=${UWSGI:-uwsgi}
 GUNICORN=${GUNICORN:-/usr/bin/gunicorn}
 SYS_PY=/usr/bin/python3
 SLEEP=0.2                           # examples/sleepy.py's wait (SLEEPY_SECONDS)
+APP=${APP:-sleepy}
+CALLABLE=application
+case $APP in flask*) CALLABLE=app ;; esac
+[ -f "$TOP/examples/$APP.py" ] || die "examples/$APP.py not found"
 POST="$TOP/bench/post.json"
 RESULTS=${RESULTS:-/tmp/emperor-bench/concurrency-$(date +%Y%m%d-%H%M%S)}
 
@@ -60,17 +66,17 @@ server_cmd() {
 	[ "$mode" = threads ] || return 1
 	case $name in
 	vassal)
-		CMD=("$VASSAL" --http-socket "127.0.0.1:$port" --wsgi-file "$TOP/examples/sleepy.py"
+		CMD=("$VASSAL" --http-socket "127.0.0.1:$port" --wsgi-file "$TOP/examples/$APP.py" --callable "$CALLABLE"
 			--processes "$PROCESSES" --threads "$n" --listen 4096 --disable-logging)
 		SRV_SIG=TERM ;;
 	uwsgi)
-		CMD=("$UWSGI" --plugin python3 --http-socket "127.0.0.1:$port" --wsgi-file "$TOP/examples/sleepy.py"
+		CMD=("$UWSGI" --plugin python3 --http-socket "127.0.0.1:$port" --wsgi-file "$TOP/examples/$APP.py" --callable "$CALLABLE"
 			--master --processes "$PROCESSES" --threads "$n" --listen 4096 --disable-logging)
 		SRV_SIG=INT ;;  # SIGTERM reloads uWSGI
 	gunicorn-gthread)
 		CMD=("$GUNICORN" -b "127.0.0.1:$port" --chdir "$TOP/examples" -w "$PROCESSES" -k gthread
 			--threads "$n" --worker-connections "$((n > 1000 ? n : 1000))" --backlog 4096
-			sleepy:application)
+			"$APP:$CALLABLE")
 		SRV_SIG=TERM ;;
 	*) return 1 ;;
 	esac
@@ -89,7 +95,7 @@ ab_row() {
 	echo "git: $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null)"
 	echo "host: $(uname -srm), $(nproc) cpus, loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "processes: $PROCESSES; threads: $THREADS_LIST; concurrency: $CONCURRENCY_LIST; ab -n max($AB_REQUESTS, 4 x concurrency)"
-	echo "servers: $SERVERS; modes: $MODES"
+	echo "app: examples/$APP.py; servers: $SERVERS; modes: $MODES"
 } >"$RESULTS/config.txt"
 cat "$RESULTS/config.txt"
 load_high && echo "bench: WARNING: load average $(cut -d' ' -f1 /proc/loadavg) on $(nproc) cpus: numbers will be noisy" >&2
