@@ -102,7 +102,17 @@ static const ConfOption vassal_options[] = {
         { "http-timeout", CONF_INT, F(socket_timeout), 1, 3600, NULL, "alias of socket-timeout" },
         { "keepalive-timeout", CONF_INT, F(keepalive_timeout), 1, 3600, NULL,
           "seconds an idle keep-alive connection is kept open" },
+        { "header-timeout", CONF_INT, F(header_timeout), 1, 3600, NULL,
+          "seconds the whole request head may take to arrive (408)" },
+        { "body-timeout", CONF_INT, F(body_timeout), 1, 86400, NULL,
+          "seconds a request body may take, plus one per body-min-rate bytes received (408)" },
+        { "body-min-rate", CONF_SIZE, F(body_min_rate), 0, 0, NULL,
+          "bytes per second a request body must average past body-timeout; 0: no limit" },
 
+        { "switch-interval", CONF_INT, F(switch_interval), 0, 1000, NULL,
+          "milliseconds between GIL hand-offs (sys.setswitchinterval); 0: from threads" },
+        { "gc-freeze", CONF_BOOL, F(gc_freeze), 0, 0, NULL,
+          "move what the app made at import out of the garbage collector's way (default true)" },
         { "module", CONF_STRING, F(module), 0, 0, NULL, "WSGI module, pkg.mod[:callable]" },
         { "wsgi", CONF_STRING, F(module), 0, 0, NULL, "same as module" },
         { "wsgi-file", CONF_STRING, F(wsgi_file), 0, 0, NULL, "load the app from this file" },
@@ -221,6 +231,10 @@ void vassal_config_init(VassalConfig *c) {
                 .buffer_size = 8192,
                 .socket_timeout = 4,
                 .keepalive_timeout = 30,
+                .gc_freeze = true,
+                .header_timeout = 10,
+                .body_timeout = 10,
+                .body_min_rate = 1024,
                 .stats_interval = -1, /* unset: see vassal_config_load() */
         };
         first_error[0] = 0;

@@ -41,8 +41,13 @@ typedef struct VassalConfig {
         uint64_t limit_post;  /* 0: no limit on request bodies */
         int64_t socket_timeout;     /* seconds a client may stall mid-request */
         int64_t keepalive_timeout;  /* seconds an idle keep-alive connection is kept */
+        int64_t header_timeout;     /* seconds a whole request head may take (408) */
+        int64_t body_timeout;       /* seconds a body gets, plus 1 per body_min_rate bytes */
+        uint64_t body_min_rate;     /* bytes/s a body must average past that; 0: no limit */
 
         /* Python */
+        int64_t switch_interval; /* ms, sys.setswitchinterval(); 0: from the thread count */
+        bool gc_freeze;          /* gc.freeze() once the app is imported */
         char *module;
         char *wsgi_file;
         char *callable;

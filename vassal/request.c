@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "log.h"
 #include "request.h"
@@ -275,7 +276,44 @@ static int wait_fd(int fd, short events, int timeout_ms) {
         }
 }
 
-/* Receives at least one byte. The client closing mid-body is -ECONNRESET. */
+/* Waits for the request's socket, telling r->on_wait before and after. */
+static int wait_client(Request *r, short events, int timeout_ms) {
+        if (r->on_wait)
+                r->on_wait(r->on_wait_userdata, true);
+        int k = wait_fd(r->fd, events, timeout_ms);
+        if (r->on_wait)
+                r->on_wait(r->on_wait_userdata, false);
+        return k;
+}
+
+static int64_t mono_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* How long the next wait for body bytes may be: socket-timeout, cut short by the body's
+ * deadline (body-timeout plus a second per body-min-rate bytes so far), or -ETIMEDOUT once the
+ * deadline passed. A client trickling its body keeps a thread (or, with post-buffering, the
+ * connection) only that long, however steadily it sends. */
+static int body_wait_ms(Request *r) {
+        if (r->body_timeout_ms <= 0)
+                return r->timeout_ms;
+        int64_t now = mono_ms();
+        if (r->body_started == 0)
+                r->body_started = now;
+        int64_t allowed = r->body_timeout_ms;
+        if (r->body_min_rate > 0)
+                allowed += (int64_t) (r->body_read * 1000 / r->body_min_rate);
+        else
+                allowed = INT64_MAX / 2;
+        int64_t left = r->body_started + allowed - now;
+        if (left <= 0)
+                return -ETIMEDOUT;
+        return (int) MIN(left, (int64_t) r->timeout_ms);
+}
+
+/* Receives at least one body byte. The client closing mid-body is -ECONNRESET. */
 static ssize_t sock_recv(Request *r, char *buf, size_t size) {
         for (;;) {
                 ssize_t n = recv(r->fd, buf, size, 0);
@@ -287,7 +325,10 @@ static ssize_t sock_recv(Request *r, char *buf, size_t size) {
                         continue;
                 if (errno != EAGAIN)
                         return -errno;
-                int k = wait_fd(r->fd, POLLIN, r->timeout_ms);
+                int ms = body_wait_ms(r);
+                if (ms < 0)
+                        return ms;
+                int k = wait_client(r, POLLIN, ms);
                 if (k < 0)
                         return k;
         }
@@ -306,7 +347,7 @@ static int send_all(Request *r, struct iovec *iov, int n) {
                                 r->failed = true;
                                 return -errno;
                         }
-                        int q = wait_fd(r->fd, POLLOUT, r->timeout_ms);
+                        int q = wait_client(r, POLLOUT, r->timeout_ms);
                         if (q < 0) {
                                 r->failed = true;
                                 return q;
@@ -542,6 +583,16 @@ int request_buffer_body(Request *r, uint64_t memory_max) {
         if (total == 0)
                 r->body_done = true;
         return 0;
+}
+
+void request_set_body(Request *r, char *body, size_t len) {
+        request_body_free(r);
+        r->body_mode = BODY_MEMORY;
+        r->body_mem = body;
+        r->body_mem_off = 0;
+        r->body_left = len;
+        r->body_read = 0;
+        r->body_done = len == 0;
 }
 
 int request_drain_body(Request *r) {
@@ -802,7 +853,7 @@ int response_sendfile(Request *r, int fd, off_t offset, uint64_t count) {
                         if (errno == EINTR)
                                 continue;
                         if (errno == EAGAIN) {
-                                k = wait_fd(r->fd, POLLOUT, r->timeout_ms);
+                                k = wait_client(r, POLLOUT, r->timeout_ms);
                                 if (k < 0) {
                                         r->failed = true;
                                         return k;

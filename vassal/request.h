@@ -5,8 +5,11 @@
  * reader behind wsgi.input, and the response writer behind start_response/write/iteration.
  * HTTP/1.1 and the uwsgi protocol fill it differently (worker.c); wsgi.c only uses this API.
  *
- * Every function that touches the socket may block up to socket-timeout (poll): callers in
- * wsgi.c release the GIL around them. */
+ * Every function that touches the socket may block up to socket-timeout (poll). The socket is
+ * non-blocking and every call tries it first; only when the client is not ready does it wait,
+ * and it calls r->on_wait around the wait, so wsgi.c keeps the GIL for what completes at once
+ * (a body already received, a response that fits the socket buffer) and lets go of it only
+ * to wait. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -54,6 +57,9 @@ typedef struct Request {
         bool keep_alive; /* the connection may serve another request afterwards */
         bool http10;     /* HTTP/1.0 client: no chunked responses */
         bool head;       /* HEAD: no body is sent */
+        /* Called with true before a wait for the client and with false after it; NULL: none. */
+        void (*on_wait)(void *userdata, bool begin);
+        void *on_wait_userdata;
 
         RequestVar vars[REQUEST_MAX_VARS];
         size_t n_vars;
@@ -68,6 +74,11 @@ typedef struct Request {
         uint64_t body_left;   /* BODY_LENGTH: bytes still on the wire; MEMORY/FILE: unread */
         uint64_t body_read;   /* bytes handed to the app so far */
         uint64_t limit_post;  /* 0: none */
+        /* Slow bodies: the body may take body_timeout_ms from its first read, plus a second
+         * per body_min_rate bytes received, or reading it fails with -ETIMEDOUT (408). */
+        int64_t body_timeout_ms; /* 0: only timeout_ms, per wait */
+        uint64_t body_min_rate;
+        int64_t body_started;    /* ms, CLOCK_MONOTONIC: the first wait for body bytes */
         HttpChunked chunked;
         bool body_done;
         int body_errno; /* why the body could not be read (errno): the connection closes */
@@ -130,6 +141,9 @@ ssize_t request_read_body(Request *r, char *buf, size_t size);
 /* Reads the whole body now, into memory up to `memory_max` bytes, past that into a temp file,
  * so the app never waits on a slow client (post-buffering). Returns 0 or -errno. */
 int request_buffer_body(Request *r, uint64_t memory_max);
+/* Gives r a body already read (post-buffering, by the worker while no thread held the
+ * connection); r frees it. */
+void request_set_body(Request *r, char *body, size_t len);
 /* After the response: reads and discards what the app left of the body, so the connection can
  * serve the next request. Returns 0, or -errno when it cannot (the connection must close). */
 int request_drain_body(Request *r);

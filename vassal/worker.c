@@ -12,6 +12,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sysexits.h>
@@ -55,8 +56,15 @@ typedef struct Conn {
         ConnInfo info;
         _Atomic int state;
         _Atomic int64_t last_active; /* ms, CLOCK_MONOTONIC */
+        _Atomic int64_t head_since;  /* ms: the first byte of the head still being read */
         _Atomic bool timed_out;      /* the sweep shut its read side down */
         bool registered;             /* added to the epoll set once */
+        /* post-buffering: a body read from the epoll set, before any thread serves it; the
+         * head stays in `in` and is parsed again once the body is complete. */
+        char *body;
+        size_t body_len;
+        _Atomic size_t body_got;
+        int64_t body_since; /* ms */
         struct Conn *prev, *next;
 } Conn;
 
@@ -99,9 +107,12 @@ struct Worker {
         Conn *conns;
         atomic_uint n_conns;
         atomic_bool stopping;
+        pthread_mutex_t accept_lock; /* guards listening and the listeners' epoll entries */
+        bool listening;              /* the listeners are in the epoll set */
         atomic_bool paused; /* listeners out of the epoll set after EMFILE */
         _Atomic int64_t paused_at;
         atomic_uint_fast64_t requests;
+        atomic_int idle_threads; /* threads in epoll_wait: none means connections may wait */
         int timeout_ms;
 };
 
@@ -115,20 +126,60 @@ static int64_t now_ms(void) {
         return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void listeners_arm(Worker *w, bool on) {
-        for (size_t i = 0; i < w->n_refs; i++) {
-                if (on) {
-                        /* EPOLLEXCLUSIVE: a new connection wakes one idle worker process, not
-                         * all of them; busy processes are skipped by the kernel. */
-                        struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE,
-                                                  .data.ptr = &w->refs[i] };
-                        if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->refs[i].l->fd, &ev) < 0 &&
-                            errno != EEXIST)
-                                log_warning_errno(errno, "Failed to watch '%s': %m",
-                                                  w->refs[i].l->address);
-                } else
-                        (void) epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->refs[i].l->fd, NULL);
+/* Connections spread over the worker processes.
+ *
+ * Every worker has each listener in its epoll set with EPOLLEXCLUSIVE: a new connection wakes
+ * one epoll set, not all (no thundering herd), and the kernel skips a set none of whose
+ * threads waits in epoll_wait (a worker with every thread busy is passed over). But it walks
+ * the listener's wait queue from its head, in the order the sets were added, and wakes the
+ * first with a waiter: with many threads per process that is always the same worker, which
+ * then takes every connection while the others idle. So after each accept the worker takes
+ * the listener out of its set and adds it back, which moves its entry to the tail of the
+ * queue: the next connection wakes the next worker, round robin, and a worker with no idle
+ * thread is still skipped. N requests at once land about N/P on each of P workers: exactly,
+ * when every worker's threads are busy; within a few, when a burst of connects fills the
+ * backlog faster than the workers accept (a worker that adds the listener back finds it
+ * readable and takes the next one too, racing the worker whose turn it is).
+ *
+ * Why not the others: SO_REUSEPORT (one socket per worker) hashes connections to sockets
+ * whatever their load, and a socket closed by a worker that stops drops the connections in
+ * its queue; it would also change what LISTEN_FDS and a blue-green reload hand over (one
+ * socket, held by the master and the emperor, so a reload never refuses a connection). An
+ * accept mutex (nginx's old accept_mutex) serializes accepting and adds a delay. The price
+ * here is two epoll_ctl calls per accepted connection, nothing per keep-alive request; with
+ * one process there is no one to rotate with, and nothing is done. */
+static void listener_watch(Worker *w, ListenerRef *lr) {
+        struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = lr };
+        if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, lr->l->fd, &ev) < 0 && errno != EEXIST)
+                log_warning_errno(errno, "Failed to watch '%s': %m", lr->l->address);
+}
+
+/* Puts the listeners in the epoll set, or takes them out while paused (EMFILE) or stopping.
+ * Callable from any thread. */
+static void listeners_update(Worker *w) {
+        pthread_mutex_lock(&w->accept_lock);
+        bool on = !atomic_load(&w->paused) && !atomic_load(&w->stopping);
+        if (on != w->listening) {
+                for (size_t i = 0; i < w->n_refs; i++)
+                        if (on)
+                                listener_watch(w, &w->refs[i]);
+                        else
+                                (void) epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->refs[i].l->fd, NULL);
+                w->listening = on;
         }
+        pthread_mutex_unlock(&w->accept_lock);
+}
+
+/* After an accept: to the back of the listener's queue of workers (see above). */
+static void listener_rotate(Worker *w, ListenerRef *lr) {
+        if (w->cfg->processes < 2)
+                return;
+        pthread_mutex_lock(&w->accept_lock);
+        if (w->listening) {
+                (void) epoll_ctl(w->epfd, EPOLL_CTL_DEL, lr->l->fd, NULL);
+                listener_watch(w, lr);
+        }
+        pthread_mutex_unlock(&w->accept_lock);
 }
 
 static void worker_signal_done(Worker *w) {
@@ -143,8 +194,7 @@ static void worker_begin_stop(Worker *w, const char *why) {
                 return;
         log_info("worker %d stopping (%s), %u connection(s) open", w->id, why,
                  atomic_load(&w->n_conns));
-        if (!atomic_load(&w->paused))
-                listeners_arm(w, false);
+        listeners_update(w);
 
         /* Idle keep-alive connections are closed, but one that was busy a moment ago likely
          * has its next request on the way: closing it now would reset that request. It gets
@@ -218,6 +268,7 @@ static void conn_close(Worker *w, Conn *c) {
         safe_close(c->fd);
         pthread_mutex_unlock(&w->lock);
         free(c->in.data);
+        free(c->body);
         free(c);
         if (atomic_fetch_sub(&w->n_conns, 1) == 1 && atomic_load(&w->stopping))
                 worker_signal_done(w);
@@ -295,6 +346,33 @@ static void request_keep_names(ThreadCtx *t, Request *r) {
         r->uri_len = ul;
 }
 
+static bool conn_body_pending(const Conn *c) {
+        return c->body && atomic_load(&c->body_got) < c->body_len;
+}
+
+/* post-buffering: a body of up to post-buffering bytes that has not fully arrived with its head
+ * is read from the epoll set, like the head, so a client sending it slowly holds a descriptor
+ * and that memory but no thread (a bigger body is spooled to a temp file by the thread, as
+ * before). The head stays in the buffer, to be parsed again once the body is complete; the
+ * bytes of the body already received move to c->body. Returns whether it was deferred. */
+static bool conn_defer_body(Worker *w, Conn *c, const Request *r, size_t head_at) {
+        size_t avail = c->in.end - c->in.start;
+        if (w->cfg->post_buffering == 0 || r->body_mode != BODY_LENGTH || r->expect_continue ||
+            r->body_left > w->cfg->post_buffering || avail >= r->body_left)
+                return false;
+        char *body = malloc(r->body_left);
+        if (!body)
+                return false; /* the thread reads it, as without post-buffering */
+        memcpy(body, c->in.data + c->in.start, avail);
+        c->body = body;
+        c->body_len = r->body_left;
+        atomic_store(&c->body_got, avail);
+        c->body_since = now_ms();
+        c->in.end = c->in.start;
+        c->in.start = head_at;
+        return true;
+}
+
 /* Serves one parsed request; returns whether the connection may go on. */
 static bool conn_serve(ThreadCtx *t, Conn *c, Request *r) {
         Worker *w = t->w;
@@ -341,10 +419,13 @@ static int conn_process(ThreadCtx *t, Conn *c) {
         Request *r = &t->req;
         const char *data = c->in.data + c->in.start;
         size_t avail = c->in.end - c->in.start;
+        size_t head_at = c->in.start;
         int k;
 
         request_reset(r, c->fd, c->lr->l->proto, &c->in, w->timeout_ms);
         r->limit_post = w->cfg->limit_post;
+        r->body_timeout_ms = w->cfg->body_timeout * 1000;
+        r->body_min_rate = w->cfg->body_min_rate;
 
         if (c->lr->l->proto == SOCKET_HTTP) {
                 k = http_request_parse(data, avail, &t->http);
@@ -392,6 +473,12 @@ static int conn_process(ThreadCtx *t, Conn *c) {
                 response_error(r, -k);
                 return -1;
         }
+        if (c->body) {
+                /* Its body was read from the epoll set (conn_defer_body()): all here. */
+                request_set_body(r, TAKE_PTR(c->body), c->body_len);
+                atomic_store(&c->body_got, 0);
+        } else if (conn_defer_body(w, c, r, head_at))
+                return 0;
         /* Stopping: this request is served, and its response says the connection closes. */
         if (atomic_load(&w->stopping))
                 r->keep_alive = false;
@@ -404,14 +491,51 @@ static void conn_run(ThreadCtx *t, Conn *c) {
 
         atomic_store(&c->state, CONN_OWNED);
         for (;;) {
-                if (c->in.end > c->in.start) {
+                if (c->in.end > c->in.start && !conn_body_pending(c)) {
                         int k = conn_process(t, c);
                         if (k < 0)
                                 break;
-                        if (k > 0)
+                        if (k > 0 && c->in.end > c->in.start) {
+                                /* Pipelined: the next request is here already. */
+                                atomic_store(&c->head_since, now_ms());
                                 continue;
+                        }
+                        /* Fair keep-alive: a connection that was just served goes to the back
+                         * of the line when others may be waiting (no thread of ours is idle
+                         * to take them), rather than this thread serving it again at once:
+                         * re-armed, it is queued behind the connections already ready in the
+                         * epoll set. With a thread idle, nothing waits, and reading on saves
+                         * the round trip through epoll. */
+                        if (k > 0 && atomic_load(&w->idle_threads) == 0) {
+                                c->in.start = c->in.end = 0;
+                                if (conn_wait(w, c))
+                                        return;
+                                break;
+                        }
                 }
         read_more:
+                if (conn_body_pending(c)) {
+                        size_t got = atomic_load(&c->body_got);
+                        ssize_t n = recv(c->fd, c->body + got, c->body_len - got, 0);
+                        if (n > 0) {
+                                atomic_store(&c->body_got, got + n);
+                                atomic_store(&c->last_active, now_ms());
+                                continue;
+                        }
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n < 0 && errno == EAGAIN) {
+                                if (conn_wait(w, c))
+                                        return;
+                                break;
+                        }
+                        if (atomic_load(&c->timed_out)) {
+                                request_reset(&t->req, c->fd, c->lr->l->proto, &c->in,
+                                              w->timeout_ms);
+                                response_error(&t->req, 408);
+                        }
+                        break;
+                }
                 if (c->in.start == c->in.end)
                         c->in.start = c->in.end = 0;
                 else if (c->in.start > 0) {
@@ -423,8 +547,11 @@ static void conn_run(ThreadCtx *t, Conn *c) {
                 ssize_t n = recv(c->fd, c->in.data + c->in.end, c->in.size - c->in.end, 0);
                 if (n > 0) {
                         char *fresh = c->in.data + c->in.end;
+                        int64_t now = now_ms();
+                        if (c->in.end == c->in.start)
+                                atomic_store(&c->head_since, now); /* a new request's head */
                         c->in.end += n;
-                        atomic_store(&c->last_active, now_ms());
+                        atomic_store(&c->last_active, now);
                         /* A head can only complete (or fail) at a line end, and the parser
                          * judges every prefix the same way: without a new '\n' there is
                          * nothing to re-parse, which keeps a byte-at-a-time client linear. */
@@ -462,13 +589,14 @@ static void on_listener(ThreadCtx *t, ListenerRef *lr) {
                          * rather than spinning on a listener that stays readable. */
                         if (!atomic_exchange(&w->paused, true)) {
                                 atomic_store(&w->paused_at, now_ms());
-                                listeners_arm(w, false);
+                                listeners_update(w);
                                 log_warning_errno(errno, "worker %d: accept: %m, pausing for 1 s",
                                                   w->id);
                         }
                 }
                 return; /* EAGAIN: another thread or process took it */
         }
+        listener_rotate(w, lr);
         if (!lr->l->tcp)
                 peer.ss_family = AF_UNIX;
         Conn *c = conn_new(w, fd, lr, &peer);
@@ -510,7 +638,9 @@ static void *thread_main(void *arg) {
         int max = w->cfg->threads == 1 ? (int) ELEMENTSOF(evs) : 1;
 
         for (;;) {
+                atomic_fetch_add(&w->idle_threads, 1);
                 int n = epoll_wait(w->epfd, evs, max, -1);
+                atomic_fetch_sub(&w->idle_threads, 1);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -576,7 +706,23 @@ static int on_sweep(sd_event_source *s, uint64_t usec, void *userdata) {
                                 1000;
                 if (!partial && stopping)
                         limit = STOP_IDLE_MS;
-                if (now - atomic_load(&c->last_active) > limit &&
+                /* A head gets header-timeout as a whole, however steadily its bytes trickle
+                 * in (each of them would restart socket-timeout); a body read here
+                 * (conn_defer_body()) gets body-timeout plus a second per body-min-rate bytes,
+                 * as a thread reading it would (request.c). */
+                bool late;
+                if (c->body) {
+                        int64_t allowed = w->cfg->body_timeout * 1000;
+                        if (w->cfg->body_min_rate > 0)
+                                allowed += (int64_t) (atomic_load(&c->body_got) * 1000 /
+                                                      w->cfg->body_min_rate);
+                        else
+                                allowed = INT64_MAX / 2;
+                        late = now - c->body_since > allowed;
+                } else
+                        late = partial && now - atomic_load(&c->head_since) >
+                                                  w->cfg->header_timeout * 1000;
+                if ((late || now - atomic_load(&c->last_active) > limit) &&
                     !atomic_exchange(&c->timed_out, true))
                         (void) shutdown(c->fd, SHUT_RD);
         }
@@ -585,7 +731,7 @@ static int on_sweep(sd_event_source *s, uint64_t usec, void *userdata) {
         if (atomic_load(&w->paused) && !atomic_load(&w->stopping) &&
             now - atomic_load(&w->paused_at) >= 1000) {
                 atomic_store(&w->paused, false);
-                listeners_arm(w, true);
+                listeners_update(w);
         }
         /* While stopping, idle connections are closed within STOP_IDLE_MS: look more often. */
         int r = sd_event_source_set_time(s, usec + (stopping ? 100000 : 1000000));
@@ -650,6 +796,24 @@ static int worker_listener_refs(Worker *w, ListenerSet *ls) {
         return 0;
 }
 
+/* A worker holds a descriptor per connection, and idle keep-alive connections cost no thread:
+ * thousands of them are fine, but systemd and login shells start us with a soft limit of 1024
+ * (the hard one is far higher). Out of descriptors, a worker stops accepting, and a new client
+ * would wait behind idle ones; so the soft limit goes up to the hard one, as nginx's
+ * worker_rlimit_nofile would. */
+static void raise_fd_limit(void) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+                return;
+        rlim_t was = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                log_debug_errno(errno, "Failed to raise the descriptor limit: %m, ignoring");
+        else
+                log_debug("descriptor limit raised from %llu to %llu", (unsigned long long) was,
+                          (unsigned long long) rl.rlim_cur);
+}
+
 int worker_run(const WorkerArgs *a) {
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         Worker w = {
@@ -670,6 +834,7 @@ int worker_run(const WorkerArgs *a) {
 
         snprintf(name, sizeof(name), "worker %d", a->id);
         log_set_prefix(name);
+        raise_fd_limit();
         /* The master's death stops us gracefully; we never outlive it. */
         (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
         (void) prctl(PR_SET_NAME, name);
@@ -688,6 +853,7 @@ int worker_run(const WorkerArgs *a) {
         wsgi_release_main();
 
         pthread_mutex_init(&w.lock, NULL);
+        pthread_mutex_init(&w.accept_lock, NULL);
         pthread_cond_init(&w.started_cond, NULL);
         w.epfd = epoll_create1(EPOLL_CLOEXEC);
         w.done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -716,7 +882,7 @@ int worker_run(const WorkerArgs *a) {
         if (r < 0)
                 return log_error_errno(r, "sd-event: %m"), 1;
 
-        listeners_arm(&w, true);
+        listeners_update(&w);
         r = worker_start_threads(&w);
         if (r < 0)
                 return 1;

@@ -90,13 +90,10 @@ static PyObject *input_error(Input *in, ssize_t n) {
         }
 }
 
-/* Reads up to size body bytes into buf, without the GIL. */
+/* Reads up to size body bytes into buf. The GIL is let go of only if the client has to be
+ * waited for (the request's on_wait): a body already received is copied at once. */
 static ssize_t input_raw(Input *in, char *buf, size_t size) {
-        ssize_t n;
-        Py_BEGIN_ALLOW_THREADS
-        n = request_read_body(in->req, buf, size);
-        Py_END_ALLOW_THREADS
-        return n;
+        return request_read_body(in->req, buf, size);
 }
 
 static bool input_check(Input *in) {
@@ -439,12 +436,10 @@ static PyObject *responder_start_response(Responder *self, PyObject *args) {
         return PyObject_GetAttrString((PyObject *) self, "write");
 }
 
+/* Sends with the GIL held: the socket is non-blocking, and the GIL is let go of only to wait
+ * for a client that does not take the bytes (the request's on_wait). */
 static int send_iov(Request *req, const struct iovec *iov, int n) {
-        int k;
-        Py_BEGIN_ALLOW_THREADS
-        k = response_write(req, iov, n);
-        Py_END_ALLOW_THREADS
-        return k;
+        return response_write(req, iov, n);
 }
 
 static PyObject *responder_write(Responder *self, PyObject *data) {
@@ -553,6 +548,30 @@ static int sys_path_insert(Py_ssize_t index, const char *dir) {
         return k;
 }
 
+/* The GIL's switch interval. A thread waiting for the GIL wakes up every interval to ask for
+ * it (CPython's take_gil: a timed wait on a condition variable, then the mutex again), so with
+ * hundreds of threads waiting at once the waiters alone make tens of thousands of futex
+ * wake-ups a second, fight over the GIL's mutex, and the worker's CPU goes there instead of to
+ * the app (perf: pthread_cond_timedwait, lll_lock_wait/wake); every request pays, and a worker
+ * of 1000 threads served 450-800 requests a second of a 0.2 s app instead of 2200 (ab -c 1000,
+ * 2 processes). The interval is also how long a thread running Python may keep the GIL while
+ * others wait, so it stays Python's 5 ms up to 100 threads and grows past that by 1 ms per 20
+ * threads, to 100 ms at most: about as many wake-ups whatever the thread count. The app may
+ * still call sys.setswitchinterval() itself; `switch-interval` sets it here. */
+static int set_switch_interval(const VassalConfig *c) {
+        int64_t ms = c->switch_interval;
+        if (ms == 0)
+                ms = MIN(MAX(c->threads / 20, (int64_t) 5), (int64_t) 100);
+        PyObject *sys = PyImport_ImportModule("sys");
+        PyObject *res = sys ? PyObject_CallMethod(sys, "setswitchinterval", "d", ms / 1000.0)
+                            : NULL;
+        Py_XDECREF(sys);
+        if (!res)
+                return -1;
+        Py_DECREF(res);
+        return 0;
+}
+
 int wsgi_init(const VassalConfig *c) {
         char exe[PATH_MAX] = PYTHON_EXECUTABLE;
         PyStatus st;
@@ -589,6 +608,10 @@ int wsgi_init(const VassalConfig *c) {
             PyType_Ready(&ResponderType) < 0) {
                 PyErr_Print();
                 return wsgi_fail(EINVAL, "Failed to set up Python types");
+        }
+        if (set_switch_interval(c) < 0) {
+                PyErr_Print();
+                return wsgi_fail(EINVAL, "Failed to set the switch interval");
         }
 
         /* sys.path: the working directory first (uWSGI does the same for module=), then every
@@ -689,6 +712,27 @@ static int prepare_gevent(const VassalConfig *c) {
         return 0;
 }
 
+/* gc-freeze: once the app is imported, its garbage is collected and every object left (the
+ * modules, the framework, the app: a Flask app is about 100k objects) moves to the permanent
+ * generation, which the collector never walks again. Otherwise every full collection in a
+ * worker walks them all with the GIL held, and every request of the worker waits: under wrk,
+ * Flask's p99 was 120-220 ms with it, 21 ms without (uWSGI: 37 ms). The pages those objects
+ * live on also stay shared with the master after fork (a walk writes to each object's header).
+ * Frozen objects are never freed, which is what import-time objects are for anyway. */
+static void gc_freeze(void) {
+        PyObject *gc = PyImport_ImportModule("gc");
+        PyObject *res = gc ? PyObject_CallMethod(gc, "collect", NULL) : NULL;
+        Py_XDECREF(res);
+        res = res ? PyObject_CallMethod(gc, "freeze", NULL) : NULL;
+        Py_XDECREF(gc);
+        if (!res) {
+                PyErr_Print();
+                log_warning("Failed to freeze the app's objects (gc.freeze()), ignoring");
+                return;
+        }
+        Py_DECREF(res);
+}
+
 int wsgi_load_app(const VassalConfig *c) {
         _cleanup_free_ char *modname = NULL;
         const char *callable = c->callable ?: "application";
@@ -730,6 +774,8 @@ int wsgi_load_app(const VassalConfig *c) {
                 return wsgi_fail(ENOENT, "The app '%s' has no callable '%s'", what,
                                        callable);
         }
+        if (c->gc_freeze)
+                gc_freeze();
         wsgi_ready = true;
         log_info("app '%s' loaded (callable '%s')", what, callable);
         return 0;
@@ -877,6 +923,16 @@ void wsgi_thread_free(WsgiThread *t) {
         free(t);
 }
 
+/* The request's on_wait while the app runs: this thread holds the GIL, and lets go of it while
+ * it waits for the client. */
+static void on_client_wait(void *userdata, bool begin) {
+        WsgiThread *t = userdata;
+        if (begin)
+                t->ts = PyEval_SaveThread();
+        else
+                PyEval_RestoreThread(t->ts);
+}
+
 static PyObject *latin1(const char *s, size_t n) {
         return PyUnicode_DecodeLatin1(s, n, NULL);
 }
@@ -929,9 +985,7 @@ static void fail_response(Request *r) {
                 status = 400;
                 break;
         }
-        Py_BEGIN_ALLOW_THREADS
         response_error(r, status);
-        Py_END_ALLOW_THREADS
 }
 
 /* Serves a file_wrapper over a real file with sendfile(2). Returns 1 when done that way, 0 when
@@ -968,9 +1022,13 @@ static int try_sendfile(Request *r, PyObject *result) {
         uint64_t count = st.st_size - offset;
         if (r->content_length < 0)
                 (void) response_set_length(r, count);
+        /* Without the GIL all along: the file may have to come from the disk. */
+        void (*on_wait)(void *, bool) = r->on_wait;
+        r->on_wait = NULL;
         Py_BEGIN_ALLOW_THREADS
         (void) response_sendfile(r, fd, offset, count);
         Py_END_ALLOW_THREADS
+        r->on_wait = on_wait;
         return 1;
 }
 
@@ -1057,10 +1115,18 @@ int wsgi_handle(WsgiThread *t, Request *r, bool *ret_exception) {
         int k;
 
         PyEval_RestoreThread(t->ts);
+        /* From here the GIL is held until the response is out, and let go of only to wait for
+         * the client: with thousands of threads, every release is a hand-off through the GIL's
+         * queue (a futex wake and a wait behind the others), so the common request (its body
+         * received with its head, its response fitting the socket buffer) takes the GIL once,
+         * plus whatever the app itself waits for. */
+        r->on_wait = on_client_wait;
+        r->on_wait_userdata = t;
 
         Input *input = PyObject_New(Input, &InputType);
         if (!input) {
                 PyErr_Print();
+                r->on_wait = NULL;
                 t->ts = PyEval_SaveThread();
                 response_error(r, 500);
                 *ret_exception = true;
@@ -1105,16 +1171,14 @@ int wsgi_handle(WsgiThread *t, Request *r, bool *ret_exception) {
 done:
         if (failed)
                 fail_response(r);
-        else {
-                Py_BEGIN_ALLOW_THREADS
+        else
                 (void) response_finish(r);
-                Py_END_ALLOW_THREADS
-        }
         Py_XDECREF(result);
         Py_XDECREF(env);
         input->req = NULL;
         Py_DECREF(input);
         t->responder->req = NULL;
+        r->on_wait = NULL;
         t->ts = PyEval_SaveThread();
         *ret_exception = failed;
         return 0;

@@ -179,6 +179,10 @@ def application(environ, start_response):
         leaked.append(b"x" * (mb * 1024 * 1024))
         return text(start_response, "%d MB kept by pid %d\n" % (len(leaked) * mb, os.getpid()),
                     extra=[("X-Pid", str(os.getpid()))])
+    if path == "/pyinfo":
+        import gc
+        return text(start_response, json.dumps({"frozen": gc.get_freeze_count(),
+                                                "switch_interval": sys.getswitchinterval()}))
     if path == "/pid":
         return text(start_response, "%d\n" % os.getpid())
     if path == "/max-in-flight":
