@@ -94,7 +94,7 @@ reopened_by() {
         mv "$D/app.log" "$D/app.log.moved$n"
         "$@"
         wait_until 15 test -f "$D/app.log" || fail "$what: the log was not reopened"
-        curl -sf -o /dev/null "http://127.0.0.1:$P/lines?$n,1" || fail "request"
+        curl -sf -m 10 -o /dev/null "http://127.0.0.1:$P/lines?$n,1" || fail "$what: no answer within 10 s"
         wait_until 5 has_line "$D/app.log" "$n" || fail "$what: no line in the reopened log"
         has_line "$D/app.log.moved$n" "$n" && fail "$what: the line went to the renamed file"
         ok "$what reopens the log after a rename"
