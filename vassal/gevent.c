@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "gevent.h"
+#include "conn.h"
 #include "guard.h"
 #include "http.h"
 #include "log.h"
@@ -64,12 +65,7 @@ typedef struct GSlot {
         ScoreboardCore *core;
         WsgiThread *wt; /* made on first use, kept */
         Request req;
-        union {
-                HttpRequest http;
-                UwsgiPacket uwsgi;
-        };
-        char *scratch;
-        size_t scratch_size;
+        ConnParser parser;
         char method[32];
         char uri[1024];
 } GSlot;
@@ -100,8 +96,7 @@ struct GeventWorker {
         uint64_t requests;
         int timeout_ms;
         bool control_started;
-        char date[64];
-        time_t date_sec;
+        ConnLogDate date;
 };
 
 static int64_t now_ms(void) {
@@ -114,20 +109,6 @@ static int64_t mono_us(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void format_addr(const struct sockaddr_storage *sa, char *addr, size_t addr_size,
-                        char *port, size_t port_size) {
-        addr[0] = port[0] = 0;
-        if (sa->ss_family == AF_INET) {
-                const struct sockaddr_in *in = (const void *) sa;
-                inet_ntop(AF_INET, &in->sin_addr, addr, addr_size);
-                snprintf(port, port_size, "%u", ntohs(in->sin_port));
-        } else if (sa->ss_family == AF_INET6) {
-                const struct sockaddr_in6 *in6 = (const void *) sa;
-                inet_ntop(AF_INET6, &in6->sin6_addr, addr, addr_size);
-                snprintf(port, port_size, "%u", ntohs(in6->sin6_port));
-        }
 }
 
 /* ---- stopping ---- */
@@ -154,53 +135,7 @@ static void begin_stop(GeventWorker *w, const char *why) {
 
 /* ---- requests ---- */
 
-static const char *log_date(GeventWorker *w) {
-        time_t now = time(NULL);
-        if (now != w->date_sec) {
-                struct tm tm;
-                localtime_r(&now, &tm);
-                strftime(w->date, sizeof(w->date), "%a %b %e %H:%M:%S %Y", &tm);
-                w->date_sec = now;
-        }
-        return w->date;
-}
-
-/* The request log line, as worker.c writes it (one write(), whole in the master's pipe). */
-static void log_request(GeventWorker *w, GSlot *s, Request *r, int64_t us, uint64_t nreq) {
-        char line[1536], mem[128];
-
-        if (w->cfg->disable_logging)
-                return;
-        mem[0] = 0;
-        if (w->statm_fd >= 0)
-                guard_memory_report(w->statm_fd, mem, sizeof(mem));
-        int n = snprintf(line, sizeof(line),
-                         "%s[pid: %d|worker: %d|req: %llu] %s () [%s] %.*s %.*s => %d, %llu "
-                         "bytes in %lld.%03lld ms\n",
-                         mem, w->pid, w->id, (unsigned long long) nreq,
-                         s->info.remote_addr[0] ? s->info.remote_addr : "-", log_date(w),
-                         (int) r->method_len, r->method, (int) r->uri_len, r->uri, r->status,
-                         (unsigned long long) r->bytes_sent, (long long) (us / 1000),
-                         (long long) (us % 1000));
-        if (n >= (int) sizeof(line)) {
-                n = sizeof(line) - 1;
-                line[n - 1] = '\n';
-        }
-        (void) !write(STDERR_FILENO, line, n);
-}
-
 /* The method and URI outlive the connection buffer (a pipelined request may reuse it). */
-static void keep_names(GSlot *s, Request *r) {
-        size_t ml = MIN(r->method_len, sizeof(s->method));
-        size_t ul = MIN(r->uri_len, sizeof(s->uri));
-        memcpy(s->method, r->method, ml);
-        memcpy(s->uri, r->uri, ul);
-        r->method = s->method;
-        r->method_len = ml;
-        r->uri = s->uri;
-        r->uri_len = ul;
-}
-
 /* Serves one parsed request; returns whether the connection may go on. */
 static bool slot_serve(GeventWorker *w, GSlot *s, Request *r) {
         int64_t start = mono_us();
@@ -208,7 +143,7 @@ static bool slot_serve(GeventWorker *w, GSlot *s, Request *r) {
         int k;
 
         scoreboard_request_begin(w->slot, start);
-        keep_names(s, r);
+        conn_keep_names(r, s->method, sizeof(s->method), s->uri, sizeof(s->uri));
         scoreboard_core_begin(s->core, start, r->method, r->method_len, r->uri, r->uri_len);
         if (w->cfg->post_buffering > 0) {
                 /* In a greenlet: a slow body holds no thread, only this connection. */
@@ -226,7 +161,7 @@ done:;
         scoreboard_request_end(w->slot, (uint64_t) elapsed, r->bytes_sent, exception, r->status);
         scoreboard_core_end(s->core);
         uint64_t n = ++w->requests;
-        log_request(w, s, r, elapsed, n);
+        conn_log_request(w->cfg, w->statm_fd, w->pid, w->id, n, &s->info, r, elapsed, &w->date);
         request_done(r);
         if (w->max_requests > 0 && n == w->max_requests) {
                 char why[64];
@@ -242,60 +177,11 @@ done:;
  * more bytes are needed, -1 when the connection is done. */
 static int slot_process(GeventWorker *w, GSlot *s) {
         Request *r = &s->req;
-        const char *data = s->in.data + s->in.start;
-        size_t avail = s->in.end - s->in.start;
-        SocketProto proto = s->gl->l->proto;
-        int k;
+        int k = conn_parse_head(r, s->fd, s->gl->l->proto, &s->in, &s->info, w->cfg,
+                                w->timeout_ms, &s->parser);
 
-        request_reset(r, s->fd, proto, &s->in, w->timeout_ms);
-        r->limit_post = w->cfg->limit_post;
-
-        if (proto == SOCKET_HTTP) {
-                k = http_request_parse(data, avail, &s->http);
-                if (k == 0) {
-                        if (avail < s->in.size)
-                                return 0;
-                        log_warning("request head from %s larger than buffer-size %zu: 431",
-                                    s->info.remote_addr, s->in.size);
-                        response_error(r, 431);
-                        return -1;
-                }
-                if (k < 0) {
-                        log_info("bad request from %s: %s (%d)", s->info.remote_addr,
-                                 strempty(s->http.error), -k);
-                        response_error(r, -k);
-                        return -1;
-                }
-                s->in.start += k;
-                k = request_from_http(r, &s->http, &s->info, s->scratch, s->scratch_size);
-        } else {
-                if (avail >= UWSGI_HEADER_SIZE) {
-                        size_t need = UWSGI_HEADER_SIZE + ((unsigned char) data[1] |
-                                                           (unsigned char) data[2] << 8);
-                        if (need > s->in.size) {
-                                log_warning("uwsgi packet of %zu bytes from %s is larger than "
-                                            "buffer-size %zu: raise buffer-size",
-                                            need, s->info.remote_addr, s->in.size);
-                                response_error(r, 431);
-                                return -1;
-                        }
-                }
-                k = uwsgi_packet_parse(data, avail, &s->uwsgi);
-                if (k == 0)
-                        return 0;
-                if (k < 0) {
-                        log_info("bad uwsgi packet from %s: %s", s->info.remote_addr,
-                                 strerror(-k));
-                        response_error(r, 400);
-                        return -1;
-                }
-                s->in.start += k;
-                k = request_from_uwsgi(r, &s->uwsgi, &s->info);
-        }
-        if (k < 0) {
-                response_error(r, -k);
-                return -1;
-        }
+        if (k <= 0)
+                return k;
         if (atomic_load(&w->stopping))
                 r->keep_alive = false;
         return slot_serve(w, s, r) ? 1 : -1;
@@ -370,11 +256,11 @@ static GSlot *slot_get(GeventWorker *w, size_t index) {
         s->core = scoreboard_core(w->scoreboard, w->id, index);
         s->in.size = w->cfg->buffer_size;
         s->in.data = malloc(s->in.size);
-        s->scratch_size = 2 * w->cfg->buffer_size + 1024;
-        s->scratch = malloc(s->scratch_size);
-        if (!s->core || !s->in.data || !s->scratch) {
+        s->parser.scratch_size = 2 * w->cfg->buffer_size + 1024;
+        s->parser.scratch = malloc(s->parser.scratch_size);
+        if (!s->core || !s->in.data || !s->parser.scratch) {
                 free(s->in.data);
-                free(s->scratch);
+                free(s->parser.scratch);
                 free(s);
                 return NULL;
         }
@@ -421,7 +307,7 @@ static int hub_accept(void *userdata, size_t i) {
         s->in.start = s->in.end = 0;
         if (!gl->l->tcp)
                 peer.ss_family = AF_UNIX;
-        format_addr(&peer, s->info.remote_addr, sizeof(s->info.remote_addr),
+        conn_format_addr(&peer, s->info.remote_addr, sizeof(s->info.remote_addr),
                     s->info.remote_port, sizeof(s->info.remote_port));
         memcpy(s->info.server_addr, gl->server_addr, sizeof(s->info.server_addr));
         memcpy(s->info.server_port, gl->server_port, sizeof(s->info.server_port));
@@ -549,7 +435,7 @@ static int setup_listeners(GeventWorker *w, ListenerSet *ls) {
                 gl->l = &ls->items[i];
                 w->listener_fds[i] = gl->l->fd;
                 if (getsockname(gl->l->fd, (struct sockaddr *) &sa, &len) == 0)
-                        format_addr(&sa, gl->server_addr, sizeof(gl->server_addr),
+                        conn_format_addr(&sa, gl->server_addr, sizeof(gl->server_addr),
                                     gl->server_port, sizeof(gl->server_port));
                 if (!gl->server_addr[0])
                         snprintf(gl->server_addr, sizeof(gl->server_addr), "localhost");
@@ -577,7 +463,7 @@ static void worker_free(GeventWorker *w) {
                         continue;
                 /* The Python objects go with the process: freeing them needs the GIL. */
                 free(s->in.data);
-                free(s->scratch);
+                free(s->parser.scratch);
                 free(s);
         }
         free(w->slots);

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "gevent.h"
+#include "conn.h"
 #include "guard.h"
 #include "http.h"
 #include "log.h"
@@ -74,16 +75,10 @@ typedef struct ThreadCtx {
         WsgiThread *wt;
         ScoreboardCore *core; /* this thread's: its request in flight, for harakiri and stats */
         Request req;
-        union {
-                HttpRequest http;
-                UwsgiPacket uwsgi;
-        };
-        char *scratch;
-        size_t scratch_size;
+        ConnParser parser;
         char method[32];
         char uri[1024];
-        char date[64];
-        time_t date_sec;
+        ConnLogDate date;
 } ThreadCtx;
 
 struct Worker {
@@ -215,20 +210,6 @@ static void worker_begin_stop(Worker *w, const char *why) {
 
 /* ---- connections ---- */
 
-static void format_addr(const struct sockaddr_storage *sa, char *addr, size_t addr_size,
-                        char *port, size_t port_size) {
-        addr[0] = port[0] = 0;
-        if (sa->ss_family == AF_INET) {
-                const struct sockaddr_in *in = (const void *) sa;
-                inet_ntop(AF_INET, &in->sin_addr, addr, addr_size);
-                snprintf(port, port_size, "%u", ntohs(in->sin_port));
-        } else if (sa->ss_family == AF_INET6) {
-                const struct sockaddr_in6 *in6 = (const void *) sa;
-                inet_ntop(AF_INET6, &in6->sin6_addr, addr, addr_size);
-                snprintf(port, port_size, "%u", ntohs(in6->sin6_port));
-        }
-}
-
 static Conn *conn_new(Worker *w, int fd, ListenerRef *lr, const struct sockaddr_storage *peer) {
         Conn *c = malloc(sizeof(Conn));
         if (!c)
@@ -240,7 +221,7 @@ static Conn *conn_new(Worker *w, int fd, ListenerRef *lr, const struct sockaddr_
                 free(c);
                 return NULL;
         }
-        format_addr(peer, c->info.remote_addr, sizeof(c->info.remote_addr), c->info.remote_port,
+        conn_format_addr(peer, c->info.remote_addr, sizeof(c->info.remote_addr), c->info.remote_port,
                     sizeof(c->info.remote_port));
         memcpy(c->info.server_addr, lr->server_addr, sizeof(c->info.server_addr));
         memcpy(c->info.server_port, lr->server_port, sizeof(c->info.server_port));
@@ -290,60 +271,10 @@ static bool conn_wait(Worker *w, Conn *c) {
         return true;
 }
 
-static const char *log_date(ThreadCtx *t) {
-        time_t now = time(NULL);
-        if (now != t->date_sec) {
-                struct tm tm;
-                localtime_r(&now, &tm);
-                strftime(t->date, sizeof(t->date), "%a %b %e %H:%M:%S %Y", &tm);
-                t->date_sec = now;
-        }
-        return t->date;
-}
-
-/* One line per request, in uWSGI's spirit, written with one write() so lines from every worker
- * and thread stay whole in the master's log pipe. */
-static void log_request(ThreadCtx *t, Conn *c, Request *r, int64_t us, uint64_t nreq) {
-        char line[1536], mem[128];
-
-        if (t->w->cfg->disable_logging)
-                return;
-        /* memory-report: uWSGI's "{address space usage: ...} {rss usage: ...} " first. */
-        mem[0] = 0;
-        if (t->w->statm_fd >= 0)
-                guard_memory_report(t->w->statm_fd, mem, sizeof(mem));
-        int n = snprintf(line, sizeof(line),
-                         "%s[pid: %d|worker: %d|req: %llu] %s () [%s] %.*s %.*s => %d, %llu "
-                         "bytes in %lld.%03lld ms\n",
-                         mem, t->w->pid, t->w->id, (unsigned long long) nreq,
-                         c->info.remote_addr[0] ? c->info.remote_addr : "-", log_date(t),
-                         (int) r->method_len, r->method, (int) r->uri_len, r->uri, r->status,
-                         (unsigned long long) r->bytes_sent, (long long) (us / 1000),
-                         (long long) (us % 1000));
-        if (n >= (int) sizeof(line)) {
-                n = sizeof(line) - 1;
-                line[n - 1] = '\n';
-        }
-        (void) !write(STDERR_FILENO, line, n);
-}
-
 static int64_t mono_us(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* The method and URI are kept for the log: the connection buffer they point into may be
- * reused for a pipelined request while the body is read. */
-static void request_keep_names(ThreadCtx *t, Request *r) {
-        size_t ml = MIN(r->method_len, sizeof(t->method));
-        size_t ul = MIN(r->uri_len, sizeof(t->uri));
-        memcpy(t->method, r->method, ml);
-        memcpy(t->uri, r->uri, ul);
-        r->method = t->method;
-        r->method_len = ml;
-        r->uri = t->uri;
-        r->uri_len = ul;
 }
 
 static bool conn_body_pending(const Conn *c) {
@@ -355,16 +286,19 @@ static bool conn_body_pending(const Conn *c) {
  * and that memory but no thread (a bigger body is spooled to a temp file by the thread, as
  * before). The head stays in the buffer, to be parsed again once the body is complete; the
  * bytes of the body already received move to c->body. Returns whether it was deferred. */
+/* gcc's analyzer loses c (it came out of an epoll event) and calls the body it now owns
+ * leaked; conn_close() frees it. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wanalyzer-malloc-leak"
 static bool conn_defer_body(Worker *w, Conn *c, const Request *r, size_t head_at) {
         size_t avail = c->in.end - c->in.start;
         if (w->cfg->post_buffering == 0 || r->body_mode != BODY_LENGTH || r->expect_continue ||
             r->body_left > w->cfg->post_buffering || avail >= r->body_left)
                 return false;
-        char *body = malloc(r->body_left);
-        if (!body)
+        c->body = malloc(r->body_left);
+        if (!c->body)
                 return false; /* the thread reads it, as without post-buffering */
-        memcpy(body, c->in.data + c->in.start, avail);
-        c->body = body;
+        memcpy(c->body, c->in.data + c->in.start, avail);
         c->body_len = r->body_left;
         atomic_store(&c->body_got, avail);
         c->body_since = now_ms();
@@ -372,6 +306,7 @@ static bool conn_defer_body(Worker *w, Conn *c, const Request *r, size_t head_at
         c->in.start = head_at;
         return true;
 }
+#pragma GCC diagnostic pop
 
 /* Serves one parsed request; returns whether the connection may go on. */
 static bool conn_serve(ThreadCtx *t, Conn *c, Request *r) {
@@ -381,7 +316,7 @@ static bool conn_serve(ThreadCtx *t, Conn *c, Request *r) {
         int k;
 
         scoreboard_request_begin(w->slot, start);
-        request_keep_names(t, r);
+        conn_keep_names(r, t->method, sizeof(t->method), t->uri, sizeof(t->uri));
         scoreboard_core_begin(t->core, start, r->method, r->method_len, r->uri, r->uri_len);
         if (w->cfg->post_buffering > 0) {
                 k = request_buffer_body(r, w->cfg->post_buffering);
@@ -398,7 +333,7 @@ done:;
         scoreboard_request_end(w->slot, (uint64_t) elapsed, r->bytes_sent, exception, r->status);
         scoreboard_core_end(t->core);
         uint64_t n = atomic_fetch_add(&w->requests, 1) + 1;
-        log_request(t, c, r, elapsed, n);
+        conn_log_request(w->cfg, w->statm_fd, w->pid, w->id, n, &c->info, r, elapsed, &t->date);
         request_done(r);
         if (w->max_requests > 0 && n == w->max_requests) {
                 char why[64];
@@ -417,62 +352,16 @@ done:;
 static int conn_process(ThreadCtx *t, Conn *c) {
         Worker *w = t->w;
         Request *r = &t->req;
-        const char *data = c->in.data + c->in.start;
-        size_t avail = c->in.end - c->in.start;
         size_t head_at = c->in.start;
-        int k;
+        int k = conn_parse_head(r, c->fd, c->lr->l->proto, &c->in, &c->info, w->cfg,
+                                w->timeout_ms, &t->parser);
 
-        request_reset(r, c->fd, c->lr->l->proto, &c->in, w->timeout_ms);
-        r->limit_post = w->cfg->limit_post;
+        if (k <= 0)
+                return k;
+        /* The slow-body deadlines (gevent.c has none yet: a greenlet per slow client is cheap,
+         * but it should get them too). */
         r->body_timeout_ms = w->cfg->body_timeout * 1000;
         r->body_min_rate = w->cfg->body_min_rate;
-
-        if (c->lr->l->proto == SOCKET_HTTP) {
-                k = http_request_parse(data, avail, &t->http);
-                if (k == 0) {
-                        if (avail < c->in.size)
-                                return 0;
-                        log_warning("request head from %s larger than buffer-size %zu: 431",
-                                    c->info.remote_addr, c->in.size);
-                        response_error(r, 431);
-                        return -1;
-                }
-                if (k < 0) {
-                        log_info("bad request from %s: %s (%d)", c->info.remote_addr,
-                                 strempty(t->http.error), -k);
-                        response_error(r, -k);
-                        return -1;
-                }
-                c->in.start += k;
-                k = request_from_http(r, &t->http, &c->info, t->scratch, t->scratch_size);
-        } else {
-                if (avail >= UWSGI_HEADER_SIZE) {
-                        size_t need = UWSGI_HEADER_SIZE + ((unsigned char) data[1] |
-                                                           (unsigned char) data[2] << 8);
-                        if (need > c->in.size) {
-                                log_warning("uwsgi packet of %zu bytes from %s is larger than "
-                                            "buffer-size %zu: raise buffer-size",
-                                            need, c->info.remote_addr, c->in.size);
-                                response_error(r, 431);
-                                return -1;
-                        }
-                }
-                k = uwsgi_packet_parse(data, avail, &t->uwsgi);
-                if (k == 0)
-                        return 0;
-                if (k < 0) {
-                        log_info("bad uwsgi packet from %s: %s", c->info.remote_addr,
-                                 strerror(-k));
-                        response_error(r, 400);
-                        return -1;
-                }
-                c->in.start += k;
-                k = request_from_uwsgi(r, &t->uwsgi, &c->info);
-        }
-        if (k < 0) {
-                response_error(r, -k);
-                return -1;
-        }
         if (c->body) {
                 /* Its body was read from the epoll set (conn_defer_body()): all here. */
                 request_set_body(r, TAKE_PTR(c->body), c->body_len);
@@ -624,12 +513,12 @@ static void *thread_main(void *arg) {
 
         /* The Python thread state must be made on this thread: made elsewhere, every thread
          * would share the maker's state. */
-        t->scratch_size = 2 * w->cfg->buffer_size + 1024;
-        t->scratch = malloc(t->scratch_size);
-        t->wt = t->scratch ? wsgi_thread_new(w->cfg) : NULL;
+        t->parser.scratch_size = 2 * w->cfg->buffer_size + 1024;
+        t->parser.scratch = malloc(t->parser.scratch_size);
+        t->wt = t->parser.scratch ? wsgi_thread_new(w->cfg) : NULL;
         thread_started(w, t->wt != NULL);
         if (!t->wt) {
-                t->scratch = mfree(t->scratch);
+                t->parser.scratch = mfree(t->parser.scratch);
                 return NULL;
         }
 
@@ -788,7 +677,7 @@ static int worker_listener_refs(Worker *w, ListenerSet *ls) {
                 lr->tag = TAG_LISTENER;
                 lr->l = &ls->items[i];
                 if (getsockname(lr->l->fd, (struct sockaddr *) &sa, &len) == 0)
-                        format_addr(&sa, lr->server_addr, sizeof(lr->server_addr),
+                        conn_format_addr(&sa, lr->server_addr, sizeof(lr->server_addr),
                                     lr->server_port, sizeof(lr->server_port));
                 if (!lr->server_addr[0])
                         snprintf(lr->server_addr, sizeof(lr->server_addr), "localhost");

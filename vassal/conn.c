@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "guard.h"
+#include "log.h"
+#include "macro.h"
+
+void conn_format_addr(const struct sockaddr_storage *sa, char *addr, size_t addr_size, char *port,
+                      size_t port_size) {
+        addr[0] = port[0] = 0;
+        if (sa->ss_family == AF_INET) {
+                const struct sockaddr_in *in = (const void *) sa;
+                inet_ntop(AF_INET, &in->sin_addr, addr, addr_size);
+                snprintf(port, port_size, "%u", ntohs(in->sin_port));
+        } else if (sa->ss_family == AF_INET6) {
+                const struct sockaddr_in6 *in6 = (const void *) sa;
+                inet_ntop(AF_INET6, &in6->sin6_addr, addr, addr_size);
+                snprintf(port, port_size, "%u", ntohs(in6->sin6_port));
+        }
+}
+
+int conn_parse_head(Request *r, int fd, SocketProto proto, ConnBuffer *in, const ConnInfo *info,
+                    const VassalConfig *cfg, int timeout_ms, ConnParser *p) {
+        const char *data = in->data + in->start;
+        size_t avail = in->end - in->start;
+        int k;
+
+        request_reset(r, fd, proto, in, timeout_ms);
+        r->limit_post = cfg->limit_post;
+
+        if (proto == SOCKET_HTTP) {
+                k = http_request_parse(data, avail, &p->http);
+                if (k == 0) {
+                        if (avail < in->size)
+                                return 0;
+                        log_warning("request head from %s larger than buffer-size %zu: 431",
+                                    info->remote_addr, in->size);
+                        response_error(r, 431);
+                        return -1;
+                }
+                if (k < 0) {
+                        log_info("bad request from %s: %s (%d)", info->remote_addr,
+                                 strempty(p->http.error), -k);
+                        response_error(r, -k);
+                        return -1;
+                }
+                in->start += k;
+                k = request_from_http(r, &p->http, info, p->scratch, p->scratch_size);
+        } else {
+                if (avail >= UWSGI_HEADER_SIZE) {
+                        size_t need = UWSGI_HEADER_SIZE + ((unsigned char) data[1] |
+                                                           (unsigned char) data[2] << 8);
+                        if (need > in->size) {
+                                log_warning("uwsgi packet of %zu bytes from %s is larger than "
+                                            "buffer-size %zu: raise buffer-size",
+                                            need, info->remote_addr, in->size);
+                                response_error(r, 431);
+                                return -1;
+                        }
+                }
+                k = uwsgi_packet_parse(data, avail, &p->uwsgi);
+                if (k == 0)
+                        return 0;
+                if (k < 0) {
+                        log_info("bad uwsgi packet from %s: %s", info->remote_addr,
+                                 strerror(-k));
+                        response_error(r, 400);
+                        return -1;
+                }
+                in->start += k;
+                k = request_from_uwsgi(r, &p->uwsgi, info);
+        }
+        if (k < 0) {
+                response_error(r, -k);
+                return -1;
+        }
+        return 1;
+}
+
+void conn_keep_names(Request *r, char *method, size_t method_size, char *uri, size_t uri_size) {
+        size_t ml = MIN(r->method_len, method_size);
+        size_t ul = MIN(r->uri_len, uri_size);
+        memcpy(method, r->method, ml);
+        memcpy(uri, r->uri, ul);
+        r->method = method;
+        r->method_len = ml;
+        r->uri = uri;
+        r->uri_len = ul;
+}
+
+static const char *log_date(ConnLogDate *d) {
+        time_t now = time(NULL);
+        if (now != d->sec) {
+                struct tm tm;
+                localtime_r(&now, &tm);
+                strftime(d->text, sizeof(d->text), "%a %b %e %H:%M:%S %Y", &tm);
+                d->sec = now;
+        }
+        return d->text;
+}
+
+void conn_log_request(const VassalConfig *cfg, int statm_fd, pid_t pid, int worker_id,
+                      uint64_t nreq, const ConnInfo *info, const Request *r, int64_t us,
+                      ConnLogDate *date) {
+        char line[1536], mem[128];
+
+        if (cfg->disable_logging)
+                return;
+        /* memory-report: uWSGI's "{address space usage: ...} {rss usage: ...} " first. */
+        mem[0] = 0;
+        if (statm_fd >= 0)
+                guard_memory_report(statm_fd, mem, sizeof(mem));
+        int n = snprintf(line, sizeof(line),
+                         "%s[pid: %d|worker: %d|req: %llu] %s () [%s] %.*s %.*s => %d, %llu "
+                         "bytes in %lld.%03lld ms\n",
+                         mem, pid, worker_id, (unsigned long long) nreq,
+                         info->remote_addr[0] ? info->remote_addr : "-", log_date(date),
+                         (int) r->method_len, r->method, (int) r->uri_len, r->uri, r->status,
+                         (unsigned long long) r->bytes_sent, (long long) (us / 1000),
+                         (long long) (us % 1000));
+        if (n >= (int) sizeof(line)) {
+                n = sizeof(line) - 1;
+                line[n - 1] = '\n';
+        }
+        (void) !write(STDERR_FILENO, line, n);
+}
