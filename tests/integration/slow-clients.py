@@ -7,6 +7,7 @@ import threading
 import time
 
 port = int(sys.argv[1])
+lock = threading.Lock()
 
 
 def slow(first, rest):
@@ -14,7 +15,12 @@ def slow(first, rest):
     s.sendall(first)
     time.sleep(3)
     s.sendall(rest)
-    print(s.recv(4096).split(b"\r\n")[0].decode(), flush=True)
+    line = s.recv(4096).split(b"\r\n")[0].decode()
+    # One write under a lock: print() from threads writes the text and its newline apart, and
+    # two lines came out as one.
+    with lock:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
 
 
 body = b"POST /len HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n"
