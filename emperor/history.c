@@ -52,6 +52,8 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         uint64_t start = mono_usec();
         size_t n = 0;
 
+        manager_collect_reports(h->m);
+
         if (h->cap < h->m->n_instances) {
                 size_t cap = h->m->n_instances + 16;
                 StoreSample *b = reallocarray(h->buf, cap, sizeof(StoreSample));

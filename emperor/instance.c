@@ -466,7 +466,9 @@ static Proc *proc_spawn(Instance *i) {
         snprintf(notify, sizeof(notify), "NOTIFY_SOCKET=%s", m->notify_path);
         snprintf(stats, sizeof(stats), "EMPEROR_STATS_INTERVAL=%u", m->stats_interval);
         snprintf(name_env, sizeof(name_env), "EMPEROR_VASSAL=%s", i->name);
-        char *env[] = { notify, stats, name_env, NULL };
+        char reports[4200];
+        snprintf(reports, sizeof(reports), "EMPEROR_STATS_SOCKET=%s", m->reports_path);
+        char *env[] = { notify, reports, stats, name_env, NULL };
         char *argv[] = { (char *) "vassal", i->path, NULL };
         SpawnOptions o = {
                 .path = m->vassal_path,

@@ -19,6 +19,7 @@
 #include "instance.h"
 #include "log.h"
 #include "manager.h"
+#include "reports.h"
 #include "scan.h"
 #include "web.h"
 
@@ -55,8 +56,9 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
         m->vassal_path = strdup(o->vassal_path);
         m->http = o->http ? strdup(o->http) : NULL;
         if (!m->run_dir || !m->state_dir || !m->vassal_path ||
-            asprintf(&m->notify_path, "%s/notify.sock", o->run_dir) < 0) {
-                m->notify_path = NULL;
+            asprintf(&m->notify_path, "%s/notify.sock", o->run_dir) < 0 ||
+            asprintf(&m->reports_path, "%s/stats.sock", o->run_dir) < 0) {
+                m->reports_path = NULL;
                 manager_free(m);
                 return -ENOMEM;
         }
@@ -85,6 +87,7 @@ Manager *manager_free(Manager *m) {
                 instance_free(i);
         }
         control_free(m->control);
+        m->reports = reports_free(m->reports);
         m->history = history_free(m->history);
         web_free(m->web);
         free(m->http);
@@ -104,6 +107,7 @@ Manager *manager_free(Manager *m) {
         free(m->state_dir);
         free(m->vassal_path);
         free(m->notify_path);
+        free(m->reports_path);
         /* After a clean stop the groups empty within moments (their processes were killed). */
         for (int k = 0; k < 50 && m->n_dead_cgroups > 0; k++) {
                 manager_sweep_cgroups(m);
@@ -121,6 +125,15 @@ Manager *manager_free(Manager *m) {
 }
 
 /* ---- the fleet ---- */
+
+sd_event *manager_event(Manager *m) {
+        return m->event;
+}
+
+void manager_collect_reports(Manager *m) {
+        if (m->reports)
+                reports_collect(m->reports);
+}
 
 Instance *manager_find(Manager *m, const char *name) {
         for (Instance *i = m->instances; i; i = *instance_next(i))
@@ -449,6 +462,9 @@ int manager_start(Manager *m) {
         if (m->cgroup_root)
                 log_info("vassals get their own cgroup under '%s'", m->cgroup_root);
         r = manager_notify_socket(m);
+        if (r < 0)
+                return r;
+        r = reports_new(m, m->reports_path, &m->reports);
         if (r < 0)
                 return r;
         r = control_new(m, &m->control);

@@ -14,6 +14,7 @@ typedef struct Instance Instance;
 typedef struct Control Control;
 typedef struct Web Web;
 typedef struct History History;
+typedef struct Reports Reports;
 
 typedef struct PidOwner {
         pid_t pid;
@@ -40,6 +41,8 @@ typedef struct Manager {
         char *state_dir;
         char *vassal_path;
         char *notify_path;
+        char *reports_path; /* RUN_DIR/stats.sock: the vassals' stats reports */
+        Reports *reports;
         char *cgroup_root; /* NULL: process groups only */
         bool tyrant;
         uid_t uid;
@@ -79,6 +82,9 @@ static inline void manager_freep(Manager **m) {
 
 /* Binds the notify and control sockets, watches the conf dir and spawns what it holds. */
 int manager_start(Manager *m);
+sd_event *manager_event(Manager *m);
+/* Reads the vassals' stats reports that came since the last call (reports.h): once a tick. */
+void manager_collect_reports(Manager *m);
 /* Reconciles the fleet with the conf dir now. */
 void manager_rescan(Manager *m);
 /* Stops every vassal in parallel; the loop exits once all are gone. */

@@ -21,6 +21,7 @@
 #include "master.h"
 #include "privileges.h"
 #include "reload.h"
+#include "report.h"
 #include "scoreboard.h"
 #include "socket.h"
 #include "statsserver.h"
@@ -69,6 +70,7 @@ struct Master {
         Guard *guard;           /* harakiri, reload-on-as/rss, listen queue (guard.h) */
         StatsServer *stats;     /* `stats = ADDR` (statsserver.h) */
         ExecProgram *program;   /* exec mode: the program instead of workers */
+        Reporter *reporter;     /* the emperor's stats socket (report.h); NULL: none */
         int ready_pipe[2];
         int log_pipe[2];
         Logger *logger; /* the log file and the pipe's reader (logger.h) */
@@ -77,7 +79,7 @@ struct Master {
         CpuTime *cputime;        /* the master's and its children's CPU (cputime.h) */
         ScoreboardWindow window; /* the last stats interval: p99_rt, cpu (scoreboard.h) */
         pid_t program_pid;       /* exec mode: the program's pid as cputime knows it */
-        bool notify;             /* NOTIFY_SOCKET is set: X_STATS go somewhere */
+        bool notify; /* an emperor's stats socket or NOTIFY_SOCKET: X_STATS go somewhere */
         bool stopping;
         bool notified_ready;
         int exit_code;
@@ -137,6 +139,7 @@ static int slot_spawn(WorkerSlot *s) {
                 safe_close(m->log_pipe[0]);
                 safe_close(m->ready_pipe[0]);
                 stats_server_close_in_child(m->stats);
+                reporter_forget(m->reporter);
                 WorkerArgs a = {
                         .cfg = m->cfg,
                         .listeners = &m->listeners,
@@ -731,7 +734,17 @@ static void master_send_stats(Master *m) {
                                                false, STATS_MESSAGE_MAX - sizeof(status) - 32);
         if (!json)
                 log_warning("Failed to build the stats (out of memory), sending STATUS only");
-        (void) sd_notifyf(0, "STATUS=%s%s%s", status, json ? "\nX_STATS=" : "", strempty(json));
+        if (!m->reporter) {
+                (void) sd_notifyf(0, "STATUS=%s%s%s", status, json ? "\nX_STATS=" : "",
+                                  strempty(json));
+                return;
+        }
+        _cleanup_free_ char *msg = NULL;
+        int n = asprintf(&msg, "STATUS=%s%s%s", status, json ? "\nX_STATS=" : "", strempty(json));
+        if (n < 0)
+                msg = NULL;
+        else
+                (void) reporter_send(m->reporter, msg, (size_t) n);
 }
 
 /* Each stats interval: what the interval measured (the p99 of its requests, the CPU it used),
@@ -928,7 +941,9 @@ int master_run(VassalConfig *cfg) {
                 r = logger_attach(m.logger, m.event, m.log_pipe[0]);
         /* X_STATS only for a supervisor that listens: without NOTIFY_SOCKET they go nowhere.
          * The interval's measures are for the stats server too. */
-        m.notify = getenv("NOTIFY_SOCKET") != NULL;
+        if (r >= 0)
+                r = reporter_new_from_env(&m.reporter);
+        m.notify = m.reporter || getenv("NOTIFY_SOCKET") != NULL;
         if (r >= 0 && cfg->stats_interval > 0 && (m.notify || m.stats))
                 r = sd_event_add_time_relative(m.event, &m.stats_timer, CLOCK_MONOTONIC,
                                                (uint64_t) cfg->stats_interval * 1000000, 0,
@@ -982,6 +997,7 @@ finish:
         sd_event_source_disable_unref(m.kill_timer);
         sd_event_source_disable_unref(m.stats_timer);
         stats_server_free(m.stats);
+        reporter_free(m.reporter);
         guard_free(m.guard);
         logger_free(m.logger);
         sd_event_unref(m.event);
