@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,27 @@ static int apply_environment(const VassalConfig *c, char *error, size_t size) {
         return 0;
 }
 
+/* The command line a reload re-executes, with the ini as an absolute path: `chdir` moves the
+ * master before its first reload, and `vassal uwsgi.ini` run in the project's directory would
+ * then name nothing. Made once, kept for the process's life; argv itself when nothing needs
+ * changing (or on OOM: the reload then fails as before, with its message). */
+static char **argv_absolute_ini(int argc, char **argv, int index, size_t offset) {
+        char cwd[PATH_MAX];
+
+        if (index < 0 || argv[index][offset] == '/' || !getcwd(cwd, sizeof(cwd)))
+                return argv;
+        char **copy = calloc((size_t) argc + 1, sizeof(char *));
+        if (!copy)
+                return argv;
+        memcpy(copy, argv, (size_t) argc * sizeof(char *));
+        if (asprintf(&copy[index], "%.*s%s/%s", (int) offset, argv[index], cwd,
+                     argv[index] + offset) < 0) {
+                free(copy);
+                return argv;
+        }
+        return copy;
+}
+
 int main(int argc, char **argv) {
         VassalConfig cfg;
         const char *ini = NULL;
@@ -67,7 +89,8 @@ int main(int argc, char **argv) {
 
         if (!rest)
                 return EXIT_RUNTIME;
-        reload_save_argv(argv);
+        int ini_index = -1;
+        size_t ini_offset = 0;
         rest[n_rest++] = argv[0]; /* conf_parse_argv() skips it, as getopt does */
         /* Our own flags and the ini file; everything else is a config key (config.c). A first
          * argument that does not start with "--" is the ini, as in `vassal app.ini`. */
@@ -86,14 +109,19 @@ int main(int argc, char **argv) {
                 else if (streq(a, "-v") || streq(a, "--verbose"))
                         log_set_max_level(LOG_DEBUG);
                 else if (streq(a, "--ini") && i + 1 < argc)
-                        ini = argv[++i];
-                else if (strncmp(a, "--ini=", 6) == 0)
+                        ini = argv[ini_index = ++i];
+                else if (strncmp(a, "--ini=", 6) == 0) {
                         ini = a + 6;
-                else if (!ini && a[0] != '-' && (i == 1 || looks_like_ini(a)))
+                        ini_index = i;
+                        ini_offset = 6;
+                } else if (!ini && a[0] != '-' && (i == 1 || looks_like_ini(a))) {
                         ini = a;
-                else
+                        ini_index = i;
+                } else
                         rest[n_rest++] = argv[i];
         }
+
+        reload_save_argv(argv_absolute_ini(argc, argv, ini_index, ini_offset));
 
         /* Log prefixes for journald only when a supervisor reads our stderr. */
         log_set_level_prefix(getenv("JOURNAL_STREAM") || getenv("NOTIFY_SOCKET"));

@@ -86,3 +86,31 @@ echo lazy2 >"$VERSION_FILE"
 kill -HUP "$lz_pid"
 wait_until 30 version_is lazy2 || fail "lazy-apps reload did not run new code"
 ok "lazy-apps reload runs the new code"
+stop_pid "$lz_pid"
+
+# `cd project && vassal uwsgi.ini` with `chdir`: the ini's relative path must still name it
+# at the reload (the master has moved into chdir by then), by SIGHUP and by touch-reload.
+P=$(free_port)
+mkdir -p "$T/project" "$T/elsewhere"
+cat >"$T/project/rel.ini" <<INI
+[uwsgi]
+http-socket = 127.0.0.1:$P
+wsgi-file = $APPS/versionapp.py
+chdir = $T/elsewhere
+touch-reload = $T/rel.trigger
+disable-logging = true
+INI
+echo rel1 >"$VERSION_FILE"
+(cd "$T/project" && exec "$VASSAL" rel.ini) >"$T/rel.log" 2>&1 &
+rel_pid=$!
+PIDS+=("$rel_pid")
+wait_ready rel http://127.0.0.1:$P/
+echo rel2 >"$VERSION_FILE"
+kill -HUP "$rel_pid"
+wait_until 30 version_is rel2 || fail "SIGHUP with a relative ini and chdir did not reload: $(grep -i 'refused\|cannot' "$T/rel.log")"
+ok "a relative ini path survives chdir: SIGHUP reloads"
+echo rel3 >"$VERSION_FILE"
+touch "$T/rel.trigger"
+wait_until 30 version_is rel3 || fail "touch-reload with a relative ini and chdir did not reload"
+ok "and touch-reload too"
+stop_pid "$rel_pid"
