@@ -12,6 +12,9 @@
 typedef struct VassalConfig {
         char *ini_path; /* absolute, NULL when configured from the command line only */
         char *name;     /* the ini's name without .ini, or "vassal" */
+        /* Not a key: the log file as the master opens it (logto, else daemonize, after chdir),
+         * absolute, for the stats; NULL: stderr. */
+        char *log_path;
 
         /* Processes */
         int64_t processes;

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../emperor/vini.h"
+#include "vini.h"
 
 static char *write_ini(const char *text) {
         static char path[64];
