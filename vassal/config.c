@@ -523,6 +523,11 @@ int vassal_config_probe(const VassalConfig *c) {
         return -EINVAL;
 }
 
+const ConfOption *vassal_config_table(size_t *ret_n) {
+        *ret_n = ELEMENTSOF(vassal_options);
+        return vassal_options;
+}
+
 void vassal_config_help(void) {
         for (size_t i = 0; i < ELEMENTSOF(vassal_options); i++) {
                 const ConfOption *o = &vassal_options[i];

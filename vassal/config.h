@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "ini.h"
+#include "conf.h"
 
 typedef struct VassalConfig {
         char *ini_path; /* absolute, NULL when configured from the command line only */
@@ -122,6 +122,9 @@ int vassal_config_probe(const VassalConfig *c);
 /* The first error load or verify reported, as printed ("file:line: message"), or NULL: what a
  * vassal exiting EX_CONFIG tells its supervisor in STATUS=. */
 const char *vassal_config_error(void);
+
+/* The whole option table, for the tests. */
+const ConfOption *vassal_config_table(size_t *ret_n);
 
 /* Prints the option table (for --help). */
 void vassal_config_help(void);
