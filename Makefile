@@ -119,12 +119,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libstore.a $(BUILD)/libcommon.a
 	$(call say,TEST,$@)$(CC) $(ALL_CFLAGS) $(STORE_INC) $(ALL_LDFLAGS) -Itests/unit -Ivassal -o $@ $< \
 		$(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS) $(PY_LIBS) $(SQLITE_LIBS) $(CMOCKA_LIBS) -lm
 $(BUILD)/tests/test-scan: $(BUILD)/obj/emperor/scan.o
-$(BUILD)/tests/test-vini: $(BUILD)/obj/emperor/vini.o
 $(BUILD)/tests/test-request: $(BUILD)/obj/vassal/request.o
 $(BUILD)/tests/test-logger: $(BUILD)/obj/vassal/logger.o
-# config.o checks exec commands (exec.o) and uid/gid names (privileges.o).
-CONFIG_OBJS = $(BUILD)/obj/vassal/config.o $(BUILD)/obj/vassal/exec.o \
-              $(BUILD)/obj/vassal/privileges.o
+# config.o checks exec commands (exec.o); uid/gid names are lib's (users.c).
+CONFIG_OBJS = $(BUILD)/obj/vassal/config.o $(BUILD)/obj/vassal/exec.o
 $(BUILD)/tests/test-config: $(CONFIG_OBJS)
 $(BUILD)/tests/test-socket: $(BUILD)/obj/vassal/socket.o $(CONFIG_OBJS)
 $(BUILD)/tests/test-scoreboard: $(BUILD)/obj/vassal/scoreboard.o

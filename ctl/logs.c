@@ -2,9 +2,11 @@
 /* emperorctl logs APP [-n N] [-f]: the last lines of a vassal's log file, then with -f what is
  * appended to it, across rotations, until interrupted.
  *
- * The file is the vassal's logto (else its daemonize file), read from its ini with lib/ini as
- * the vassal reads it. The ini's path comes from the running emperor (status), else from the
- * stats store, so the command works while the emperor is down. The file itself is read
+ * The file is the one the running vassal says it writes (its stats' "log", which the
+ * emperor's status shows): absolute, after its chdir and interpolation. While it is not
+ * running, or the emperor is down (the ini's path then comes from the stats store), the
+ * path comes from the ini, read through lib/vini.h as the vassal reads it; a path relative
+ * to where the vassal was started is refused then, not guessed. The file itself is read
  * directly: nothing of the log passes through the emperor.
  *
  * Output goes to fd 1 with write(2), unbuffered: each batch is on its way when the call
@@ -28,7 +30,8 @@
 #include <sqlite3.h>
 
 #include "ctl.h"
-#include "ini.h"
+#include "vini.h"
+#include "vkeys.h"
 #include "jsonutil.h"
 #include "logs.h"
 #include "query.h"
@@ -50,77 +53,76 @@ void logs_source_done(LogsSource *s) {
         *s = (LogsSource) {};
 }
 
-/* The vassal warns about its own config; we only say why we cannot read it. */
-static void on_ini_diag(void *userdata, IniLevel level, const char *file, unsigned line,
-                        const char *message) {
-        (void) userdata;
-        if (level != INI_ERROR)
-                return;
-        if (line > 0)
-                fprintf(stderr, "emperorctl: %s:%u: %s\n", file, line, message);
-        else
-                fprintf(stderr, "emperorctl: %s: %s\n", file, message);
-}
+/* Moves a LogsSource out of a variable its cleanup would free. */
+#define TAKE_SOURCE(s)                                   \
+        ({                                               \
+                LogsSource _s_ = (s);                    \
+                (s) = (LogsSource) {};                   \
+                _s_;                                     \
+        })
 
-/* path as seen from dir (NULL: as it is). NULL on OOM. */
-static char *path_join(const char *dir, const char *path) {
-        size_t n;
-        char *s;
+/* The directory the vassal runs in, as far as v and the path it reported (or NULL) tell:
+ * an absolute chdir, else the reported path less its relative logto (the vassal joins the
+ * two as written: lib/vkeys.c). NULL when unknown, or on OOM. */
+static char *vassal_dir(const VassalIni *v, const char *reported) {
+        const char *file = v->logto && v->logto[0] ? v->logto : v->daemonize;
+        size_t n, f;
 
-        if (!dir || path[0] == '/')
-                return strdup(path);
-        n = strlen(dir);
-        while (n > 0 && dir[n - 1] == '/')
-                n--;
-        if (asprintf(&s, "%.*s/%s", (int) n, dir, path) < 0)
+        if (v->chdir && v->chdir[0] == '/')
+                return strdup(v->chdir);
+        if (!reported || !reported[0] || !file || !file[0] || file[0] == '/')
                 return NULL;
-        return s;
+        n = strlen(reported);
+        f = strlen(file);
+        /* An ini edited since the vassal started may no longer match: then unknown. */
+        if (n < f + 1 || reported[n - f - 1] != '/' || !streq(reported + n - f, file))
+                return NULL;
+        return n - f - 1 == 0 ? strdup("/") : strndup(reported, n - f - 1);
 }
 
-int logs_source_load(const char *ini_path, const char *cwd, LogsSource *ret) {
-        _cleanup_(ini_freep) Ini *ini = ini_new();
-        const char *logto, *backup, *dir;
-        LogsSource s = {};
+int logs_source_load(const char *ini_path, const char *reported, LogsSource *ret) {
+        _cleanup_(logs_source_done) LogsSource s = {};
+        _cleanup_free_ char *error = NULL, *base = NULL;
+        VassalIni v;
+        bool have_ini;
         int r;
 
         *ret = (LogsSource) {};
-        if (!ini)
-                return -ENOMEM;
         /* The emperor starts `vassal PATH`: the [uwsgi] and [vassal] sections, as here. */
-        r = ini_load_file(ini, ini_path, on_ini_diag, NULL);
-        if (r < 0)
+        r = vini_load(&v, ini_path, &error);
+        have_ini = r >= 0;
+        if (r == -ENOMEM || (r < 0 && !reported)) {
+                /* The vassal warns about its own config; we only say why we cannot read it. */
+                if (r != -ENOMEM)
+                        fprintf(stderr, "emperorctl: %s\n", strempty(error));
+                vini_done(&v);
                 return r;
-        /* As the vassal's logger_new(): logto, else daemonize's file. An empty value is no
-         * file (the vassal would fail to open it). */
-        logto = ini_get(ini, "logto");
-        if (!logto || !logto[0])
-                logto = ini_get(ini, "daemonize");
-        if (!logto || !logto[0])
-                return 0;
-        backup = ini_get(ini, "log-backupname");
-        if (backup && !backup[0])
-                backup = NULL;
+        }
 
-        /* The vassal opens its log after chdir (vassal/main.c: apply_environment, then
-         * master_run), so a relative logto is relative to chdir, itself relative to the
-         * emperor's working directory. A running master's own cwd settles it. */
-        dir = cwd;
-        if (!dir)
-                dir = ini_get(ini, "chdir");
-        if (dir && !dir[0])
-                dir = NULL;
-        s.path = path_join(dir, logto);
-        if (!s.path)
-                return -ENOMEM;
-        if (backup) {
-                s.backupname = path_join(dir, backup);
-                if (!s.backupname) {
-                        logs_source_done(&s);
+        /* The running vassal's word, which no later edit of the ini changes. */
+        if (reported)
+                r = reported[0] && !(s.path = strdup(reported)) ? -ENOMEM : 0;
+        else
+                r = vkeys_log_path(v.logto, v.daemonize, v.chdir, NULL, &s.path);
+        if (r == -EADDRNOTAVAIL || r == -ENOMEM) {
+                vini_done(&v);
+                *ret = TAKE_SOURCE(s);
+                return r;
+        }
+
+        if (s.path && have_ini && v.log_backupname && v.log_backupname[0]) {
+                /* A relative one from a directory we cannot name stays NULL: without it, only
+                 * lines written between several rotations to it are lost to us. */
+                bool absolute = v.log_backupname[0] == '/';
+                base = absolute ? NULL : vassal_dir(&v, reported);
+                if ((absolute || base) &&
+                    !(s.backupname = vkeys_path_join(base, v.log_backupname))) {
+                        vini_done(&v);
                         return -ENOMEM;
                 }
         }
-        s.guessed = s.path[0] != '/';
-        *ret = s;
+        vini_done(&v);
+        *ret = TAKE_SOURCE(s);
         return 0;
 }
 
@@ -667,15 +669,15 @@ static const cJSON *reply_vassal(const cJSON *reply, const char *app) {
         return NULL;
 }
 
-/* The ini of app, and its master's pid (0: not running or not known). Returns the exit
- * status, an error printed. */
-static int find_ini(const char *app, char **ret_ini, pid_t *ret_pid) {
+/* The ini of app, the log its running vassal reported (NULL: none), and whether it runs.
+ * Returns the exit status, an error printed. */
+static int find_vassal(const char *app, char **ret_ini, char **ret_log, bool *ret_running) {
         _cleanup_(cJSON_Deletep) cJSON *reply = NULL;
-        const cJSON *v, *ini, *pid;
+        const cJSON *v, *ini, *pid, *log;
         int r;
 
-        *ret_ini = NULL;
-        *ret_pid = 0;
+        *ret_ini = *ret_log = NULL;
+        *ret_running = false;
         ctl_quiet_not_running = true;
         r = ctl_request("status", app, false, false, &reply);
         ctl_quiet_not_running = false;
@@ -689,39 +691,19 @@ static int find_ini(const char *app, char **ret_ini, pid_t *ret_pid) {
                 return ctl_err(CTL_EXIT_FAILED,
                                "malformed reply from the emperor: no ini for vassal '%s'", app);
         pid = cJSON_GetObjectItemCaseSensitive(v, "pid");
-        if (cJSON_IsNumber(pid) && pid->valuedouble >= 1 && pid->valuedouble <= INT_MAX)
-                *ret_pid = (pid_t) pid->valuedouble;
+        *ret_running = cJSON_IsNumber(pid) && pid->valuedouble >= 1;
+        /* The vassal's stats say where it logs (lib/vstats.h): absolute, or "" for stderr. */
+        log = cJSON_GetObjectItemCaseSensitive(v, "log");
         *ret_ini = strdup(ini->valuestring);
         if (!*ret_ini)
                 return ctl_err(CTL_EXIT_FAILED, "out of memory");
-        return CTL_EXIT_OK;
-}
-
-/* The working directory of a running process, or NULL (gone, not ours to look at). */
-static char *proc_cwd(pid_t pid) {
-        char link[64];
-        char *buf = NULL;
-
-        (void) snprintf(link, sizeof(link), "/proc/%d/cwd", (int) pid);
-        for (size_t size = 256; size <= 65536; size *= 2) {
-                char *nbuf = realloc(buf, size);
-                ssize_t k;
-                if (!nbuf)
-                        break;
-                buf = nbuf;
-                k = readlink(link, buf, size);
-                if (k < 0)
-                        break;
-                if ((size_t) k < size) {
-                        buf[k] = '\0';
-                        /* A directory removed since: it cannot be where the log is opened. */
-                        if (buf[0] != '/' || strstr(buf, " (deleted)"))
-                                break;
-                        return buf;
-                }
+        if (*ret_running && cJSON_IsString(log) &&
+            (!log->valuestring[0] || log->valuestring[0] == '/')) {
+                *ret_log = strdup(log->valuestring);
+                if (!*ret_log)
+                        return ctl_err(CTL_EXIT_FAILED, "out of memory");
         }
-        free(buf);
-        return NULL;
+        return CTL_EXIT_OK;
 }
 
 /* ---- following ---- */
@@ -834,11 +816,11 @@ static int setup_signals(bool following) {
 int ctl_cmd_logs(const CtlInvocation *inv) {
         _cleanup_(logs_follower_freep) LogsFollower *f = NULL;
         _cleanup_(logs_source_done) LogsSource src = {};
-        _cleanup_free_ char *ini = NULL, *cwd = NULL;
+        _cleanup_free_ char *ini = NULL, *reported = NULL;
         _cleanup_close_ int inotify_fd = -1;
         uint64_t n = LOGS_DEFAULT_LINES;
         bool following = ctl_args.follow;
-        pid_t pid;
+        bool running;
         int r;
 
         if (ctl_args.json)
@@ -848,17 +830,23 @@ int ctl_cmd_logs(const CtlInvocation *inv) {
                 return ctl_err(CTL_EXIT_USAGE, "-n: '%s' is not a number of lines (%s)",
                                ctl_args.lines, LOGS_USAGE);
 
-        r = find_ini(inv->app, &ini, &pid);
+        r = find_vassal(inv->app, &ini, &reported, &running);
         if (r != CTL_EXIT_OK)
                 return r;
-        if (pid > 0)
-                cwd = proc_cwd(pid);
         /* The emperor gives each vassal EMPEROR_VASSAL: an ini may name its log after it. */
         if (setenv("EMPEROR_VASSAL", inv->app, 1) < 0)
                 return ctl_err(CTL_EXIT_FAILED, "out of memory");
-        r = logs_source_load(ini, cwd, &src);
+        r = logs_source_load(ini, reported, &src);
         if (r == -ENOMEM)
                 return ctl_err(CTL_EXIT_FAILED, "out of memory");
+        if (r == -EADDRNOTAVAIL)
+                return ctl_err(CTL_EXIT_FAILED,
+                               "vassal '%s' %s, and its log '%s' is relative to the directory it "
+                               "was started in, which only the running vassal can say: start "
+                               "it, or give logto (or chdir) an absolute path", inv->app,
+                               running ? "has not reported where it logs yet"
+                                       : "is not running",
+                               src.path);
         if (r < 0)
                 return ctl_err(CTL_EXIT_FAILED, "cannot find the log of vassal '%s': its ini "
                                "'%s' does not load", inv->app, ini);
@@ -866,10 +854,6 @@ int ctl_cmd_logs(const CtlInvocation *inv) {
                 return ctl_err(CTL_EXIT_FAILED,
                                "vassal '%s' has no logto: it logs to the emperor's stderr "
                                "(journalctl -u emperor)", inv->app);
-        if (src.guessed)
-                fprintf(stderr, "emperorctl: warning: vassal '%s' logs to '%s', relative to its "
-                        "working directory, which is not known while it is not running: "
-                        "reading it from here\n", inv->app, src.path);
 
         r = logs_follower_new(src.path, src.backupname, STDOUT_FILENO, &f);
         if (r < 0)

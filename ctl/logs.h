@@ -15,21 +15,25 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Where a vassal's log is, as the vassal itself would open it. */
+/* Where a vassal's log is. */
 typedef struct LogsSource {
-        char *path;       /* logto, else daemonize; NULL: the vassal logs to its stderr */
-        char *backupname; /* log-backupname, or NULL */
-        bool guessed;     /* relative, and the vassal's working directory was unknown */
+        char *path;       /* absolute; NULL: the vassal logs to its stderr */
+        char *backupname; /* log-backupname, absolute, or NULL (none, or not known) */
 } LogsSource;
 
 void logs_source_done(LogsSource *s);
 
-/* Reads logto (else daemonize), log-backupname and chdir from the [uwsgi] (or [vassal])
- * section of ini_path with lib/ini, so %(key), %d and $(VAR) resolve as in the vassal. A
- * relative path is relative to the vassal's working directory: cwd when known (the running
- * master's), else chdir when it is absolute; else it is left relative and s->guessed set.
- * Returns 0, -ENOMEM, or the ini's -errno (its diagnostics printed to stderr). */
-int logs_source_load(const char *ini_path, const char *cwd, LogsSource *ret);
+/* The log of the vassal whose ini is ini_path. reported is the path the running vassal
+ * itself reported in its stats (the emperor's status "log"; "" for its stderr), or NULL when
+ * it did not (not running, or no report yet): then the path comes from the ini, read through
+ * lib/vini.h (the vassal's own keys, sections and interpolation), as lib/vkeys.h resolves it,
+ * which works only when it does not depend on the directory the vassal was started in.
+ * log-backupname comes from the ini either way, relative to the directory the vassal runs in
+ * (an absolute chdir, or what the reported path shows); unknown, it is left NULL.
+ * Returns 0; -EADDRNOTAVAIL when the path is relative to a directory only the running vassal
+ * knows (ret->path then holds it as far as it is known, for the message); -ENOMEM; or, when
+ * the path had to come from the ini, the ini's -errno (its errors printed to stderr). */
+int logs_source_load(const char *ini_path, const char *reported, LogsSource *ret);
 
 /* "-n N": a count of lines, digits only. Returns 0 or -EINVAL. */
 int logs_parse_count(const char *s, uint64_t *ret);

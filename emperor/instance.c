@@ -20,6 +20,7 @@
 #include "sockutil.h"
 #include "spawn.h"
 #include "store.h"
+#include "users.h"
 #include "vini.h"
 
 #define USEC_PER_SEC 1000000ULL
@@ -597,12 +598,17 @@ static void instance_apply(Instance *i) {
                                 i->run_gid = i->file_gid;
                         }
                 } else if (v.uid || v.gid) {
-                        struct passwd *pw = v.uid ? getpwnam(v.uid) : NULL;
-                        struct group *gr = v.gid ? getgrnam(v.gid) : NULL;
-                        char *end;
-                        i->drop = true;
-                        i->run_uid = pw ? pw->pw_uid : v.uid ? (uid_t) strtoul(v.uid, &end, 10) : getuid();
-                        i->run_gid = gr ? gr->gr_gid : pw ? pw->pw_gid : v.gid ? (gid_t) strtoul(v.gid, &end, 10) : getgid();
+                        /* As the vassal resolves them (lib/users.h), refused as it would. */
+                        Credentials c;
+                        char message[300];
+                        r = credentials_resolve(v.uid, v.gid, &c, message, sizeof(message));
+                        if (r >= 0) {
+                                i->drop = true;
+                                i->run_uid = c.set_uid ? c.uid : getuid();
+                                i->run_gid = c.set_gid ? c.gid : getgid();
+                                credentials_done(&c);
+                        } else if (r != -ENOMEM)
+                                error = strdup(message);
                 }
         }
         if (r >= 0)
@@ -1174,6 +1180,8 @@ cJSON *instance_to_json(const Instance *i, bool detail) {
                 return o;
 
         cJSON_AddStringToObject(o, "ini", i->path);
+        if (vs && vs->log_path)
+                cJSON_AddStringToObject(o, "log", vs->log_path);
         cJSON *socks = cJSON_AddArrayToObject(o, "sockets");
         for (size_t k = 0; k < i->n_socks; k++)
                 cJSON_AddItemToArray(socks, cJSON_CreateString(i->socks[k]->address));

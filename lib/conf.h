@@ -30,6 +30,13 @@ typedef struct ConfOption ConfOption;
 typedef int (*ConfParseFunc)(const ConfOption *opt, const char *value, void *field,
                              const char **ret_expected);
 
+/* The offset of field in the struct type T, for ConfOption.offset; a compile-time error unless
+ * the field has type C, so a row shared between structs (lib/vkeys.h) cannot write an int64_t
+ * into an int. */
+#define CONF_FIELD(T, field, C)                                                                  \
+        (offsetof(T, field) +                                                                    \
+         0 * sizeof(char[__builtin_types_compatible_p(__typeof__(((T *) 0)->field), C) ? 1 : -1]))
+
 struct ConfOption {
         const char *name;
         ConfType type;

@@ -3,11 +3,9 @@
 #include <errno.h>
 #include <stddef.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +15,7 @@
 
 #include "macro.h"
 #include "sockutil.h"
+#include "users.h"
 
 static bool address_is_unix(const char *address) {
         return address[0] == '/' || address[0] == '@' || address[0] == '.' ||
@@ -105,38 +104,12 @@ int socket_somaxconn(void) {
 }
 
 static int chown_socket(const char *path, const char *spec) {
-        _cleanup_free_ char *user = strdup(spec);
-        if (!user)
-                return -ENOMEM;
-        char *group = strchr(user, ':');
-        if (group)
-                *group++ = 0;
+        uid_t uid;
+        gid_t gid;
+        int r = owner_resolve(spec, &uid, &gid);
 
-        uid_t uid = (uid_t) -1;
-        gid_t gid = (gid_t) -1;
-        if (*user) {
-                struct passwd *pw = getpwnam(user);
-                char *end;
-                if (pw) {
-                        uid = pw->pw_uid;
-                        gid = pw->pw_gid;
-                } else {
-                        uid = strtoul(user, &end, 10);
-                        if (*end)
-                                return -ENOENT;
-                }
-        }
-        if (group && *group) {
-                struct group *gr = getgrnam(group);
-                char *end;
-                if (gr)
-                        gid = gr->gr_gid;
-                else {
-                        gid = strtoul(group, &end, 10);
-                        if (*end)
-                                return -ENOENT;
-                }
-        }
+        if (r < 0)
+                return r;
         if (chown(path, uid, gid) < 0)
                 return -errno;
         return 0;

@@ -56,6 +56,12 @@ int vstats_from_json(const cJSON *stats, VassalStats *ret) {
         if (number(stats, "cpu_time", -1) >= 0)
                 ret->cpu_time_s = number(stats, "cpu_time", 0) / 1e6;
         decode_histogram(cJSON_GetObjectItemCaseSensitive(stats, "rt_hist"), ret);
+        const cJSON *log = cJSON_GetObjectItemCaseSensitive(stats, "log");
+        /* Only an absolute path or none: a relative one would be read from the reader's own
+         * directory, not the vassal's. */
+        if (cJSON_IsString(log) && (!log->valuestring[0] || log->valuestring[0] == '/') &&
+            !(ret->log_path = strdup(log->valuestring)))
+                return -ENOMEM;
 
         int n = cJSON_GetArraySize(workers);
         if (n > 0 && !(ret->worker_pids = calloc(n, sizeof(pid_t))))
@@ -89,4 +95,6 @@ int vstats_parse(const char *text, size_t len, VassalStats *ret) {
 void vstats_done(VassalStats *s) {
         free(s->worker_pids);
         s->worker_pids = NULL;
+        free(s->log_path);
+        s->log_path = NULL;
 }

@@ -33,6 +33,9 @@ typedef struct VassalStats {
         double hist_counts[VSTATS_HIST_MAX];
         double hist_count, hist_sum_us;
         pid_t *worker_pids; /* n_workers = total of them, in the vassal's order */
+        /* The log file the vassal writes, absolute; "": its stderr (the emperor's journal);
+         * NULL: not said (a vassal older than the field). */
+        char *log_path;
 } VassalStats;
 
 /* Decodes a stats object: 0, -EINVAL when it is not one (no "workers" array), -ENOMEM. ret

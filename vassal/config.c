@@ -15,8 +15,9 @@
 #include "config.h"
 #include "exec.h"
 #include "log.h"
-#include "privileges.h"
 #include "sockutil.h"
+#include "users.h"
+#include "vkeys.h"
 
 #define F(field) offsetof(VassalConfig, field)
 
@@ -55,7 +56,8 @@ static int parse_command(const ConfOption *opt, const char *value, void *field,
 #define NOT_YET "not implemented yet, ignored"
 
 /* Every key a vassal understands. Aliases are separate rows pointing at the same field, as in
- * uWSGI. Keys that only make sense in uWSGI (we are always a master, always Python, always
+ * uWSGI. The modules other programs read too (sockets, credentials, stop, logging, workdir)
+ * come from lib/vkeys.h, so the emperor and emperorctl read them exactly as we do. Keys that only make sense in uWSGI (we are always a master, always Python, always
  * threaded) are CONF_IGNORED so configs that carry them load without noise. */
 static const ConfOption vassal_options[] = {
         { "processes", CONF_INT, F(processes), 1, 1024, NULL, "worker processes" },
@@ -73,10 +75,7 @@ static const ConfOption vassal_options[] = {
         { "gevent-early-monkey-patch", CONF_BOOL, F(gevent_early_monkey_patch), 0, 0, NULL,
           "gevent.monkey.patch_all() before the app is imported" },
         { "lazy-apps", CONF_BOOL, F(lazy_apps), 0, 0, NULL, "load the app in each worker" },
-        { "reload-mercy", CONF_INT, F(reload_mercy), 1, 86400, NULL,
-          "seconds a graceful stop may take before workers are killed" },
-        { "worker-reload-mercy", CONF_INT, F(worker_reload_mercy), 1, 86400, NULL,
-          "seconds one worker may take to finish its requests" },
+        VKEYS_STOP_OPTIONS(VassalConfig),
         { "touch-reload", CONF_STRV, F(touch_reload), 0, 0, NULL,
           "reload gracefully when this file is touched (repeatable)" },
         { "touch-chain-reload", CONF_STRV, F(touch_chain_reload), 0, 0, NULL,
@@ -84,14 +83,7 @@ static const ConfOption vassal_options[] = {
         { "max-requests", CONF_INT, F(max_requests), 0, INT64_MAX, NULL,
           "replace a worker after this many requests (0: never)" },
 
-        { "http-socket", CONF_STRV, F(http_sockets), 0, 0, NULL, "serve HTTP/1.1 on ADDR" },
-        { "http", CONF_STRV, F(http_sockets), 0, 0, NULL, "same as http-socket" },
-        { "http11-socket", CONF_STRV, F(http_sockets), 0, 0, NULL, "same as http-socket" },
-        { "socket", CONF_STRV, F(uwsgi_sockets), 0, 0, NULL, "serve the uwsgi protocol on ADDR" },
-        { "uwsgi-socket", CONF_STRV, F(uwsgi_sockets), 0, 0, NULL, "same as socket" },
-        { "chmod-socket", CONF_MODE, F(chmod_socket), 0, 0, NULL, "mode of unix sockets" },
-        { "chown-socket", CONF_STRING, F(chown_socket), 0, 0, NULL, "owner of unix sockets" },
-        { "listen", CONF_INT, F(listen), 1, 65535, NULL, "listen backlog (default: somaxconn)" },
+        VKEYS_SOCKET_OPTIONS(VassalConfig),
         { "buffer-size", CONF_SIZE, F(buffer_size), 1024, 1048576, NULL,
           "largest request head in bytes (431 past it)" },
         { "post-buffering", CONF_SIZE, F(post_buffering), 0, 0, NULL,
@@ -118,7 +110,7 @@ static const ConfOption vassal_options[] = {
         { "wsgi-file", CONF_STRING, F(wsgi_file), 0, 0, NULL, "load the app from this file" },
         { "file", CONF_STRING, F(wsgi_file), 0, 0, NULL, "same as wsgi-file" },
         { "callable", CONF_STRING, F(callable), 0, 0, NULL, "name of the WSGI callable" },
-        { "chdir", CONF_STRING, F(chdir), 0, 0, NULL, "directory to run in" },
+        VKEYS_WORKDIR_OPTIONS(VassalConfig),
         { "pythonpath", CONF_STRV, F(pythonpath), 0, 0, NULL, "add to sys.path" },
         { "python-path", CONF_STRV, F(pythonpath), 0, 0, NULL, "same as pythonpath" },
         { "pp", CONF_STRV, F(pythonpath), 0, 0, NULL, "same as pythonpath" },
@@ -128,29 +120,13 @@ static const ConfOption vassal_options[] = {
         { "pyhome", CONF_STRING, F(virtualenv), 0, 0, NULL, "same as virtualenv" },
         { "env", CONF_STRV, F(env), 0, 0, NULL, "set KEY=VALUE in the environment" },
 
-        { "disable-logging", CONF_BOOL, F(disable_logging), 0, 0, NULL, "no request log" },
-        { "logto", CONF_STRING, F(logto), 0, 0, NULL, "append the log to this file" },
-        { "log-maxsize", CONF_SIZE, F(log_maxsize), 0, 0, NULL,
-          "rotate logto past this size, between two lines (0: never)" },
-        { "log-backupname", CONF_STRING, F(log_backupname), 0, 0, NULL,
-          "rotate to this fixed name, overwritten each time (default: logto.YYYYMMDD-HHMMSS)" },
-        { "log-maxbackups", CONF_INT, F(log_maxbackups), 0, 1000000, NULL,
-          "keep this many rotated logs, removing the oldest (0: keep all)" },
-        { "log-compress", CONF_BOOL, F(log_compress), 0, 0, NULL,
-          "gzip rotated logs in the background" },
-        { "log-reopen", CONF_BOOL, F(log_reopen), 0, 0, NULL, "reopen logto on every reload" },
-        { "touch-logreopen", CONF_STRV, F(touch_logreopen), 0, 0, NULL,
-          "reopen logto when this file is touched" },
+        VKEYS_LOGGING_OPTIONS(VassalConfig),
         { "pidfile", CONF_STRING, F(pidfile), 0, 0, NULL, "write the master's pid to this file" },
         { "vacuum", CONF_BOOL, F(vacuum), 0, 0, NULL, "remove the pidfile on exit" },
-        { "daemonize", CONF_STRING, F(daemonize), 0, 0, NULL,
-          "run in the background, logging to this file (unless logto is set)" },
 
         { "exec", CONF_CUSTOM, F(exec), 0, 0, parse_command,
           "supervise this command instead of a WSGI app, handing it the sockets (LISTEN_FDS)" },
-        { "uid", CONF_STRING, F(uid), 0, 0, NULL, "user to run as (name or number), when root" },
-        { "gid", CONF_STRING, F(gid), 0, 0, NULL,
-          "group to run as (default: the user's primary group)" },
+        VKEYS_CREDENTIALS_OPTIONS(VassalConfig),
         { "stats-interval", CONF_INT, F(stats_interval), 0, 86400, NULL,
           "seconds between X_STATS= messages to NOTIFY_SOCKET (0: none; default 1)" },
         { "stats", CONF_STRING, F(stats), 0, 0, NULL,
@@ -222,12 +198,11 @@ _printf_(2, 3) static void config_error(const char *where, const char *fmt, ...)
 
 void vassal_config_init(VassalConfig *c) {
         *c = (VassalConfig) {
+                VKEYS_SOCKET_DEFAULTS,
+                VKEYS_STOP_DEFAULTS,
                 .processes = 1,
                 .threads = 1,
                 .thread_stacksize = 0,
-                .reload_mercy = 60,
-                .worker_reload_mercy = 60,
-                .chmod_socket = -1,
                 .buffer_size = 8192,
                 .socket_timeout = 4,
                 .keepalive_timeout = 30,
@@ -247,6 +222,7 @@ void vassal_config_done(VassalConfig *c) {
         free(c->ini_path);
         free(c->name);
         free(c->gevent_origin);
+        free(c->log_path);
         *c = (VassalConfig) {};
 }
 
@@ -389,6 +365,19 @@ int vassal_config_load(VassalConfig *c, const char *ini_spec, int argc, char **a
         if (!c->name || (ini_path(ini) && !c->ini_path))
                 return log_oom();
 
+        /* Where the log will be, for the stats (emperorctl logs): main.c chdirs after this,
+         * and the master opens the log after that, so from here is where it starts. */
+        char cwd[PATH_MAX];
+        r = vkeys_log_path(c->logto, c->daemonize, c->chdir, getcwd(cwd, sizeof(cwd)),
+                           &c->log_path);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r == -EADDRNOTAVAIL) {
+                /* No cwd (removed under us): the log opens relative to nothing we can name. */
+                log_warning("cannot tell the log's absolute path: getcwd: %m");
+                c->log_path = mfree(c->log_path);
+        }
+
         /* The emperor sets its stats interval for every vassal; the ini's own key wins. */
         if (c->stats_interval < 0) {
                 const char *env = getenv("EMPEROR_STATS_INTERVAL");
@@ -444,12 +433,13 @@ int vassal_config_verify(const VassalConfig *c) {
         }
         if (c->uid || c->gid) {
                 Credentials creds;
+                char message[300];
                 /* Only whether they exist: switching is for the run, as root. */
-                int k = privileges_resolve(c->uid, c->gid, &creds);
-                if (k == -EINVAL)
-                        config_error(where, "%s", privileges_error());
+                int k = credentials_resolve(c->uid, c->gid, &creds, message, sizeof(message));
+                if (k < 0 && k != -ENOMEM)
+                        config_error(where, "%s", message);
                 if (k < 0)
-                        r = k;
+                        r = k == -ENOMEM ? k : -EINVAL;
                 else
                         credentials_done(&creds);
         }
@@ -531,6 +521,11 @@ int vassal_config_probe(const VassalConfig *c) {
         fprintf(stderr, "%s: gevent: %s\n", c->gevent_origin ?: "command line", message);
         remember_error("%s: gevent: %s", c->gevent_origin ?: "command line", message);
         return -EINVAL;
+}
+
+const ConfOption *vassal_config_table(size_t *ret_n) {
+        *ret_n = ELEMENTSOF(vassal_options);
+        return vassal_options;
 }
 
 void vassal_config_help(void) {

@@ -7,11 +7,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "ini.h"
+#include "conf.h"
 
 typedef struct VassalConfig {
         char *ini_path; /* absolute, NULL when configured from the command line only */
         char *name;     /* the ini's name without .ini, or "vassal" */
+        /* Not a key: the log file as the master opens it (logto, else daemonize, after chdir),
+         * absolute, for the stats; NULL: stderr. */
+        char *log_path;
 
         /* Processes */
         int64_t processes;
@@ -119,6 +122,9 @@ int vassal_config_probe(const VassalConfig *c);
 /* The first error load or verify reported, as printed ("file:line: message"), or NULL: what a
  * vassal exiting EX_CONFIG tells its supervisor in STATUS=. */
 const char *vassal_config_error(void);
+
+/* The whole option table, for the tests. */
+const ConfOption *vassal_config_table(size_t *ret_n);
 
 /* Prints the option table (for --help). */
 void vassal_config_help(void);

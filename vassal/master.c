@@ -707,7 +707,7 @@ static int master_start_guards(Master *m) {
         int r = guard_new(&p, &m->guard);
         if (r >= 0 && m->stats)
                 r = stats_server_start(m->stats, m->event, m->scoreboard, &m->listeners,
-                                       m->guard, &m->window);
+                                       m->guard, &m->window, m->cfg->log_path);
         return r;
 }
 
@@ -731,7 +731,8 @@ static void master_send_stats(Master *m) {
         } else
                 scoreboard_status(m->scoreboard, status, sizeof(status));
         _cleanup_free_ char *json = stats_json(m->scoreboard, &m->listeners, m->guard, &m->window,
-                                               false, STATS_MESSAGE_MAX - sizeof(status) - 32);
+                                               m->cfg->log_path, false,
+                                               STATS_MESSAGE_MAX - sizeof(status) - 32);
         if (!json)
                 log_warning("Failed to build the stats (out of memory), sending STATUS only");
         if (!m->reporter) {

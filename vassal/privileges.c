@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,60 +27,6 @@ _printf_(1, 2) static int privileges_fail(const char *fmt, ...) {
         return -EINVAL;
 }
 
-/* A bare decimal number, as an id. */
-static bool parse_id(const char *s, unsigned long *ret) {
-        char *end;
-        if (!*s || strspn(s, "0123456789") != strlen(s))
-                return false;
-        errno = 0;
-        unsigned long v = strtoul(s, &end, 10);
-        if (errno != 0 || *end || v >= (unsigned long) (uid_t) -1)
-                return false;
-        *ret = v;
-        return true;
-}
-
-void credentials_done(Credentials *c) {
-        free(c->user);
-        *c = (Credentials) {};
-}
-
-int privileges_resolve(const char *uid, const char *gid, Credentials *ret) {
-        Credentials c = {};
-        unsigned long id;
-
-        if (uid) {
-                struct passwd *pw = parse_id(uid, &id) ? getpwuid((uid_t) id) : getpwnam(uid);
-                if (!pw && !parse_id(uid, &id))
-                        return privileges_fail("uid = %s: no such user", uid);
-                c.set_uid = true;
-                c.uid = pw ? pw->pw_uid : (uid_t) id;
-                if (pw) {
-                        c.user = strdup(pw->pw_name);
-                        if (!c.user)
-                                return log_oom();
-                        c.set_gid = true;
-                        c.gid = pw->pw_gid;
-                }
-        }
-        if (gid) {
-                struct group *gr = parse_id(gid, &id) ? getgrgid((gid_t) id) : getgrnam(gid);
-                if (!gr && !parse_id(gid, &id)) {
-                        credentials_done(&c);
-                        return privileges_fail("gid = %s: no such group", gid);
-                }
-                c.set_gid = true;
-                c.gid = gr ? gr->gr_gid : (gid_t) id;
-        }
-        if (c.set_uid && !c.set_gid) {
-                credentials_done(&c);
-                return privileges_fail("uid = %s: no such user in the user database, so no "
-                                       "group to run as: set 'gid' too", uid);
-        }
-        *ret = c;
-        return 0;
-}
-
 int privileges_drop(const char *uid, const char *gid) {
         Credentials c = {};
         char what[256];
@@ -89,7 +34,7 @@ int privileges_drop(const char *uid, const char *gid) {
 
         if (!uid && !gid)
                 return 0;
-        r = privileges_resolve(uid, gid, &c);
+        r = credentials_resolve(uid, gid, &c, error_message, sizeof(error_message));
         if (r < 0)
                 goto finish;
         (void) snprintf(what, sizeof(what), "%s%s%s%s%s", uid ? "uid = " : "", strempty(uid),
@@ -143,7 +88,11 @@ int privileges_drop(const char *uid, const char *gid) {
         r = 0;
 finish:
         credentials_done(&c);
-        if (r == -EINVAL)
+        /* -EINVAL: a bad uid/gid (EX_CONFIG); another -errno: the user database could not be
+         * read, which may pass (EXIT_RUNTIME, respawned). Both have their message. */
+        if (r == -ENOMEM)
+                (void) log_oom();
+        else if (r < 0)
                 log_error("%s", error_message);
         return r;
 }

@@ -475,6 +475,7 @@ static cJSON *stats_object(const Scoreboard *sb, const ScoreboardInfo *info,
             !add_number(root, "uid", info->uid) ||
             !add_number(root, "gid", info->gid) ||
             !cJSON_AddStringToObject(root, "cwd", strempty(info->cwd)) ||
+            !cJSON_AddStringToObject(root, "log", strempty(info->log)) ||
             !cJSON_AddArrayToObject(root, "locks"))
                 return NULL;
         sockets = sockets_json(info);

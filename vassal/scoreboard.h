@@ -224,6 +224,7 @@ typedef struct ScoreboardInfo {
         uid_t uid;
         gid_t gid;
         const char *cwd;
+        const char *log; /* the log file, absolute; NULL or "": stderr */
         const ScoreboardSocket *sockets;
         size_t n_sockets;
         /* Each worker's "cores" (threads) with the request in flight: the stats server has
@@ -248,6 +249,8 @@ typedef struct ScoreboardInfo {
  *    "rt_hist":{"le_us":[250,500,...,30000000],"counts":[...],"sum_us","count"},
  *    "p99_rt","cpu","cpu_time"}
  * Beyond uWSGI's fields (its readers ignore the others):
+ *   log       the log file the master writes, absolute (logto, else daemonize, after chdir);
+ *             "" when it logs to stderr (the emperor's journal). emperorctl logs reads it.
  *   errors    requests answered with a status >= 500 or whose app raised (even mid-response),
  *             each counted once; cumulative like requests and exceptions.
  *   rt_hist   every request's response time since the master started: counts[i] requests

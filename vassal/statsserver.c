@@ -24,7 +24,8 @@
 #define STATS_BACKLOG 64
 
 char *stats_json(Scoreboard *sb, const ListenerSet *ls, const Guard *guard,
-                 const ScoreboardWindow *window, bool cores, size_t max_size) {
+                 const ScoreboardWindow *window, const char *log_path, bool cores,
+                 size_t max_size) {
         _cleanup_free_ ScoreboardSocket *sockets = calloc(MAX(ls->n, (size_t) 1),
                                                           sizeof(ScoreboardSocket));
         char cwd[PATH_MAX];
@@ -48,6 +49,7 @@ char *stats_json(Scoreboard *sb, const ListenerSet *ls, const Guard *guard,
                 .uid = getuid(),
                 .gid = getgid(),
                 .cwd = getcwd(cwd, sizeof(cwd)) ? cwd : "",
+                .log = log_path,
                 .sockets = sockets,
                 .n_sockets = ls->n,
                 .cores = cores,
@@ -78,6 +80,7 @@ struct StatsServer {
         const ListenerSet *listeners;
         const Guard *guard;
         const ScoreboardWindow *window;
+        const char *log_path; /* the config's, which outlives the server */
         StatsClient *clients;
 };
 
@@ -126,7 +129,7 @@ static int on_client_timeout(sd_event_source *src, uint64_t usec, void *userdata
 static int client_prepare(StatsClient *c) {
         StatsServer *s = c->server;
         _cleanup_free_ char *json = stats_json(s->scoreboard, s->listeners, s->guard, s->window,
-                                               true, SIZE_MAX);
+                                               s->log_path, true, SIZE_MAX);
         if (!json)
                 return -ENOMEM;
         size_t n = strlen(json);
@@ -373,8 +376,9 @@ int stats_server_new(const char *address, bool http, StatsServer **ret) {
 }
 
 int stats_server_start(StatsServer *s, sd_event *e, Scoreboard *sb, const ListenerSet *ls,
-                       const Guard *guard, const ScoreboardWindow *window) {
+                       const Guard *guard, const ScoreboardWindow *window, const char *log_path) {
         s->event = e;
+        s->log_path = log_path;
         s->scoreboard = sb;
         s->listeners = ls;
         s->guard = guard;

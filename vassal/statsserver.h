@@ -23,9 +23,11 @@
 
 /* The stats object as one line of JSON under max_size bytes (see scoreboard_stats_json), with
  * each worker's cores (threads and their requests) when cores is set. guard may be NULL, and
- * window (the master's last stats interval: p99_rt, cpu) too. NULL on OOM. */
+ * window (the master's last stats interval: p99_rt, cpu) too; log_path is the config's
+ * (NULL: stderr). NULL on OOM. */
 char *stats_json(Scoreboard *sb, const ListenerSet *ls, const Guard *guard,
-                 const ScoreboardWindow *window, bool cores, size_t max_size);
+                 const ScoreboardWindow *window, const char *log_path, bool cores,
+                 size_t max_size);
 
 typedef struct StatsServer StatsServer;
 
@@ -37,7 +39,7 @@ int stats_server_new(const char *address, bool http, StatsServer **ret);
 
 /* Serves from the loop e, with the sources stats_json() reads. Returns 0 or -errno. */
 int stats_server_start(StatsServer *s, sd_event *e, Scoreboard *sb, const ListenerSet *ls,
-                       const Guard *guard, const ScoreboardWindow *window);
+                       const Guard *guard, const ScoreboardWindow *window, const char *log_path);
 
 /* In a forked worker: closes the inherited listening socket and client connections, which
  * are the master's alone (a worker holding it would keep the port bound after the master

@@ -1,41 +1,21 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer target for the ini language: any bytes, parsed as a file, then applied to a small
- * typed table, then the same Ini grown from a "command line". Must never crash or leak, and
- * after each conf_apply(): no value out of its bounds was stored, no repeated key lost a
- * value, the last value of a key is the one kept, and a failure was reported as an error. */
+/* libFuzzer target for the ini language and the vassal's shared key table: any bytes, parsed
+ * as a file, then applied to the table the emperor and emperorctl read (lib/vini.h: the
+ * vassal's own socket, credentials, stop, logging and workdir rows from lib/vkeys.h), then the
+ * same Ini grown from a "command line". Must never crash or leak, and after each
+ * conf_apply(): no value out of its bounds was stored, no repeated key lost a value, the last
+ * value of a key is the one kept, and a failure was reported as an error. vini_load_string()
+ * runs on the same bytes and must agree. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
 #include "conf.h"
 #include "ini.h"
-
-typedef struct FuzzConfig {
-        bool master;
-        int64_t processes;
-        int64_t nice;
-        uint64_t buffer_size;
-        uint64_t limit;
-        char *chdir;
-        char **env;
-        int chmod_socket;
-} FuzzConfig;
-
-static const ConfOption fuzz_options[] = {
-        { .name = "master", .type = CONF_BOOL, .offset = offsetof(FuzzConfig, master) },
-        { .name = "processes", .type = CONF_INT, .offset = offsetof(FuzzConfig, processes),
-          .min = 1, .max = INT64_MAX },
-        { .name = "nice", .type = CONF_INT, .offset = offsetof(FuzzConfig, nice), .min = -20, .max = 19 },
-        { .name = "buffer-size", .type = CONF_SIZE, .offset = offsetof(FuzzConfig, buffer_size) },
-        { .name = "limit-as", .type = CONF_SIZE, .offset = offsetof(FuzzConfig, limit),
-          .min = 1 << 20, .max = INT64_MAX },
-        { .name = "chdir", .type = CONF_STRING, .offset = offsetof(FuzzConfig, chdir) },
-        { .name = "env", .type = CONF_STRV, .offset = offsetof(FuzzConfig, env) },
-        { .name = "chmod-socket", .type = CONF_MODE, .offset = offsetof(FuzzConfig, chmod_socket) },
-        { .name = "daemonize", .type = CONF_IGNORED, .help = "the emperor supervises vassals" },
-};
+#include "vini.h"
 
 typedef struct Diags {
         size_t sum;
@@ -51,62 +31,107 @@ static void on_diag(void *userdata, IniLevel level, const char *file, unsigned l
         d->errors += level == INI_ERROR;
 }
 
-/* Applies ini to a fresh config and checks what conf_apply() promises. */
-static void apply_and_check(Ini *ini, Diags *d) {
-        FuzzConfig c = {};
-        unsigned errors = d->errors;
-        size_t envs = 0, n_env = 0;
-        const char *last_processes = NULL;
-        int r = conf_apply(fuzz_options, ELEMENTSOF(fuzz_options), &c, ini, on_diag, d);
+static size_t strv_length(char **v) {
+        size_t n = 0;
 
+        while (v && v[n])
+                n++;
+        return n;
+}
+
+/* The defaults vini_load() starts from (lib/vkeys.h). */
+static void vini_defaults(VassalIni *v) {
+        VassalIni empty;
+        char *error = NULL;
+
+        CHECK(vini_load_string(&empty, "/x.ini", "[uwsgi]\n", 8, &error) == 0 || error);
+        free(error);
+        *v = empty;
+}
+
+/* Applies ini to a fresh VassalIni and checks what conf_apply() promises. */
+static void apply_and_check(Ini *ini, Diags *d) {
+        size_t n_table, sockets = 0, touches = 0;
+        const ConfOption *table = vini_table(&n_table);
+        const char *last_mercy = NULL;
+        unsigned errors = d->errors;
+        VassalIni c;
+        int r;
+
+        vini_defaults(&c);
+        r = conf_apply(table, n_table, &c, ini, on_diag, d);
         if (r == -ENOMEM)
                 goto done;
         CHECK(r == 0 || r == -EINVAL);
         CHECK(r == 0 || d->errors > errors); /* a failure is always said */
-        /* Bad values are refused, never stored. */
-        CHECK(c.processes == 0 || c.processes >= 1);
-        CHECK(c.nice >= -20 && c.nice <= 19);
-        CHECK(c.limit == 0 || c.limit >= 1 << 20);
-        CHECK(c.chmod_socket >= 0 && c.chmod_socket <= 07777);
+        /* Bad values are refused, never stored: the default, or within the row's bounds. */
+        CHECK(c.listen == 0 || (c.listen >= 1 && c.listen <= 65535));
+        CHECK(c.reload_mercy >= 1 && c.reload_mercy <= 86400);
+        CHECK(c.worker_reload_mercy >= 1 && c.worker_reload_mercy <= 86400);
+        CHECK(c.log_maxbackups >= 0 && c.log_maxbackups <= 1000000);
+        CHECK(c.chmod_socket == -1 || (c.chmod_socket >= 0 && c.chmod_socket <= 07777));
         for (size_t i = 0; i < ini_size(ini); i++) {
                 const IniEntry *e = ini_entry(ini, i);
-                if (strcmp(e->key, "env") == 0)
-                        envs++;
-                else if (strcmp(e->key, "processes") == 0)
-                        last_processes = e->value;
+                const ConfOption *o = conf_find(table, n_table, e->key);
+                if (o && (o->offset == offsetof(VassalIni, http_sockets) ||
+                          o->offset == offsetof(VassalIni, uwsgi_sockets)))
+                        sockets++;
+                else if (o && o->offset == offsetof(VassalIni, touch_logreopen))
+                        touches++;
+                else if (strcmp(e->key, "reload-mercy") == 0)
+                        last_mercy = e->value;
         }
-        /* A repeated key keeps every value, in order. */
-        for (char **v = c.env; v && *v; v++)
-                n_env++;
-        CHECK(n_env == envs);
+        /* A repeated key keeps every value, in order, aliases included. */
+        CHECK(strv_length(c.http_sockets) + strv_length(c.uwsgi_sockets) == sockets);
+        CHECK(strv_length(c.touch_logreopen) == touches);
         /* Every value was good: the last one of a key is what holds. */
-        if (r == 0 && last_processes) {
+        if (r == 0 && last_mercy) {
                 int64_t want;
-                CHECK(conf_parse_int(last_processes, &want) == 0 && c.processes == want);
+                CHECK(conf_parse_int(last_mercy, &want) == 0 && c.reload_mercy == want);
         }
 done:
-        conf_free(fuzz_options, ELEMENTSOF(fuzz_options), &c);
+        vini_done(&c);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        char *argv[] = { "vassal", "--master", "app.ini", "--chdir=%(chdir)/x", "--env", "%n=%d",
-                         NULL };
-        char *positional[1];
+        char *argv[] = { "vassal", "--socket", "%(chdir)/x", "app.ini", "--log-compress",
+                         "--touch-logreopen", "%n=%d", "--listen=7", NULL };
+        size_t n, n_table;
+        const ConfOption *table = vini_table(&n_table);
+        char *positional[1], *error = NULL;
         Diags d = {};
-        size_t n;
+        VassalIni v;
         Ini *ini;
+        int r, k;
 
         ini = ini_new();
         if (!ini)
                 return 0;
-        (void) ini_load_string(ini, "/srv/apps/fuzz.ini", (const char *) data, size, NULL, on_diag,
-                               &d);
+        r = ini_load_string(ini, "/srv/apps/fuzz.ini", (const char *) data, size, NULL, on_diag,
+                            &d);
         /* Whatever the load left behind must be consistent enough to apply, read and extend. */
         apply_and_check(ini, &d);
+
+        /* The reader the emperor uses agrees: it fails exactly when load or apply does, and
+         * then says why. */
+        k = vini_load_string(&v, "/srv/apps/fuzz.ini", (const char *) data, size, &error);
+        if (k != -ENOMEM && r != -ENOMEM) {
+                Diags quiet = {};
+                VassalIni c;
+                vini_defaults(&c);
+                int a = r < 0 ? r : conf_apply(table, n_table, &c, ini, NULL, &quiet);
+                vini_done(&c);
+                if (a != -ENOMEM)
+                        CHECK((k < 0) == (a < 0));
+                CHECK(k == 0 || (error && error[0]));
+        }
+        free(error);
+        vini_done(&v);
+
         (void) ini_get(ini, "chdir");
-        (void) conf_parse_argv(fuzz_options, ELEMENTSOF(fuzz_options), ELEMENTSOF(argv) - 1, argv,
-                               ini, positional, ELEMENTSOF(positional), &n, on_diag, &d);
+        (void) conf_parse_argv(table, n_table, ELEMENTSOF(argv) - 1, argv, ini, positional,
+                               ELEMENTSOF(positional), &n, on_diag, &d);
         apply_and_check(ini, &d);
         for (size_t i = 0; i < ini_size(ini); i++) {
                 const IniEntry *e = ini_entry(ini, i);

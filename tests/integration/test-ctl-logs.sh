@@ -2,13 +2,15 @@
 # emperorctl logs against a real emperor: the last N lines of a vassal's logto; -f following
 # it through dozens of rotations under load (every line once, none torn, none lost, even when
 # one burst rotates many times); a closed pipe and SIGTERM end -f with status 0; a vassal
-# without logto (1), an unknown vassal (3), usage errors (2); with the emperor stopped, the
-# ini is found through the stats store.
+# without logto (1), an unknown vassal (3), usage errors (2); a logto relative to where the
+# vassal was started is read where the vassal says it is (its stats' "log", in status), from
+# any directory; with the emperor stopped, the ini is found through the stats store, and
+# that relative logto is refused with the reason rather than guessed.
 . "$(dirname "$0")/lib.sh"
 
 LOGS="$T/logs"
 mkdir -p "$LOGS" "$T/app"
-read -r P Q R < <(free_ports 3 | tr '\n' ' ')
+read -r P Q R S < <(free_ports 4 | tr '\n' ' ')
 
 # ini NAME PORT LINE...: $CONF/NAME.ini for the numbered-lines app, written atomically.
 ini() {
@@ -33,8 +35,13 @@ ini web "$P" "logdir = $LOGS" "logto = %(logdir)/%n.log" "log-maxsize = 16k"
 ini rel "$Q" "chdir = $T/app" "logto = rel.log" "disable-logging = true"
 # quiet: no logto, so it logs to the emperor's stderr.
 ini quiet "$R" "disable-logging = true"
+# here: relative logto, no chdir: relative to the emperor's working directory.
+ini here "$S" "logto = here.log" "disable-logging = true"
+mkdir -p "$T/emperor-cwd"
+pushd "$T/emperor-cwd" >/dev/null || fail "cd"
 start_emperor
-for v in web rel quiet; do
+popd >/dev/null || fail "cd"
+for v in web rel quiet here; do
         wait_until 20 state_is "$v" running || fail "vassal '$v' is not running"
 done
 wait_until 10 http_ok "http://127.0.0.1:$P/lines?0,0" || fail "web does not answer"
@@ -62,6 +69,16 @@ wait_until 10 grep -q '^L 000000007 ' "$T/app/rel.log" || fail "rel did not log 
 logs rel -n 1
 expect 0 "a relative logto under chdir"
 assert_contains "$(cat "$T/out")" "L 000000007 " "the file under chdir is read"
+
+# The vassal says where it logs; emperorctl reads that from anywhere, guessing nothing.
+wait_until 10 test -n "$(vassal_field here log)" || fail "status has no log for 'here'"
+assert_eq "$(vassal_field here log)" "$T/emperor-cwd/here.log" "status: the log, absolute"
+assert_eq "$(vassal_field quiet log)" "" "status: no log file for a vassal on stderr"
+curl -sf -o /dev/null -m 5 "http://127.0.0.1:$S/lines?9,1" || fail "request to here"
+wait_until 10 grep -q '^L 000000009 ' "$T/emperor-cwd/here.log" || fail "here did not log"
+logs here -n 1
+expect 0 "a logto relative to where the vassal was started"
+assert_contains "$(cat "$T/out")" "L 000000009 " "the file the vassal named is read"
 
 # --- errors -------------------------------------------------------------------------------
 logs quiet
@@ -200,6 +217,10 @@ ok "no 'not running' error on the way"
 ctl_store rel -n 20
 expect 0 "a relative logto with the emperor stopped (chdir is absolute)"
 assert_contains "$(cat "$T/out")" "L 000000008 " "the file under chdir, from the ini alone"
+ctl_store here -n 1
+expect 1 "a logto relative to where the vassal was started, with the emperor stopped"
+assert_contains "$err" "vassal 'here' is not running, and its log 'here.log' is relative to the directory it was started in" \
+        "stopped: says why the log cannot be found"
 ctl_store nosuch
 expect 3 "an unknown vassal with the emperor stopped"
 "$CTL" --run-dir "$RUN" --db "$T/no-such.db" logs web >"$T/out" 2>"$T/err"

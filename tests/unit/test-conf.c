@@ -547,8 +547,20 @@ static void test_argv_then_bad_value_cites_command_line(void **state) {
         assert_message(f, 0, INI_ERROR, "command line", 0, "processes: expected a positive integer");
 }
 
+/* A row typed for a field of another type does not compile (CONF_FIELD); a row for the
+ * right type gives the field's offset. */
+typedef struct Probe {
+        char pad[3];
+        int64_t listen;
+} Probe;
+static void test_conf_field_is_the_offset(void **state) {
+        (void) state;
+        assert_int_equal(CONF_FIELD(Probe, listen, int64_t), offsetof(Probe, listen));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_conf_field_is_the_offset),
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
                 T(test_parse_bool_accepts_every_spelling),
                 T(test_parse_int_accepts_decimal_and_rejects_garbage),

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "macro.h"
+#include "vini.h"
 
 typedef struct Fixture {
         char dir[64];        /* a private temp directory */
@@ -631,6 +632,130 @@ static void test_config_done_clears_everything(void **state) {
         vassal_config_done(&f->c);
 }
 
+/* Every key the emperor and emperorctl read is the vassal's own row: same name, type, bounds
+ * and help (lib/vkeys.h); a copy that drifted would bind sockets the vassal would not. */
+static void test_shared_rows_are_the_vassals_rows(void **state) {
+        size_t n_vini, n_vassal;
+        const ConfOption *vini = vini_table(&n_vini), *vassal = vassal_config_table(&n_vassal);
+        (void) state;
+
+        assert_true(n_vini >= 11);
+        for (size_t i = 0; i < n_vini; i++) {
+                const ConfOption *o = conf_find(vassal, n_vassal, vini[i].name);
+                assert_non_null(o);
+                assert_int_equal(o->type, vini[i].type);
+                assert_int_equal(o->min, vini[i].min);
+                assert_int_equal(o->max, vini[i].max);
+                assert_string_equal(o->help, vini[i].help);
+                /* Aliases stay aliases: a row of the same field here has one there too. */
+                for (size_t j = 0; j < n_vini; j++)
+                        if (vini[j].offset == vini[i].offset)
+                                assert_int_equal(conf_find(vassal, n_vassal, vini[j].name)->offset,
+                                                 o->offset);
+        }
+}
+
+/* One ini, read by the vassal and by the emperor's reader: the same sockets in the same
+ * order, the same owner, backlog, credentials, mercy and log, with aliases, %(key),
+ * $(VAR), [vassal] and defaults applied alike. */
+static void test_emperor_reads_the_ini_as_the_vassal_does(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *error = NULL;
+        VassalIni v;
+        const char *socks[8];
+
+        setenv("TEST_CONFIG_PORT", "9002", 1);
+        write_ini(f, "site.ini",
+                  "[uwsgi]\nbase = /srv\nhttp = 127.0.0.1:$(TEST_CONFIG_PORT)\n"
+                  "socket = %(base)/%n.sock\nprocesses = 2\n"
+                  "[vassal]\nuwsgi-socket = :3031\nhttp11-socket = :9003\nchmod-socket =\n"
+                  "chown-socket = www:www\nlisten = 128\nuid = 1000\ngid = www\n"
+                  "reload-mercy = 7\nlogto = %(base)/log/%n.log\nlog-maxsize = 1M\n"
+                  "log-backupname = %dold.log\nchdir = /srv/app\n");
+        assert_int_equal(load(f, f->path, NULL), 0);
+        assert_int_equal(vini_load(&v, f->path, &error), 0);
+
+        assert_int_equal(vini_sockets(&v, socks, ELEMENTSOF(socks)), 4);
+        assert_strv(f->c.http_sockets, socks[0], socks[1], NULL);
+        assert_strv(f->c.uwsgi_sockets, socks[2], socks[3], NULL);
+        assert_string_equal(socks[0], "127.0.0.1:9002");
+        assert_string_equal(socks[2], "/srv/site.sock");
+        assert_int_equal(v.chmod_socket, f->c.chmod_socket);
+        assert_int_equal(v.chmod_socket, 0666);
+        assert_string_equal(v.chown_socket, f->c.chown_socket);
+        assert_int_equal(v.listen, f->c.listen);
+        assert_string_equal(v.uid, f->c.uid);
+        assert_string_equal(v.gid, f->c.gid);
+        assert_int_equal(v.reload_mercy, f->c.reload_mercy);
+        assert_int_equal(v.worker_reload_mercy, f->c.worker_reload_mercy);
+        assert_string_equal(v.logto, f->c.logto);
+        assert_string_equal(v.logto, "/srv/log/site.log");
+        assert_int_equal(v.log_maxsize, f->c.log_maxsize);
+        assert_string_equal(v.log_backupname, f->c.log_backupname);
+        assert_string_equal(v.chdir, f->c.chdir);
+        vini_done(&v);
+
+        /* The defaults too. */
+        write_ini(f, "empty.ini", "[uwsgi]\n");
+        assert_int_equal(load(f, f->path, NULL), 0);
+        free(error);
+        error = NULL;
+        assert_int_equal(vini_load(&v, f->path, &error), 0);
+        assert_int_equal(v.chmod_socket, f->c.chmod_socket);
+        assert_int_equal(v.listen, f->c.listen);
+        assert_int_equal(v.reload_mercy, f->c.reload_mercy);
+        assert_int_equal(v.reload_mercy, 60);
+        assert_int_equal(v.worker_reload_mercy, f->c.worker_reload_mercy);
+        assert_null(v.uid);
+        assert_null(v.logto);
+        vini_done(&v);
+}
+
+/* The log's absolute path, as the master will open it after main.c's chdir. */
+static void test_log_path_is_resolved_after_chdir(void **state) {
+        Fixture *f = *state;
+        char cwd[PATH_MAX], want[PATH_MAX + 64];
+
+        assert_non_null(getcwd(cwd, sizeof(cwd)));
+        write_ini(f, "a.ini", "[uwsgi]\nchdir = sub/dir\nlogto = logs/a.log\n");
+        assert_int_equal(load(f, f->path, NULL), 0);
+        (void) snprintf(want, sizeof(want), "%s/sub/dir/logs/a.log", cwd);
+        assert_string_equal(f->c.log_path, want);
+
+        write_ini(f, "b.ini", "[uwsgi]\nchdir = /srv\ndaemonize = b.log\n");
+        assert_int_equal(load(f, f->path, NULL), 0);
+        assert_string_equal(f->c.log_path, "/srv/b.log");
+
+        /* logto wins over daemonize; an absolute one ignores chdir. */
+        write_ini(f, "c.ini", "[uwsgi]\nchdir = /srv\ndaemonize = d.log\nlogto = /var/log/c\n");
+        assert_int_equal(load(f, f->path, NULL), 0);
+        assert_string_equal(f->c.log_path, "/var/log/c");
+
+        assert_int_equal(load(f, NULL, "--logto", "x.log", NULL), 0);
+        (void) snprintf(want, sizeof(want), "%s/x.log", cwd);
+        assert_string_equal(f->c.log_path, want);
+
+        write_ini(f, "d.ini", "[uwsgi]\nchdir = /srv\n");
+        assert_int_equal(load(f, f->path, NULL), 0);
+        assert_null(f->c.log_path);
+}
+
+static void test_unknown_user_or_group_is_named(void **state) {
+        Fixture *f = *state;
+
+        assert_int_equal(load(f, NULL, "--http-socket", ":1", "--module", "m", "--uid",
+                              "no-such-user-here", NULL), 0);
+        assert_int_equal(verify(f), -EINVAL);
+        assert_string_equal(f->err, "command line: uid = no-such-user-here: no such user\n");
+        assert_int_equal(load(f, NULL, "--http-socket", ":1", "--module", "m", "--uid", "0",
+                              "--gid", "no-such-group-here", NULL), 0);
+        assert_int_equal(verify(f), -EINVAL);
+        assert_string_equal(f->err, "command line: gid = no-such-group-here: no such group\n");
+        assert_int_equal(load(f, NULL, "--http-socket", ":1", "--module", "m", "--uid", "root",
+                              "--gid", "0", NULL), 0);
+        assert_int_equal(verify(f), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -662,6 +787,10 @@ int main(void) {
                 T(test_verify_refuses_module_and_wsgi_file_together),
                 T(test_verify_reports_every_problem),
                 T(test_config_done_clears_everything),
+                T(test_shared_rows_are_the_vassals_rows),
+                T(test_emperor_reads_the_ini_as_the_vassal_does),
+                T(test_log_path_is_resolved_after_chdir),
+                T(test_unknown_user_or_group_is_named),
 #undef T
         };
 

@@ -504,7 +504,6 @@ static void test_source_resolves_the_ini_as_the_vassal_does(void **state) {
         assert_int_equal(logs_source_load(at("a.ini"), NULL, &s), 0);
         assert_string_equal(s.path, "/srv/a.log");
         assert_string_equal(s.backupname, "/var/log/x/old");
-        assert_false(s.guessed);
         logs_source_done(&s);
 
         /* %d is the ini's directory, with its slash. */
@@ -541,9 +540,9 @@ static void test_source_without_a_log_file_has_no_path(void **state) {
         logs_source_done(&s);
 }
 
-/* The vassal opens its log after chdir: a relative logto is relative to it, or to the
- * running master's cwd, which includes it. */
-static void test_source_relative_paths_follow_chdir(void **state) {
+/* Without the vassal's word: a relative logto is relative to an absolute chdir; relative to
+ * where the vassal was started, it is refused (-EADDRNOTAVAIL), not guessed. */
+static void test_source_from_the_ini_needs_an_absolute_directory(void **state) {
         LogsSource s;
         (void) state;
 
@@ -552,19 +551,45 @@ static void test_source_relative_paths_follow_chdir(void **state) {
         assert_int_equal(logs_source_load(at("g.ini"), NULL, &s), 0);
         assert_string_equal(s.path, "/srv/app/log/app.log");
         assert_string_equal(s.backupname, "/srv/app/app.old");
-        assert_false(s.guessed);
-        logs_source_done(&s);
-        assert_int_equal(logs_source_load(at("g.ini"), "/proc/says/here", &s), 0);
-        assert_string_equal(s.path, "/proc/says/here/log/app.log");
-        logs_source_done(&s);
-        assert_int_equal(logs_source_load(at("g.ini"), "/", &s), 0);
-        assert_string_equal(s.path, "/log/app.log");
         logs_source_done(&s);
 
         append("h.ini", "[uwsgi]\nlogto = app.log\n");
-        assert_int_equal(logs_source_load(at("h.ini"), NULL, &s), 0);
+        assert_int_equal(logs_source_load(at("h.ini"), NULL, &s), -EADDRNOTAVAIL);
         assert_string_equal(s.path, "app.log");
-        assert_true(s.guessed);
+        logs_source_done(&s);
+        append("h2.ini", "[uwsgi]\nchdir = srv\ndaemonize = d.log\n");
+        assert_int_equal(logs_source_load(at("h2.ini"), NULL, &s), -EADDRNOTAVAIL);
+        assert_string_equal(s.path, "srv/d.log");
+        logs_source_done(&s);
+}
+
+/* The running vassal's report wins over the ini: it is where the file really is. A relative
+ * log-backupname is placed in the directory the report shows. */
+static void test_source_takes_the_reported_path(void **state) {
+        LogsSource s;
+        (void) state;
+
+        append("r.ini", "[uwsgi]\nlogto = logs/app.log\nlog-backupname = app.old\n");
+        assert_int_equal(logs_source_load(at("r.ini"), "/run/here/logs/app.log", &s), 0);
+        assert_string_equal(s.path, "/run/here/logs/app.log");
+        assert_string_equal(s.backupname, "/run/here/app.old");
+        logs_source_done(&s);
+
+        /* An ini edited since: the path still holds, the backup's directory is unknown. */
+        assert_int_equal(logs_source_load(at("r.ini"), "/elsewhere/other.log", &s), 0);
+        assert_string_equal(s.path, "/elsewhere/other.log");
+        assert_null(s.backupname);
+        logs_source_done(&s);
+
+        /* "": stderr, whatever the ini says now. */
+        assert_int_equal(logs_source_load(at("r.ini"), "", &s), 0);
+        assert_null(s.path);
+        logs_source_done(&s);
+
+        /* An ini that no longer loads does not hide the report. */
+        assert_int_equal(logs_source_load(at("missing.ini"), "/var/log/x.log", &s), 0);
+        assert_string_equal(s.path, "/var/log/x.log");
+        assert_null(s.backupname);
         logs_source_done(&s);
 }
 
@@ -625,6 +650,44 @@ static void test_cmd_reads_the_log_the_emperor_names(void **state) {
         ctl_args.lines = NULL; /* 10 by default */
         assert_int_equal(run_logs("web", &out), CTL_EXIT_OK);
         assert_string_equal(out, "1\n2\n3\n4\n");
+        free(out);
+}
+
+/* A relative logto, no chdir: only the running vassal knows the directory, and says it. */
+static void test_cmd_reads_the_log_the_vassal_reports(void **state) {
+        char reply[1024], *out;
+        (void) state;
+
+        assert_int_equal(mkdir(at("run"), 0755), 0);
+        append("run/app.log", "x\ny\n");
+        append("app.ini", "[uwsgi]\nlogto = app.log\n");
+        snprintf(reply, sizeof(reply), "{\"ok\":true,\"vassals\":[{\"name\":\"app\","
+                 "\"pid\":42,\"ini\":\"%s\",\"log\":\"%s\"}]}", at("app.ini"), at("run/app.log"));
+        fake_reply = reply;
+        ctl_args.lines = "1";
+        assert_int_equal(run_logs("app", &out), CTL_EXIT_OK);
+        assert_string_equal(out, "y\n");
+        free(out);
+
+        /* Not running (or not reported yet): no guess from our own directory. */
+        snprintf(reply, sizeof(reply), "{\"ok\":true,\"vassals\":[{\"name\":\"app\","
+                 "\"pid\":null,\"ini\":\"%s\"}]}", at("app.ini"));
+        assert_int_equal(run_logs("app", &out), CTL_EXIT_FAILED);
+        assert_string_equal(out, "");
+        assert_non_null(strstr(last_error, "vassal 'app' is not running, and its log 'app.log' "
+                                           "is relative"));
+        free(out);
+        snprintf(reply, sizeof(reply), "{\"ok\":true,\"vassals\":[{\"name\":\"app\","
+                 "\"pid\":42,\"ini\":\"%s\"}]}", at("app.ini"));
+        assert_int_equal(run_logs("app", &out), CTL_EXIT_FAILED);
+        assert_non_null(strstr(last_error, "has not reported where it logs yet"));
+        free(out);
+
+        /* A vassal that reports stderr: says so, even though the ini names a file. */
+        snprintf(reply, sizeof(reply), "{\"ok\":true,\"vassals\":[{\"name\":\"app\","
+                 "\"pid\":42,\"ini\":\"%s\",\"log\":\"\"}]}", at("app.ini"));
+        assert_int_equal(run_logs("app", &out), CTL_EXIT_FAILED);
+        assert_non_null(strstr(last_error, "has no logto"));
         free(out);
 }
 
@@ -722,7 +785,9 @@ int main(void) {
                 T(test_a_directory_is_not_a_log),
                 T(test_source_resolves_the_ini_as_the_vassal_does),
                 T(test_source_without_a_log_file_has_no_path),
-                T(test_source_relative_paths_follow_chdir),
+                T(test_source_from_the_ini_needs_an_absolute_directory),
+                T(test_source_takes_the_reported_path),
+                T(test_cmd_reads_the_log_the_vassal_reports),
                 T(test_source_of_a_broken_ini_fails),
                 T(test_cmd_reads_the_log_the_emperor_names),
                 T(test_cmd_falls_back_to_the_store),

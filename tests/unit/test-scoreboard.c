@@ -269,6 +269,7 @@ static void test_json_cores_and_request_bytes(void **state) {
         full.uid = 33;
         full.gid = 44;
         full.cwd = "/srv/\"app\"";
+        full.log = "/var/log/app.log";
         full.sockets = sockets;
         full.n_sockets = sizeof(sockets) / sizeof(sockets[0]);
         full.cores = true;
@@ -301,6 +302,7 @@ static void test_json_cores_and_request_bytes(void **state) {
         assert_int_equal(number(root, "uid"), 33);
         assert_int_equal(number(root, "gid"), 44);
         assert_string_equal(string(root, "cwd"), "/srv/\"app\"");
+        assert_string_equal(string(root, "log"), "/var/log/app.log");
         assert_true(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(root, "locks")));
         const cJSON *so = cJSON_GetObjectItemCaseSensitive(root, "sockets");
         assert_int_equal(cJSON_GetArraySize(so), 2);

@@ -85,11 +85,35 @@ static void test_malformed(void **state) {
         vstats_done(&vs);
 }
 
+/* "log": where the vassal writes its log; "" is its stderr; absent (older) is NULL; a
+ * relative path is not trusted (it would be read from the reader's directory). */
+static void test_the_log_path(void **state) {
+        VassalStats vs;
+        (void) state;
+        assert_int_equal(parse("{\"log\":\"/var/log/app.log\",\"workers\":[]}", &vs), 0);
+        assert_string_equal(vs.log_path, "/var/log/app.log");
+        vstats_done(&vs);
+        assert_null(vs.log_path);
+        assert_int_equal(parse("{\"log\":\"\",\"workers\":[]}", &vs), 0);
+        assert_string_equal(vs.log_path, "");
+        vstats_done(&vs);
+        assert_int_equal(parse("{\"workers\":[]}", &vs), 0);
+        assert_null(vs.log_path);
+        vstats_done(&vs);
+        assert_int_equal(parse("{\"log\":\"app.log\",\"workers\":[]}", &vs), 0);
+        assert_null(vs.log_path);
+        vstats_done(&vs);
+        assert_int_equal(parse("{\"log\":7,\"workers\":[]}", &vs), 0);
+        assert_null(vs.log_path);
+        vstats_done(&vs);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_a_report),
                 cmocka_unit_test(test_what_is_missing_stays_unknown),
                 cmocka_unit_test(test_malformed),
+                cmocka_unit_test(test_the_log_path),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
