@@ -120,6 +120,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libstore.a $(BUILD)/libcommon.a
 		$(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS) $(PY_LIBS) $(SQLITE_LIBS) $(CMOCKA_LIBS) -lm
 $(BUILD)/tests/test-scan: $(BUILD)/obj/emperor/scan.o
 $(BUILD)/tests/test-vini: $(BUILD)/obj/emperor/vini.o
+# The vassal state machine with every emperor module but main (its ops are faked).
+$(BUILD)/tests/test-instance: $(filter-out $(BUILD)/obj/emperor/main.o,$(EMPEROR_OBJS))
 $(BUILD)/tests/test-request: $(BUILD)/obj/vassal/request.o
 $(BUILD)/tests/test-logger: $(BUILD)/obj/vassal/logger.o
 # config.o checks exec commands (exec.o) and uid/gid names (privileges.o).
