@@ -12,6 +12,7 @@
 #include "acceptor.h"
 #include "control.h"
 #include "instance.h"
+#include "status.h"
 #include "log.h"
 #include "manager.h"
 #include "proto.h"
@@ -116,11 +117,11 @@ static cJSON *reply_message(const char *fmt, ...) {
 /* Root and the emperor's user may do anything; in tyrant mode a user owns the vassals whose
  * ini they own. */
 static bool may_all(const Control *c, const struct ucred *cred) {
-        return cred->uid == 0 || cred->uid == c->m->uid;
+        return cred->uid == 0 || cred->uid == manager_uid(c->m);
 }
 
 static bool may_act(const Control *c, const struct ucred *cred, const Instance *i) {
-        return may_all(c, cred) || (c->m->tyrant && instance_owner(i) == cred->uid);
+        return may_all(c, cred) || (manager_tyrant(c->m) && instance_owner(i) == cred->uid);
 }
 
 /* ---- the commands (lib/proto.c says which exist and what they take; this table, what each
@@ -158,13 +159,13 @@ static cJSON *cmd_act(const ControlCall *call, const ControlCommand *cmd) {
         Manager *m = call->c->m;
         unsigned n = 0;
 
-        if (m->stopping)
+        if (manager_stopping(m))
                 return reply_error(PROTO_E_FAILED, "the emperor is stopping");
         if (call->target)
                 return act_one(cmd, call->target);
         if (!call->req->all)
                 return reply_error(PROTO_E_USAGE, "usage: %s", call->req->command->usage);
-        for (Instance *i = m->instances; i; i = *instance_next(i)) {
+        for (Instance *i = manager_first(m); i; i = manager_next(m, i)) {
                 InstanceState s = instance_state(i);
                 if (!may_act(call->c, call->cred, i) ||
                     (s != STATE_RUNNING && s != STATE_RELOADING && s != STATE_STARTING))
@@ -182,11 +183,11 @@ static cJSON *cmd_status(const ControlCall *call, const ControlCommand *cmd) {
         cJSON_AddTrueToObject(r, "ok");
         cJSON *list = cJSON_AddArrayToObject(r, "vassals");
         if (call->target)
-                cJSON_AddItemToArray(list, instance_to_json(call->target, true));
+                cJSON_AddItemToArray(list, status_json(call->target, true));
         else
-                for (Instance *i = call->c->m->instances; i; i = *instance_next(i))
+                for (Instance *i = manager_first(call->c->m); i; i = manager_next(call->c->m, i))
                         if (may_act(call->c, call->cred, i))
-                                cJSON_AddItemToArray(list, instance_to_json(i, false));
+                                cJSON_AddItemToArray(list, status_json(i, false));
         return r;
 }
 
@@ -221,7 +222,7 @@ static cJSON *handle(Control *c, const struct ucred *cred, const char *line) {
         if (!cmd)
                 return reply_error(PROTO_E_BAD_REQUEST, "command '%s' is not served here",
                                    req.command->name);
-        if (!may_all(c, cred) && !m->tyrant)
+        if (!may_all(c, cred) && !manager_tyrant(m))
                 return reply_error(PROTO_E_PERMISSION, "permission denied");
 
         ControlCall call = { .c = c, .cred = cred, .req = &req };
@@ -305,7 +306,7 @@ static int on_accept(Acceptor *a, int cfd, void *userdata) {
         Client *cl = calloc(1, sizeof(Client));
         socklen_t len = sizeof(cl ? cl->cred : (struct ucred) {});
         if (!cl || getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cl->cred, &len) < 0 ||
-            sd_event_add_io(c->m->event, &cl->io, cfd, EPOLLIN, on_client, cl) < 0) {
+            sd_event_add_io(manager_event(c->m), &cl->io, cfd, EPOLLIN, on_client, cl) < 0) {
                 free(cl);
                 return -ENOMEM;
         }
@@ -325,7 +326,7 @@ int control_new(Manager *m, Control **ret) {
                 return -ENOMEM;
         c->m = m;
         c->fd = -1;
-        if (asprintf(&c->path, "%s/control.sock", m->run_dir) < 0) {
+        if (asprintf(&c->path, "%s/control.sock", manager_run_dir(m)) < 0) {
                 c->path = NULL;
                 control_free(c);
                 return -ENOMEM;
@@ -333,7 +334,7 @@ int control_new(Manager *m, Control **ret) {
         if (strlen(c->path) >= sizeof(sa.sun_path)) {
                 control_free(c);
                 return log_error_errno(ENAMETOOLONG, "'%s/control.sock': path too long",
-                                       m->run_dir);
+                                       manager_run_dir(m));
         }
         strcpy(sa.sun_path, c->path);
 
@@ -343,7 +344,7 @@ int control_new(Manager *m, Control **ret) {
                 safe_close(probe);
                 control_free(c);
                 return log_error_errno(EADDRINUSE, "another emperor is running on '%s'",
-                                       m->run_dir);
+                                       manager_run_dir(m));
         }
         safe_close(probe);
 
@@ -354,13 +355,13 @@ int control_new(Manager *m, Control **ret) {
                 return log_error_errno(r, "control socket: %m");
         }
         (void) unlink(c->path);
-        mode_t old = umask(m->tyrant ? 0111 : 0117);
+        mode_t old = umask(manager_tyrant(m) ? 0111 : 0117);
         r = bind(c->fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 ? -errno : 0;
         umask(old);
         if (r >= 0 && listen(c->fd, 64) < 0)
                 r = -errno;
         if (r >= 0)
-                r = acceptor_new(m->event, c->fd, NULL, on_accept, c, &c->acceptor);
+                r = acceptor_new(manager_event(m), c->fd, NULL, on_accept, c, &c->acceptor);
         if (r < 0) {
                 log_error_errno(r, "Cannot serve '%s': %m", c->path);
                 control_free(c);

@@ -54,15 +54,15 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
 
         manager_collect_reports(h->m);
 
-        if (h->cap < h->m->n_instances) {
-                size_t cap = h->m->n_instances + 16;
+        if (h->cap < manager_size(h->m)) {
+                size_t cap = manager_size(h->m) + 16;
                 StoreSample *b = reallocarray(h->buf, cap, sizeof(StoreSample));
                 if (b) {
                         h->buf = b;
                         h->cap = cap;
                 }
         }
-        for (Instance *i = h->m->instances; i && n < h->cap; i = *instance_next(i)) {
+        for (Instance *i = manager_first(h->m); i && n < h->cap; i = manager_next(h->m, i)) {
                 const VassalStats *vs = instance_stats(i);
                 StoreSample *x = &h->buf[n];
                 if (!vs)
@@ -145,7 +145,7 @@ int history_new(Manager *m, const ManagerOptions *o, History **ret) {
         link_store(o->run_dir, store_path(h->store));
         if (h->interval_usec > 0) {
                 /* 1 ms accuracy: a tick lands on its second (samples are keyed by it). */
-                r = sd_event_add_time_relative(m->event, &h->timer, CLOCK_MONOTONIC,
+                r = sd_event_add_time_relative(manager_event(m), &h->timer, CLOCK_MONOTONIC,
                                                h->interval_usec, 1000, on_tick, h);
                 if (r < 0) {
                         history_free(h);

@@ -1,24 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* One vassal: its ini, the sockets the emperor holds for it, and its processes. The state
- * machine (DESIGN.md):
+/* One vassal: its ini, the sockets the emperor holds for it (socks.h), and its processes. Its
+ * state machine is one table of state x event (instance.c, s6-supervise's model; DESIGN.md):
  *
  *   starting -> running -> (reloading -> running)* -> stopping -> stopped | gone
- *   an unasked death -> crash-loop (backoff: 1 s floor, doubling to 60 s, reset after a
- *   stable minute, forever) -> starting;  exit 78 -> config-error until the ini changes.
+ *   an unasked death -> crash-loop -> starting, paced by lib/backoff.h (1 s floor; 2, 4 ...
+ *   32 s, then 60 s for as long as it keeps dying young; reset by a stable minute, an ini
+ *   change or an operator's start);  exit 78 -> config-error until the ini changes.
  *
- * Every change of the ini is checked with `vassal --check` first; a reload starts a new vassal
- * on the same sockets and stops the old one only once the new one reported READY=1. */
+ * Every change of the ini is checked with `vassal --check` first (check.h); a reload starts a
+ * new vassal on the same sockets and stops the old one only once the new one reported READY=1.
+ * A reload that fails (bad ini, no READY=1 in time, the new one dies) leaves the old one
+ * serving. All side effects go through the manager's ops (manager.h). */
 
-#include <cJSON.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "vstats.h"
 #include "manager.h"
 #include "scan.h"
+#include "vstats.h"
 
 typedef enum InstanceState {
         STATE_STARTING,
@@ -36,8 +38,8 @@ const char *instance_state_to_string(InstanceState s);
 Instance *instance_new(Manager *m, const ScanEntry *e);
 void instance_free(Instance *i);
 
-/* The link of the manager's list of instances. */
-Instance **instance_next(Instance *i);
+/* The link of the manager's list of instances: manager.c's only. */
+Instance **instance_link(Instance *i);
 const char *instance_name(const Instance *i);
 InstanceState instance_state(const Instance *i);
 uid_t instance_owner(const Instance *i);
@@ -52,8 +54,7 @@ void instance_removed(Instance *i);
 /* Emperor shutdown: stop gracefully, keep the record. */
 void instance_shutdown(Instance *i);
 
-/* Control commands. Return 0, or -errno with *ret_error set (static text or malloc'd via
- * ret_free). */
+/* Control commands. Return 0, or -errno with *ret_error set (static text). */
 int instance_cmd_reload(Instance *i, const char **ret_error);
 int instance_cmd_restart(Instance *i, const char **ret_error);
 int instance_cmd_chain_reload(Instance *i, const char **ret_error);
@@ -63,13 +64,27 @@ int instance_cmd_start(Instance *i, const char **ret_error);
 /* A datagram from the notify socket sent by pid; false when pid is none of ours. */
 bool instance_notify(Instance *i, pid_t pid, const char *msg, size_t len);
 
-cJSON *instance_to_json(const Instance *i, bool detail);
+/* What status and the API show (status.c renders it). */
 unsigned instance_restarts(const Instance *i);
 /* Seconds since the serving process started; NaN when none runs. */
 double instance_uptime(const Instance *i);
 /* The serving process's last stats report (X_STATS=), decoded; NULL before the first. */
 const VassalStats *instance_stats(const Instance *i);
+/* Seconds since that report came; NaN without one. */
+double instance_stats_age(const Instance *i);
 /* The serving process's pid (0: none) and when its last X_STATS came (CLOCK_MONOTONIC µs, 0:
  * never). */
 pid_t instance_pid(const Instance *i, uint64_t *ret_stats_usec);
 const char *instance_path(const Instance *i);
+/* How the last unasked death went ("exited with status 1"), and why the last start or
+ * reload failed; NULL: none. */
+const char *instance_last_exit(const Instance *i);
+const char *instance_last_error(const Instance *i);
+/* Seconds until the next start of a vassal in crash-loop; NaN in any other state. */
+double instance_backoff_left(const Instance *i);
+/* The address of the k-th socket held for it; NULL past the last. */
+const char *instance_socket(const Instance *i, size_t k);
+/* The user its vassal runs as. */
+uid_t instance_run_uid(const Instance *i);
+/* The serving process's last STATUS=; NULL: none. */
+const char *instance_status(const Instance *i);

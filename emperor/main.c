@@ -245,13 +245,13 @@ int main(int argc, char **argv) {
         r = manager_new(&o, &m);
         if (r < 0)
                 return EXIT_FAILURE;
-        r = sd_event_add_signal(m->event, NULL, SIGTERM, on_term, m);
+        r = sd_event_add_signal(manager_event(m), NULL, SIGTERM, on_term, m);
         if (r >= 0)
-                r = sd_event_add_signal(m->event, NULL, SIGINT, on_term, m);
+                r = sd_event_add_signal(manager_event(m), NULL, SIGINT, on_term, m);
         if (r >= 0)
-                r = sd_event_add_signal(m->event, NULL, SIGHUP, on_hup, m);
+                r = sd_event_add_signal(manager_event(m), NULL, SIGHUP, on_hup, m);
         if (r >= 0)
-                r = sd_event_set_watchdog(m->event, true);
+                r = sd_event_set_watchdog(manager_event(m), true);
         if (r < 0) {
                 log_error_errno(r, "Failed to set up the event loop: %m");
                 return EXIT_FAILURE;
@@ -259,12 +259,12 @@ int main(int argc, char **argv) {
         r = manager_start(m);
         if (r < 0)
                 return EXIT_FAILURE;
-        log_notice("watching '%s' (%zu vassal(s)), control on %s/control.sock", m->conf_dir,
-                   m->n_instances, m->run_dir);
+        log_notice("watching '%s' (%zu vassal(s)), control on %s/control.sock", manager_conf_dir(m),
+                   manager_size(m), manager_run_dir(m));
         (void) sd_notify(0, "READY=1");
         manager_update_status(m);
 
-        r = sd_event_loop(m->event);
+        r = sd_event_loop(manager_event(m));
         if (r < 0) {
                 log_error_errno(r, "event loop: %m");
                 return EXIT_FAILURE;

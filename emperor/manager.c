@@ -20,6 +20,7 @@
 #include "log.h"
 #include "manager.h"
 #include "reports.h"
+#include "ops.h"
 #include "scan.h"
 #include "web.h"
 
@@ -31,6 +32,45 @@
 /* The backstop for lost events (IN_Q_OVERFLOW, filesystems without inotify). */
 #define RESCAN_USEC (5 * USEC_PER_SEC)
 
+struct Manager {
+        sd_event *event;
+        const ManagerOps *ops;
+        char *conf_dir;
+        char *run_dir;
+        char *state_dir;
+        char *vassal_path;
+        char *notify_path;
+        char *reports_path; /* RUN_DIR/stats.sock: the vassals' stats reports */
+        Reports *reports;
+        char *cgroup_root; /* NULL: process groups only */
+        bool tyrant;
+        uid_t uid;
+        unsigned stats_interval;
+        unsigned ready_timeout;
+        unsigned spawn_seq;
+
+        Instance *instances; /* linked through instance_link() */
+        size_t n_instances;
+
+        sd_event_source *inotify;
+        sd_event_source *debounce;
+        sd_event_source *rescan;
+        sd_event_source *rewatch;
+        sd_event_source *reap;
+        int notify_fd;
+        sd_event_source *notify_src;
+        Control *control;
+        Web *web;
+        History *history; /* the stats store: samples and events */
+        char *http;
+
+        void *pids; /* tsearch(3) tree of PidOwner: every process we watch, by pid */
+        char **dead_cgroups; /* vassal cgroups still being emptied, removed by the reaper */
+        size_t n_dead_cgroups;
+
+        bool stopping;
+};
+
 static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *userdata);
 static void manager_sweep_cgroups(Manager *m);
 
@@ -41,6 +81,7 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
         if (!m)
                 return -ENOMEM;
         m->notify_fd = -1;
+        m->ops = o->ops ?: &ops_system;
         m->tyrant = o->tyrant;
         m->uid = getuid();
         m->stats_interval = o->stats_interval;
@@ -126,33 +167,42 @@ Manager *manager_free(Manager *m) {
 
 /* ---- the fleet ---- */
 
-sd_event *manager_event(Manager *m) {
-        return m->event;
-}
-
 void manager_collect_reports(Manager *m) {
         if (m->reports)
                 reports_collect(m->reports);
 }
 
+Instance *manager_first(Manager *m) {
+        return m->instances;
+}
+
+Instance *manager_next(Manager *m, Instance *i) {
+        (void) m;
+        return *instance_link(i);
+}
+
+size_t manager_size(const Manager *m) {
+        return m->n_instances;
+}
+
 Instance *manager_find(Manager *m, const char *name) {
-        for (Instance *i = m->instances; i; i = *instance_next(i))
+        for (Instance *i = m->instances; i; i = *instance_link(i))
                 if (streq(instance_name(i), name))
                         return i;
         return NULL;
 }
 
 void manager_add(Manager *m, Instance *i) {
-        *instance_next(i) = m->instances;
+        *instance_link(i) = m->instances;
         m->instances = i;
         m->n_instances++;
 }
 
 void manager_remove(Manager *m, Instance *i) {
-        for (Instance **pp = &m->instances; *pp; pp = instance_next(*pp))
+        for (Instance **pp = &m->instances; *pp; pp = instance_link(*pp))
                 if (*pp == i) {
-                        *pp = *instance_next(i);
-                        *instance_next(i) = NULL;
+                        *pp = *instance_link(i);
+                        *instance_link(i) = NULL;
                         m->n_instances--;
                         return;
                 }
@@ -160,7 +210,7 @@ void manager_remove(Manager *m, Instance *i) {
 
 void manager_update_status(Manager *m) {
         unsigned counts[_STATE_MAX] = {};
-        for (Instance *i = m->instances; i; i = *instance_next(i))
+        for (Instance *i = m->instances; i; i = *instance_link(i))
                 counts[instance_state(i)]++;
         (void) sd_notifyf(0,
                           "STATUS=%zu vassals: %u running, %u starting, %u reloading, "
@@ -183,7 +233,7 @@ void manager_rescan(Manager *m) {
                                   m->conf_dir);
                 return;
         }
-        for (Instance *i = m->instances; i; i = *instance_next(i))
+        for (Instance *i = m->instances; i; i = *instance_link(i))
                 (void) instance_seen(i, true);
         for (size_t k = 0; k < n; k++) {
                 Instance *i = manager_find(m, entries[k].name);
@@ -202,7 +252,7 @@ void manager_rescan(Manager *m) {
         scan_free(entries, n);
         /* Whatever the scan did not see is gone (its removal may free it: walk carefully). */
         for (Instance *i = m->instances, *next; i; i = next) {
-                next = *instance_next(i);
+                next = *instance_link(i);
                 if (!instance_seen(i, false))
                         instance_removed(i);
         }
@@ -490,7 +540,7 @@ int manager_start(Manager *m) {
 void manager_maybe_exit(Manager *m) {
         if (!m->stopping)
                 return;
-        for (Instance *i = m->instances; i; i = *instance_next(i))
+        for (Instance *i = m->instances; i; i = *instance_link(i))
                 if (instance_has_processes(i))
                         return;
         log_notice("every vassal stopped");
@@ -506,8 +556,74 @@ void manager_stop(Manager *m) {
         m->debounce = sd_event_source_disable_unref(m->debounce);
         m->inotify = sd_event_source_disable_unref(m->inotify);
         for (Instance *i = m->instances, *next; i; i = next) {
-                next = *instance_next(i);
+                next = *instance_link(i);
                 instance_shutdown(i);
         }
         manager_maybe_exit(m);
+}
+
+/* ---- what the manager was set up with ---- */
+
+sd_event *manager_event(Manager *m) {
+        return m->event;
+}
+
+const ManagerOps *manager_ops(Manager *m) {
+        return m->ops;
+}
+
+History *manager_history(Manager *m) {
+        return m->history;
+}
+
+const char *manager_conf_dir(const Manager *m) {
+        return m->conf_dir;
+}
+
+const char *manager_run_dir(const Manager *m) {
+        return m->run_dir;
+}
+
+const char *manager_state_dir(const Manager *m) {
+        return m->state_dir;
+}
+
+const char *manager_vassal_path(const Manager *m) {
+        return m->vassal_path;
+}
+
+const char *manager_reports_path(const Manager *m) {
+        return m->reports_path;
+}
+
+const char *manager_notify_path(const Manager *m) {
+        return m->notify_path;
+}
+
+const char *manager_cgroup_root(const Manager *m) {
+        return m->cgroup_root;
+}
+
+bool manager_tyrant(const Manager *m) {
+        return m->tyrant;
+}
+
+uid_t manager_uid(const Manager *m) {
+        return m->uid;
+}
+
+unsigned manager_stats_interval(const Manager *m) {
+        return m->stats_interval;
+}
+
+unsigned manager_ready_timeout(const Manager *m) {
+        return m->ready_timeout;
+}
+
+bool manager_stopping(const Manager *m) {
+        return m->stopping;
+}
+
+unsigned manager_spawn_seq(Manager *m) {
+        return ++m->spawn_seq;
 }

@@ -11,6 +11,7 @@
 #include "acceptor.h"
 #include "http.h"
 #include "instance.h"
+#include "status.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "manager.h"
@@ -245,15 +246,15 @@ static void metrics(Web *w, Buf *b) {
         for (VassalMetric k = 0; k < _VASSAL_METRIC_MAX; k++) {
                 buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", vassal_metrics[k].name,
                            vassal_metrics[k].help, vassal_metrics[k].name, vassal_metrics[k].type);
-                for (Instance *i = m->instances; i; i = *instance_next(i))
+                for (Instance *i = manager_first(m); i; i = manager_next(m, i))
                         metrics_vassal(b, k, i);
         }
         buf_printf(b, "# HELP emperor_vassal_response_seconds response times of the current "
                       "vassal process's requests\n"
                       "# TYPE emperor_vassal_response_seconds histogram\n");
-        for (Instance *i = m->instances; i; i = *instance_next(i))
+        for (Instance *i = manager_first(m); i; i = manager_next(m, i))
                 metrics_histogram(b, i);
-        for (Instance *i = m->instances; i; i = *instance_next(i))
+        for (Instance *i = manager_first(m); i; i = manager_next(m, i))
                 counts[instance_state(i)]++;
         buf_printf(b, "# HELP emperor_vassals vassals by state\n# TYPE emperor_vassals gauge\n");
         for (int s = 0; s < _STATE_MAX; s++)
@@ -354,8 +355,8 @@ static void route(WebClient *c, const HttpRequest *req) {
         }
         if (streq(path, "/api/vassals") || streq(path, "/api/vassals/")) {
                 cJSON *r = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(r, "vassals");
-                for (Instance *i = w->m->instances; i; i = *instance_next(i))
-                        cJSON_AddItemToArray(list, instance_to_json(i, false));
+                for (Instance *i = manager_first(w->m); i; i = manager_next(w->m, i))
+                        cJSON_AddItemToArray(list, status_json(i, false));
                 respond_json(c, 200, r, head);
                 return;
         }
@@ -376,7 +377,7 @@ static void route(WebClient *c, const HttpRequest *req) {
                         respond_json(c, 404, r, head);
                         return;
                 }
-                respond_json(c, 200, instance_to_json(i, true), head);
+                respond_json(c, 200, status_json(i, true), head);
                 return;
         }
         respond(c, 404, "text/plain", "404 Not Found\n", 14, head);
@@ -448,8 +449,8 @@ static int on_accept(Acceptor *a, int cfd, void *userdata) {
                 return -ENOMEM;
         c->web = w;
         c->fd = cfd;
-        if (sd_event_add_io(w->m->event, &c->io, cfd, EPOLLIN, on_client, c) < 0 ||
-            sd_event_add_time_relative(w->m->event, &c->timer, CLOCK_MONOTONIC, WEB_TIMEOUT_USEC,
+        if (sd_event_add_io(manager_event(w->m), &c->io, cfd, EPOLLIN, on_client, c) < 0 ||
+            sd_event_add_time_relative(manager_event(w->m), &c->timer, CLOCK_MONOTONIC, WEB_TIMEOUT_USEC,
                                        1000, on_client_timeout, c) < 0) {
                 sd_event_source_disable_unref(c->io);
                 free(c);
@@ -474,7 +475,7 @@ int web_new(Manager *m, const char *address, Web **ret) {
         w->started = now_usec();
         w->address = strdup(address);
         _cleanup_free_ char *db = NULL;
-        if (asprintf(&db, "%s/stats.db", m->state_dir) < 0)
+        if (asprintf(&db, "%s/stats.db", manager_state_dir(m)) < 0)
                 db = NULL;
         w->api = db ? webapi_new(db) : NULL;
         if (!w->address || !w->api) {
@@ -489,7 +490,7 @@ int web_new(Manager *m, const char *address, Web **ret) {
                 web_free(w);
                 return 0;
         }
-        int r = acceptor_new(m->event, w->fd, &(AcceptorOptions) { .max_clients = WEB_MAX_CLIENTS },
+        int r = acceptor_new(manager_event(m), w->fd, &(AcceptorOptions) { .max_clients = WEB_MAX_CLIENTS },
                              on_accept, w, &w->acceptor);
         if (r < 0) {
                 web_free(w);

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* What a vassal says on the notify socket (sd_notify(3): newline-separated KEY=VALUE lines),
+ * read into calls: READY=1, STATUS=, and our own X_STATS= (its stats, vstats.h) and X_EVENT=
+ * (its workers' recycles, harakiris and deaths, its log rotations: vassal/master.c). Anything
+ * else is ignored. */
+
+#include <stddef.h>
+
+#include "vstats.h"
+
+typedef struct NotifyHandler {
+        void (*ready)(void *userdata);
+        void (*status)(void *userdata, const char *status, size_t len);
+        /* kind: one the store knows (store.h), so a static string; detail bounded. */
+        void (*event)(void *userdata, const char *kind, const char *detail, size_t len);
+        /* Decoded; the callee takes *vs over. */
+        void (*stats)(void *userdata, VassalStats *vs);
+} NotifyHandler;
+
+void notify_parse(const char *msg, size_t len, const NotifyHandler *h, void *userdata);

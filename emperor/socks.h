@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The listening sockets the emperor holds for its vassals. A vassal's set is bound from its ini
+ * (vini_sockets()); a socket the instance holds already is reused, the same fd, so no
+ * connection is refused across a reload. Each process given a socket and the instance's
+ * current set hold a reference; the last one closes it (and removes a unix socket file we
+ * made). */
+
+#include <stddef.h>
+
+#include "vini.h"
+
+typedef struct Sock Sock;
+
+typedef struct SockSet {
+        Sock **socks;
+        size_t n;
+} SockSet;
+
+/* The set for v's sockets, reusing held's. Returns 0, or -errno with *ret_error (malloc'd, may
+ * be NULL) saying which address failed. */
+int socks_bind(const SockSet *held, const VassalIni *v, SockSet *ret, char **ret_error);
+/* Another reference to each of s's sockets, at most max of them. */
+int socks_copy(const SockSet *s, size_t max, SockSet *ret);
+/* Drops the set's references; s is empty after. */
+void socks_release(SockSet *s);
+
+const char *socks_address(const SockSet *s, size_t k);
+int socks_fd(const SockSet *s, size_t k);
