@@ -462,12 +462,12 @@ static int on_mercy_out(sd_event_source *src, uint64_t usec, void *userdata) {
         (void) src;
         (void) usec;
         c->kill_timer = sd_event_source_disable_unref(c->kill_timer);
-        if (c->on_kill)
-                c->on_kill(c, c->userdata);
         if (!c->reaped)
                 (void) child_signal(c, SIGKILL);
         else if (c->flags & CHILD_SIGNAL_GROUP)
                 (void) child_signal_group(c, SIGKILL);
+        if (c->on_kill)
+                c->on_kill(c, c->userdata); /* may free c: the last thing here */
         return 0;
 }
 

@@ -77,7 +77,7 @@ typedef struct ChildSpec {
         gid_t gid;
 
         /* For child_spawn(): the exit, once (the Child stays valid; free it there or later),
-         * and the mercy of child_stop() running out (SIGKILL follows). */
+         * and the mercy of child_stop() running out (SIGKILL went; free it there or later). */
         ChildExitFunc on_exit;
         ChildKillFunc on_kill;
         void *userdata;
@@ -113,7 +113,7 @@ int child_signal_pidfd(int pidfd, int sig);
 int child_signal_group(Child *c, int sig);
 
 /* A graceful stop: sig now, SIGKILL (to its group with CHILD_SIGNAL_GROUP) after mercy_usec
- * unless it is gone by then; on_kill is told just before. Called again, it sends sig again
+ * unless it is gone by then (a group: unless the caller freed c), then on_kill is told. Called again, it sends sig again
  * and keeps the first deadline; SIGKILL needs no deadline. The exit comes through on_exit. */
 int child_stop(Child *c, int sig, uint64_t mercy_usec);
 
