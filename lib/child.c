@@ -384,7 +384,7 @@ int child_spawn(sd_event *e, const ChildSpec *s, Child **ret) {
         return 0;
 }
 
-int child_adopt(sd_event *e, pid_t pid, ChildExitFunc on_exit, void *userdata, Child **ret) {
+int child_adopt(sd_event *e, pid_t pid, const ChildSpec *s, Child **ret) {
         int pidfd = pidfd_open(pid, 0);
         if (pidfd < 0)
                 return -errno;
@@ -405,9 +405,11 @@ int child_adopt(sd_event *e, pid_t pid, ChildExitFunc on_exit, void *userdata, C
                 .event = sd_event_ref(e),
                 .pid = pid,
                 .pidfd = pidfd,
+                .flags = s->flags,
                 .started_usec = now_usec(),
-                .on_exit = on_exit,
-                .userdata = userdata,
+                .on_exit = s->on_exit,
+                .on_kill = s->on_kill,
+                .userdata = s->userdata,
         };
         int r = child_watch(c);
         if (r < 0) {

@@ -92,9 +92,10 @@ int child_fork(const ChildSpec *s, pid_t *ret_pid, int *ret_pidfd, int *ret_setu
 /* child_fork(), watched on e. A failed setup or exec is reaped here and returned as its
  * -errno (-ENOENT: no such program), as is a failure of fork or of the watch. */
 int child_spawn(sd_event *e, const ChildSpec *s, Child **ret);
-/* Watches pid, an unreaped child of ours we did not fork here (one inherited across exec).
- * Returns -ESRCH if it is not one (any more). */
-int child_adopt(sd_event *e, pid_t pid, ChildExitFunc on_exit, void *userdata, Child **ret);
+/* Watches pid, an unreaped child of ours we did not fork here (one inherited across exec),
+ * with s's callbacks and flags (the rest of s is not used). Returns -ESRCH if it is not one
+ * (any more). */
+int child_adopt(sd_event *e, pid_t pid, const ChildSpec *s, Child **ret);
 
 /* Stops watching; a child still running is killed and reaped first (SIGKILL, then a wait
  * that the kill makes short). NULL-safe, returns NULL. */

@@ -5,9 +5,9 @@
  * master binds the ini's sockets as usual and hands them to the program at fd 3.. with
  * LISTEN_FDS/LISTEN_PID (systemd's socket-activation protocol); the program's stdout and
  * stderr go into the master's log; it runs in its own process group so a stop reaches its
- * children too; it is restarted when it exits unasked, as lib/backoff.h says (at once after a
- * run of a second or more, never sooner than a second after its start, 2 s doubling to 60 s
- * while it keeps dying within a minute; it is a service, so exit 0 restarts too); a stop is
+ * children too; it is restarted when it exits unasked, as lib/backoff.h says (the first death
+ * at once but never sooner than 1 s after its start, then 2, 4, ... 32 s and 60 s while it
+ * keeps dying within a minute of its start; it is a service, so exit 0 restarts too); a stop is
  * SIGTERM to the group, then SIGKILL after reload-mercy. It is started by lib/child.h, which
  * tells a failed exec (no such program) before exec_program_start() returns.
  *
