@@ -445,6 +445,13 @@ int child_signal_pidfd(int pidfd, int sig) {
         return pidfd_send_signal(pidfd, sig, NULL, 0) < 0 ? -errno : 0;
 }
 
+int child_signal_source(sd_event_source *s, int sig) {
+        if (!s)
+                return -ESRCH;
+        int fd = sd_event_source_get_child_pidfd(s);
+        return child_signal_pidfd(fd < 0 ? -1 : fd, sig);
+}
+
 int child_signal_group(Child *c, int sig) {
         return kill(-c->pid, sig) < 0 ? -errno : 0;
 }

@@ -109,6 +109,9 @@ static inline void child_freep(Child **c) {
 int child_signal(Child *c, int sig);
 /* sig to the process behind pidfd; -ESRCH for no pidfd (< 0). */
 int child_signal_pidfd(int pidfd, int sig);
+/* sig through the pidfd of an sd-event child source (sd_event_add_child()); -ESRCH for NULL,
+ * as once a caller dropped the source at the exit. For a watcher that holds no Child. */
+int child_signal_source(sd_event_source *s, int sig);
 /* Sends sig to its process group, the leader reaped or not: while any member lives the group
  * id cannot be given to another process. Only for a CHILD_NEW_SESSION/PGROUP child. */
 int child_signal_group(Child *c, int sig);

@@ -292,6 +292,8 @@ static int recycled_pid_scenario(void) {
                 return 8;
         if (child_stop(a, SIGKILL, 0) != -ESRCH)
                 return 9;
+        if (child_signal_source(NULL, SIGKILL) != -ESRCH)
+                return 12;
         siginfo_t si = {};
         if (waitid(P_PID, (id_t) pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid != 0)
                 return 10; /* B died: the signal went to the recycled pid */
