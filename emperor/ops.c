@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "child.h"
 #include "log.h"
 #include "macro.h"
 #include "ops.h"
@@ -132,8 +133,8 @@ static void ops_signal(Manager *m, ManagerChild *c, int sig) {
         (void) m;
         if (!c || c->pid <= 0)
                 return;
-        if (!c->child || sd_event_source_send_child_signal(c->child, sig, NULL, 0) < 0)
-                (void) kill(c->pid, sig);
+        /* Through the pidfd (lib/child): never a recycled pid, so no kill(pid) fallback. */
+        (void) child_signal_source(c->child, sig);
 }
 
 static void ops_kill_tree(Manager *m, pid_t pid, const char *cgroup) {

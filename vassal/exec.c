@@ -5,25 +5,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "backoff.h"
+#include "child.h"
 #include "exec.h"
 #include "log.h"
 
-/* Restart delays: the first 1 s (never sooner: s6's floor), doubling up to the cap; a program
- * that ran at least STABLE_USEC starts over at 1 s. */
-#define RESTART_MAX_SEC 30u
-#define STABLE_USEC (30 * 1000000ULL)
 /* While processes of the group outlive its leader, how often we look whether they are gone. */
 #define DRAIN_POLL_USEC (100 * 1000ULL)
-
-#define LISTEN_PID_PREFIX "LISTEN_PID="
-
-extern char **environ;
 
 /* ---- splitting the command ---- */
 
@@ -123,8 +116,7 @@ fail:
 
 typedef enum ExecState {
         EXEC_IDLE,     /* not running and nothing scheduled: before the start, after the stop */
-        EXEC_STARTING, /* forked; its exec has neither succeeded nor failed yet */
-        EXEC_RUNNING,
+        EXEC_RUNNING,  /* its exec succeeded (lib/child learns that before the start returns) */
         EXEC_STOPPING, /* signalled to stop; its leader still runs */
         EXEC_DRAINING, /* its leader is gone; other processes of its group still run */
         EXEC_BACKOFF,  /* gone; a restart is scheduled */
@@ -133,8 +125,8 @@ typedef enum ExecState {
 } ExecState;
 
 static const char *const exec_state_table[_EXEC_STATE_MAX] = {
-        [EXEC_IDLE] = "idle",         [EXEC_STARTING] = "starting", [EXEC_RUNNING] = "running",
-        [EXEC_STOPPING] = "stopping", [EXEC_DRAINING] = "draining", [EXEC_BACKOFF] = "backoff",
+        [EXEC_IDLE] = "idle",         [EXEC_RUNNING] = "running",  [EXEC_STOPPING] = "stopping",
+        [EXEC_DRAINING] = "draining", [EXEC_BACKOFF] = "backoff",
 };
 
 static const char *exec_state_to_string(ExecState s) {
@@ -146,10 +138,7 @@ struct ExecProgram {
         char *name;       /* the command as configured, for messages */
         char **argv;
         char *path;       /* argv[0] resolved through $PATH, at each start */
-        char **envp;      /* ours without LISTEN_* and NOTIFY_SOCKET, plus LISTEN_FDS/PID */
-        char *listen_pid; /* the LISTEN_PID= entry of envp: the child writes its pid into it */
         int *fds;         /* the listeners, to be fd 3.. in the child */
-        int *high;        /* scratch for the child: the listeners moved out of the way */
         size_t n_fds;
         int log_fd;
         uint64_t mercy_usec;
@@ -159,17 +148,16 @@ struct ExecProgram {
         ExecState state;
         bool stop_requested;    /* for good: no restart */
         bool restart_requested; /* SIGHUP: start again once gone */
-        bool exec_ok;           /* this run got past exec, so it leads its own process group */
         bool killed;            /* SIGKILL went to the group: no need to wait for stragglers */
         bool drain_unasked;     /* the leader died on its own: stragglers get SIGTERM */
         bool started_once;
-        pid_t pid;  /* the leader, until reaped */
-        pid_t pgid; /* its process group, while any of it may run */
+        Child *child; /* this run, until nothing of its group is left (lib/child.h) */
+        pid_t pid;    /* the leader, until reaped */
+        pid_t pgid;   /* its process group, while any of it may run */
         uint64_t started_usec, lived_usec;
-        unsigned backoff_sec;
+        Backoff backoff; /* lib/backoff.h */
         unsigned restarts;
-        int err_fd; /* read end of the exec-error pipe */
-        sd_event_source *child_src, *err_src, *kill_timer, *poll_timer, *restart_timer;
+        sd_event_source *poll_timer, *restart_timer;
 };
 
 static uint64_t now_usec(void) {
@@ -225,215 +213,95 @@ static int program_resolve(ExecProgram *p) {
         return p->path ? 0 : log_oom();
 }
 
-/* fd `from` becomes fd `to` without close-on-exec. dup2() onto itself would be a no-op that
- * keeps FD_CLOEXEC set (PLATFORM.md), so that case clears the flag instead. */
-static int move_fd(int from, int to) {
-        if (from == to)
-                return fcntl(to, F_SETFD, 0);
-        return dup2(from, to) < 0 ? -1 : 0;
-}
-
-/* In the child, between fork and exec: async-signal-safe calls only (the master may have
- * other threads in no case here, but malloc's locks are not ours to trust). Any failure is
- * sent as errno through err_fd; the parent logs it. */
-_Noreturn static void program_child(ExecProgram *p, int err_fd, pid_t parent) {
-        int n = (int) p->n_fds, e;
-        sigset_t none;
-
-        /* Everything we still need goes above fd 3+n first, so that placing the listeners at
-         * 3.. cannot overwrite it (a listener, the log pipe or err_fd may sit there now). */
-        int fd = fcntl(err_fd, F_DUPFD_CLOEXEC, 3 + n);
-        if (fd < 0)
-                _exit(127);
-        err_fd = fd;
-        int log_fd = fcntl(p->log_fd, F_DUPFD_CLOEXEC, 3 + n);
-        if (log_fd < 0)
-                goto fail;
-        for (int i = 0; i < n; i++) {
-                p->high[i] = fcntl(p->fds[i], F_DUPFD_CLOEXEC, 3 + n);
-                if (p->high[i] < 0)
-                        goto fail;
-        }
-        int null = open("/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (null < 0 || move_fd(null, STDIN_FILENO) < 0 || move_fd(log_fd, STDOUT_FILENO) < 0 ||
-            move_fd(log_fd, STDERR_FILENO) < 0)
-                goto fail;
-        for (int i = 0; i < n; i++)
-                if (move_fd(p->high[i], 3 + i) < 0)
-                        goto fail;
-        /* Nothing else leaks into the program, whatever a library may have opened. */
-        (void) close_range(3 + n, ~0U, CLOSE_RANGE_CLOEXEC);
-
-        /* The mask and the dispositions survive exec: ours block SIGTERM and friends (for the
-         * signalfd) and ignore SIGPIPE; the program must get the defaults. */
-        for (int sig = 1; sig < _NSIG; sig++) {
-                struct sigaction sa = { .sa_handler = SIG_DFL };
-                (void) sigaction(sig, &sa, NULL);
-        }
-        sigemptyset(&none);
-        if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
-                goto fail;
-
-        /* Its own session and process group, so a stop reaches whatever it forks. */
-        if (setsid() < 0)
-                goto fail;
-        /* The master's death (SIGKILL, a crash) must not leave it running unsupervised: its
-         * orderly stops go through us anyway. */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-                goto fail;
-        if (getppid() != parent)
-                _exit(127);
-
-        if (p->listen_pid) {
-                /* LISTEN_PID must be our pid (sd_listen_fds checks it): written here, after
-                 * fork, without printf. */
-                char digits[16];
-                int k = 0;
-                for (unsigned long v = (unsigned long) getpid(); v > 0 || k == 0; v /= 10)
-                        digits[k++] = (char) ('0' + v % 10);
-                char *d = p->listen_pid + strlen(LISTEN_PID_PREFIX);
-                while (k > 0)
-                        *d++ = digits[--k];
-                *d = 0;
-        }
-        execve(p->path, p->argv, p->envp);
-fail:
-        e = errno;
-        (void) !write(err_fd, &e, sizeof(e));
-        _exit(127);
-}
-
-static int on_program_exit(sd_event_source *s, const siginfo_t *si, void *userdata);
-static int on_exec_result(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+static void on_program_exit(Child *c, const siginfo_t *si, void *userdata);
+static void on_program_kill(Child *c, void *userdata);
 static int on_restart_timer(sd_event_source *s, uint64_t usec, void *userdata);
 static void program_schedule_restart(ExecProgram *p);
 
 int exec_program_start(ExecProgram *p) {
-        int pipefd[2] = { -1, -1 }, r;
+        /* NOTIFY_SOCKET stays ours: the emperor watches the vassal master, and would take a
+         * program's READY=1 from an unknown pid. */
+        char *const env_add[] = { (char *) "NOTIFY_SOCKET", NULL };
+        int r;
 
         assert(p->state == EXEC_IDLE || p->state == EXEC_BACKOFF);
         p->restart_timer = sd_event_source_disable_unref(p->restart_timer);
         r = program_resolve(p);
         if (r < 0)
                 goto retry;
-        if (pipe2(pipefd, O_CLOEXEC) < 0) {
-                r = log_error_errno(errno, "Failed to make a pipe for '%s': %m", p->name);
-                goto retry;
-        }
 
-        pid_t parent = getpid();
-        pid_t pid = fork();
-        if (pid < 0) {
-                r = log_error_errno(errno, "Failed to fork for '%s': %m", p->name);
-                goto retry;
-        }
-        if (pid == 0) {
-                (void) close(pipefd[0]);
-                program_child(p, pipefd[1], parent);
-        }
-        pipefd[1] = safe_close(pipefd[1]);
-
+        ChildSpec s = {
+                .path = p->path,
+                .argv = p->argv,
+                .env_add = env_add,
+                .fds = p->fds,
+                .n_fds = p->n_fds,
+                .stdin_fd = CHILD_FD_NULL,
+                .stdout_fd = p->log_fd,
+                .stderr_fd = p->log_fd,
+                /* Its own session and process group, so a stop reaches whatever it forks. */
+                .flags = CHILD_NEW_SESSION | CHILD_RESET_SIGNALS | CHILD_SIGNAL_GROUP,
+                /* The master's death (SIGKILL, a crash) must not leave it running
+                 * unsupervised: its orderly stops go through us anyway. */
+                .pdeath_signal = SIGKILL,
+                .on_exit = on_program_exit,
+                .on_kill = on_program_kill,
+                .userdata = p,
+        };
         if (p->started_once)
                 p->restarts++;
         p->started_once = true;
-        p->pid = p->pgid = pid;
-        p->exec_ok = p->killed = false;
+        p->killed = false;
         p->started_usec = now_usec();
-        r = sd_event_add_child(p->event, &p->child_src, pid, WEXITED, on_program_exit, p);
+        r = child_spawn(p->event, &s, &p->child);
         if (r < 0) {
-                /* Nobody would reap it: it must not run. */
-                (void) kill(pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0);
-                p->pid = p->pgid = 0;
-                log_error_errno(r, "Failed to watch '%s' (pid %d): %m", p->name, pid);
+                log_error_errno(r, "Failed to execute '%s': %m", p->path);
+                p->lived_usec = 0;
+                program_emit(p, EXEC_EVENT_FAILED);
                 goto retry;
         }
-        p->err_fd = TAKE_FD(pipefd[0]);
-        (void) fcntl(p->err_fd, F_SETFL, O_NONBLOCK);
-        r = sd_event_add_io(p->event, &p->err_src, p->err_fd, EPOLLIN, on_exec_result, p);
-        if (r < 0)
-                log_warning_errno(r, "Failed to watch the exec of '%s': %m, learning the result "
-                                  "when it exits", p->name);
-        program_set_state(p, EXEC_STARTING);
-        log_debug("program '%s': forked pid %d", p->name, pid);
+        p->pid = p->pgid = child_pid(p->child);
+        program_set_state(p, EXEC_RUNNING);
+        log_notice("program '%s' started (pid %d)", p->name, p->pid);
+        program_emit(p, EXEC_EVENT_STARTED);
         return 0;
 
 retry:
-        safe_close(pipefd[0]);
-        safe_close(pipefd[1]);
         program_schedule_restart(p);
         return r;
 }
 
-/* Reads the exec result once it is there: an errno (the exec failed) or EOF (the exec closed
- * the close-on-exec pipe: it succeeded). */
-static void program_confirm(ExecProgram *p) {
-        int e = 0;
-        ssize_t n;
-
-        if (p->err_fd < 0)
-                return;
-        do
-                n = read(p->err_fd, &e, sizeof(e));
-        while (n < 0 && errno == EINTR);
-        if (n < 0 && errno == EAGAIN)
-                return;
-        p->err_src = sd_event_source_disable_unref(p->err_src);
-        p->err_fd = safe_close(p->err_fd);
-
-        if (n == (ssize_t) sizeof(e)) {
-                log_error_errno(e, "Failed to execute '%s': %m", p->path);
-                program_emit(p, EXEC_EVENT_FAILED);
-                return;
-        }
-        p->exec_ok = true;
-        if (p->state != EXEC_STARTING)
-                return; /* a stop came first */
-        program_set_state(p, EXEC_RUNNING);
-        log_notice("program '%s' started (pid %d)", p->name, p->pid);
-        program_emit(p, EXEC_EVENT_STARTED);
-}
-
-static int on_exec_result(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        (void) s;
-        (void) fd;
-        (void) revents;
-        program_confirm(userdata);
-        return 0;
-}
-
-/* Sends sig to the whole process group, or to the leader alone when it has not made its group
- * yet (before exec). The group id is the leader's pid, which cannot be reused while the
- * leader is unreaped or any member lives. */
+/* Sends sig to the whole process group (lib/child: the group id is the leader's pid, which
+ * is no one else's while the leader is unreaped or any member lives), or to the leader alone
+ * when it has not made its group yet. */
 static void program_signal(ExecProgram *p, int sig) {
-        if (p->pgid > 0 && kill(-p->pgid, sig) == 0)
-                return;
-        if (p->pid > 0 && (!p->child_src ||
-                           sd_event_source_send_child_signal(p->child_src, sig, NULL, 0) < 0))
-                (void) kill(p->pid, sig);
+        if (p->child && child_signal(p->child, sig) == -ESRCH && p->pgid > 0)
+                (void) child_signal_group(p->child, sig);
 }
 
-static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata);
-
-static void program_arm_kill_timer(ExecProgram *p) {
-        if (p->kill_timer)
-                return;
-        int r = sd_event_add_time_relative(p->event, &p->kill_timer, CLOCK_MONOTONIC,
-                                           p->mercy_usec, 0, on_kill_timer, p);
-        if (r < 0) {
-                log_warning_errno(r, "Failed to arm the stop deadline of '%s': %m, killing it now",
-                                  p->name);
-                program_signal(p, SIGKILL);
+/* Stops the group: sig now, SIGKILL after the mercy (on_program_kill). */
+static void program_stop(ExecProgram *p, int sig) {
+        if (p->child)
+                (void) child_stop(p->child, sig, p->mercy_usec);
+        if (sig == SIGKILL)
                 p->killed = true;
-        }
 }
 
+/* A death nobody asked for: lib/backoff.h decides when it runs again. */
 static void program_schedule_restart(ExecProgram *p) {
-        p->backoff_sec = p->backoff_sec ? MIN(p->backoff_sec * 2, RESTART_MAX_SEC) : 1;
+        uint64_t delay = backoff_next(&p->backoff, p->lived_usec);
         program_set_state(p, EXEC_BACKOFF);
-        log_notice("restarting program '%s' in %u s", p->name, p->backoff_sec);
-        int r = sd_event_add_time_relative(p->event, &p->restart_timer, CLOCK_MONOTONIC,
-                                           (uint64_t) p->backoff_sec * 1000000, 0,
+        /* In tenths, rounded up: the floor's "0.97 s" left reads "1 s". */
+        unsigned long long tenths = (delay + 99999) / 100000;
+        if (tenths == 0)
+                log_notice("restarting program '%s' at once", p->name);
+        else if (tenths % 10 == 0)
+                log_notice("restarting program '%s' in %llu s", p->name, tenths / 10);
+        else
+                log_notice("restarting program '%s' in %llu.%llu s", p->name, tenths / 10,
+                           tenths % 10);
+        /* From the loop even when at once: no start from within a stop's callbacks. */
+        int r = sd_event_add_time_relative(p->event, &p->restart_timer, CLOCK_MONOTONIC, delay, 0,
                                            on_restart_timer, p);
         if (r < 0)
                 log_error_errno(r, "Failed to schedule the restart of '%s': %m", p->name);
@@ -442,7 +310,7 @@ static void program_schedule_restart(ExecProgram *p) {
 /* Nothing of this run is left: stop for good, start again, or back off. */
 static void program_gone(ExecProgram *p) {
         p->pgid = 0;
-        p->kill_timer = sd_event_source_disable_unref(p->kill_timer);
+        p->child = child_free(p->child); /* its leader is reaped: nothing to kill */
         p->poll_timer = sd_event_source_disable_unref(p->poll_timer);
 
         if (p->stop_requested) {
@@ -451,14 +319,13 @@ static void program_gone(ExecProgram *p) {
                 return;
         }
         if (p->restart_requested) {
+                /* Asked for, so no failure: at once, and a fresh beginning (backoff.h). */
                 p->restart_requested = false;
-                p->backoff_sec = 0;
+                backoff_reset(&p->backoff);
                 program_set_state(p, EXEC_IDLE);
                 (void) exec_program_start(p);
                 return;
         }
-        if (p->lived_usec >= STABLE_USEC)
-                p->backoff_sec = 0;
         program_schedule_restart(p);
 }
 
@@ -472,19 +339,16 @@ static int on_restart_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+/* The mercy ran out: lib/child sent SIGKILL to the group. */
+static void on_program_kill(Child *c, void *userdata) {
         ExecProgram *p = userdata;
-        (void) s;
-        (void) usec;
-        p->kill_timer = sd_event_source_disable_unref(p->kill_timer);
+        (void) c;
         log_warning("program '%s' did not stop within reload-mercy (%llu s): killing its "
                     "process group", p->name, (unsigned long long) (p->mercy_usec / 1000000));
-        program_signal(p, SIGKILL);
         p->killed = true;
         /* SIGKILL cannot be ignored; what is left of the group are zombies for init to reap. */
         if (p->state == EXEC_DRAINING)
                 program_gone(p);
-        return 0;
 }
 
 /* After the leader's exit: whether processes of its group outlived it. They are not our
@@ -502,8 +366,7 @@ static int on_poll_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 p->drain_unasked = false;
                 log_warning("program '%s': processes of its group outlived it, stopping them",
                             p->name);
-                program_signal(p, SIGTERM);
-                program_arm_kill_timer(p);
+                program_stop(p, SIGTERM);
         }
         int r = sd_event_source_set_time_relative(s, DRAIN_POLL_USEC);
         if (r >= 0)
@@ -518,12 +381,12 @@ static void format_lived(uint64_t usec, char *buf, size_t size) {
                         (unsigned long long) (usec % 1000000 / 100000));
 }
 
-static int on_program_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+static void on_program_exit(Child *c, const siginfo_t *si, void *userdata) {
         ExecProgram *p = userdata;
         bool asked = p->stop_requested || p->restart_requested;
         char lived[32];
+        (void) c;
 
-        program_confirm(p); /* an exec failure is logged before the exit it causes */
         p->lived_usec = now_usec() - p->started_usec;
         format_lived(p->lived_usec, lived, sizeof(lived));
         if (si->si_code == CLD_EXITED)
@@ -535,24 +398,22 @@ static int on_program_exit(sd_event_source *s, const siginfo_t *si, void *userda
                                "program '%s' (pid %d) killed by signal %s%s after %s",
                                p->name, p->pid, strsignal(si->si_status),
                                si->si_code == CLD_DUMPED ? " (core dumped)" : "", lived);
-        p->child_src = sd_event_source_disable_unref(s);
         p->pid = 0;
 
-        if (p->exec_ok && !p->killed) {
+        if (!p->killed) {
                 /* Here the leader is still a zombie, and so a member of its group: the group
                  * is looked at from the next iteration, once sd-event has reaped it. */
-                p->drain_unasked = p->state == EXEC_RUNNING || p->state == EXEC_STARTING;
+                p->drain_unasked = p->state == EXEC_RUNNING;
                 program_set_state(p, EXEC_DRAINING);
                 int r = sd_event_add_time_relative(p->event, &p->poll_timer, CLOCK_MONOTONIC, 0,
                                                    1, on_poll_timer, p);
                 if (r >= 0)
-                        return 0;
+                        return;
                 log_warning_errno(r, "Failed to watch the group of '%s': %m, killing it",
                                   p->name);
                 program_signal(p, SIGKILL);
         }
         program_gone(p);
-        return 0;
 }
 
 void exec_program_stop(ExecProgram *p, bool graceful) {
@@ -568,15 +429,11 @@ void exec_program_stop(ExecProgram *p, bool graceful) {
                 if (!again)
                         program_emit(p, EXEC_EVENT_GONE);
                 return;
-        case EXEC_STARTING:
         case EXEC_RUNNING:
                 log_info("stopping program '%s' (pid %d)%s", p->name, p->pid,
                          graceful ? "" : " at once");
                 program_set_state(p, EXEC_STOPPING);
-                program_signal(p, graceful ? SIGTERM : SIGKILL);
-                p->killed = !graceful;
-                if (graceful)
-                        program_arm_kill_timer(p);
+                program_stop(p, graceful ? SIGTERM : SIGKILL);
                 return;
         case EXEC_STOPPING:
         case EXEC_DRAINING:
@@ -598,16 +455,14 @@ void exec_program_restart(ExecProgram *p) {
         switch (p->state) {
         case EXEC_IDLE:
         case EXEC_BACKOFF:
-                p->backoff_sec = 0;
+                backoff_reset(&p->backoff);
                 (void) exec_program_start(p);
                 return;
-        case EXEC_STARTING:
         case EXEC_RUNNING:
                 log_info("restarting program '%s' (pid %d)", p->name, p->pid);
                 p->restart_requested = true;
                 program_set_state(p, EXEC_STOPPING);
-                program_signal(p, SIGTERM);
-                program_arm_kill_timer(p);
+                program_stop(p, SIGTERM);
                 return;
         case EXEC_STOPPING:
         case EXEC_DRAINING:
@@ -619,8 +474,8 @@ void exec_program_restart(ExecProgram *p) {
 }
 
 bool exec_program_alive(const ExecProgram *p) {
-        return p->state == EXEC_STARTING || p->state == EXEC_RUNNING ||
-               p->state == EXEC_STOPPING || p->state == EXEC_DRAINING;
+        return p->state == EXEC_RUNNING || p->state == EXEC_STOPPING ||
+               p->state == EXEC_DRAINING;
 }
 
 pid_t exec_program_pid(const ExecProgram *p) {
@@ -633,52 +488,6 @@ unsigned exec_program_restarts(const ExecProgram *p) {
 
 const char *exec_program_name(const ExecProgram *p) {
         return p->name;
-}
-
-static bool env_is_ours(const char *e) {
-        static const char *const drop[] = { "LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES=",
-                                            "NOTIFY_SOCKET=" };
-        for (size_t i = 0; i < ELEMENTSOF(drop); i++)
-                if (strncmp(e, drop[i], strlen(drop[i])) == 0)
-                        return true;
-        return false;
-}
-
-/* Our environment, without what describes us to our supervisor: LISTEN_* are rewritten for the
- * program, and NOTIFY_SOCKET stays ours (the emperor watches the vassal master, and would
- * take a program's READY=1 from an unknown pid). */
-static int program_build_env(ExecProgram *p) {
-        size_t n = 0, k = 0;
-        char **envp;
-
-        for (char **e = environ; e && *e; e++)
-                n++;
-        envp = calloc(n + 3, sizeof(char *));
-        if (!envp)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                if (env_is_ours(environ[i]))
-                        continue;
-                char *copy = strdup(environ[i]);
-                if (!copy)
-                        goto oom;
-                envp[k++] = copy;
-        }
-        if (p->n_fds > 0) {
-                char *fds = NULL, *pid = calloc(1, strlen(LISTEN_PID_PREFIX) + 16);
-                if (!pid || asprintf(&fds, "LISTEN_FDS=%zu", p->n_fds) < 0) {
-                        free(pid);
-                        goto oom;
-                }
-                strcpy(pid, LISTEN_PID_PREFIX);
-                envp[k++] = fds;
-                envp[k++] = p->listen_pid = pid;
-        }
-        p->envp = envp;
-        return 0;
-oom:
-        exec_argv_free(envp);
-        return -ENOMEM;
 }
 
 int exec_program_new(const ExecParams *params, ExecProgram **ret) {
@@ -694,7 +503,6 @@ int exec_program_new(const ExecParams *params, ExecProgram **ret) {
                 .mercy_usec = params->mercy_usec,
                 .on_event = params->on_event,
                 .userdata = params->userdata,
-                .err_fd = -1,
         };
         p->name = strdup(params->command);
         if (!p->name) {
@@ -710,8 +518,7 @@ int exec_program_new(const ExecParams *params, ExecProgram **ret) {
         }
         p->n_fds = params->listeners->n;
         p->fds = calloc(p->n_fds + 1, sizeof(int));
-        p->high = calloc(p->n_fds + 1, sizeof(int));
-        if (!p->fds || !p->high || program_build_env(p) < 0) {
+        if (!p->fds) {
                 exec_program_free(p);
                 return log_oom();
         }
@@ -734,19 +541,14 @@ ExecProgram *exec_program_free(ExecProgram *p) {
         /* Only reached with the program alive when the master gives up abnormally. */
         if (p->pid > 0 || p->state == EXEC_DRAINING)
                 program_signal(p, SIGKILL);
-        sd_event_source_disable_unref(p->child_src);
-        sd_event_source_disable_unref(p->err_src);
-        sd_event_source_disable_unref(p->kill_timer);
+        child_free(p->child); /* reaps the leader */
         sd_event_source_disable_unref(p->poll_timer);
         sd_event_source_disable_unref(p->restart_timer);
-        safe_close(p->err_fd);
         sd_event_unref(p->event);
         free(p->name);
         exec_argv_free(p->argv);
-        exec_argv_free(p->envp);
         free(p->path);
         free(p->fds);
-        free(p->high);
         free(p);
         return NULL;
 }

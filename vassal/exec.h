@@ -5,9 +5,11 @@
  * master binds the ini's sockets as usual and hands them to the program at fd 3.. with
  * LISTEN_FDS/LISTEN_PID (systemd's socket-activation protocol); the program's stdout and
  * stderr go into the master's log; it runs in its own process group so a stop reaches its
- * children too; it is restarted when it exits unasked (1 s, doubling up to 30 s, back to 1 s
- * after a run of 30 s or more: it is a service, so exit 0 restarts too); a stop is SIGTERM to
- * the group, then SIGKILL after reload-mercy.
+ * children too; it is restarted when it exits unasked, as lib/backoff.h says (the first death
+ * at once but never sooner than 1 s after its start, then 2, 4, ... 32 s and 60 s while it
+ * keeps dying within a minute of its start; it is a service, so exit 0 restarts too); a stop is
+ * SIGTERM to the group, then SIGKILL after reload-mercy. It is started by lib/child.h, which
+ * tells a failed exec (no such program) before exec_program_start() returns.
  *
  * The command is split into words the way a POSIX shell splits them, but no shell runs it:
  * whitespace separates words, 'single quotes' keep everything literal, "double quotes" keep
@@ -33,7 +35,7 @@ typedef struct ExecProgram ExecProgram;
 
 typedef enum ExecEvent {
         EXEC_EVENT_STARTED, /* the exec succeeded: the program runs */
-        EXEC_EVENT_FAILED,  /* the exec failed (logged); a restart is scheduled */
+        EXEC_EVENT_FAILED,  /* the fork or exec failed (logged); a restart is scheduled */
         EXEC_EVENT_GONE,    /* after exec_program_stop(): nothing of the program is left */
 } ExecEvent;
 

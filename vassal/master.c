@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backoff.h"
+#include "child.h"
 #include "cputime.h"
 #include "daemon.h"
 #include "exec.h"
@@ -28,10 +30,6 @@
 #include "worker.h"
 #include "wsgi.h"
 
-/* A worker that dies within this long of its start counts as a fast death: the next spawn
- * waits 1 s, doubling up to RESPAWN_MAX_DELAY, so a crashing app does not fork-bomb. */
-#define FAST_DEATH_USEC (1000 * 1000ULL)
-#define RESPAWN_MAX_DELAY_SEC 30
 /* One sd_notify datagram holds STATUS= and X_STATS=: kept under the ~64 KiB a datagram may be. */
 #define STATS_MESSAGE_MAX (60 * 1024)
 
@@ -41,23 +39,20 @@ typedef struct Master Master;
 typedef struct OldWorker {
         Master *m;
         pid_t pid;
-        sd_event_source *child;
-        sd_event_source *kill_timer;
-        bool stopping;
+        Child *child; /* adopted (lib/child.h) */
 } OldWorker;
 
 typedef struct WorkerSlot {
         Master *m;
         int id;
         pid_t pid;
-        sd_event_source *child;
+        Child *child; /* the running worker (lib/child.h), until its exit */
         sd_event_source *respawn_timer;
-        sd_event_source *kill_timer;
-        uint64_t started_usec;
-        unsigned fast_deaths;
+        Backoff backoff; /* its unasked deaths (lib/backoff.h) */
         unsigned respawns;
         bool ready;
         bool restart; /* asked to exit so a fresh one takes its place */
+        const char *mercy; /* the deadline child_stop() keeps: "reload-mercy", ... */
 } WorkerSlot;
 
 struct Master {
@@ -74,7 +69,6 @@ struct Master {
         int ready_pipe[2];
         int log_pipe[2];
         Logger *logger; /* the log file and the pipe's reader (logger.h) */
-        sd_event_source *kill_timer;
         sd_event_source *stats_timer;
         CpuTime *cputime;        /* the master's and its children's CPU (cputime.h) */
         ScoreboardWindow window; /* the last stats interval: p99_rt, cpu (scoreboard.h) */
@@ -93,15 +87,13 @@ struct Master {
         bool degraded;             /* the reload could not load the app: old workers serve */
         bool reloading;            /* a config check for a reload runs */
         bool reload_chain;
-        pid_t check_pid;
-        sd_event_source *check_child;
+        Child *check; /* the reload's `vassal --check` */
         sd_event_source **touch;   /* touch-reload and touch-chain-reload watches */
         size_t n_touch;
         const char *error; /* why we exit EX_CONFIG, for STATUS= */
 };
 
 static void old_stop(OldWorker *o);
-static void old_signal(OldWorker *o, int sig);
 static void master_stop(Master *m, bool graceful);
 
 static uint64_t now_usec(void) {
@@ -119,54 +111,56 @@ static size_t master_alive(const Master *m) {
         return n;
 }
 
-static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdata);
+static void on_worker_exit(Child *c, const siginfo_t *si, void *userdata);
+static void on_worker_kill(Child *c, void *userdata);
+
+/* In the worker (lib/child runs it after the fork, its stdout and stderr on the log pipe: only
+ * the master writes the log file, so rotation never cuts a line, DESIGN.md). */
+static int slot_run(void *userdata) {
+        WorkerSlot *s = userdata;
+        Master *m = s->m;
+
+        safe_close(m->log_pipe[0]);
+        safe_close(m->ready_pipe[0]);
+        stats_server_close_in_child(m->stats);
+        reporter_forget(m->reporter);
+        WorkerArgs a = {
+                .cfg = m->cfg,
+                .listeners = &m->listeners,
+                .id = s->id,
+                .ready_fd = m->ready_pipe[1],
+                .scoreboard = m->scoreboard,
+                .slot = scoreboard_slot(m->scoreboard, s->id),
+        };
+        return worker_run(&a);
+}
 
 static int slot_spawn(WorkerSlot *s) {
         Master *m = s->m;
+        ChildSpec spec = {
+                .run = slot_run,
+                .run_data = s,
+                .stdin_fd = CHILD_FD_INHERIT,
+                .stdout_fd = m->log_pipe[1],
+                .stderr_fd = m->log_pipe[1],
+                .on_exit = on_worker_exit,
+                .on_kill = on_worker_kill,
+                .userdata = s,
+        };
 
         wsgi_before_fork();
-        pid_t pid = fork();
-        if (pid < 0) {
-                int r = -errno;
-                wsgi_after_fork_parent();
-                return log_error_errno(r, "Failed to fork worker %d: %m", s->id);
-        }
-        if (pid == 0) {
-                /* The worker: its log goes to the master's pipe, so only the master writes the
-                 * log file and rotation never cuts a line (DESIGN.md). */
-                (void) dup2(m->log_pipe[1], STDOUT_FILENO);
-                (void) dup2(m->log_pipe[1], STDERR_FILENO);
-                safe_close(m->log_pipe[0]);
-                safe_close(m->ready_pipe[0]);
-                stats_server_close_in_child(m->stats);
-                reporter_forget(m->reporter);
-                WorkerArgs a = {
-                        .cfg = m->cfg,
-                        .listeners = &m->listeners,
-                        .id = s->id,
-                        .ready_fd = m->ready_pipe[1],
-                        .scoreboard = m->scoreboard,
-                        .slot = scoreboard_slot(m->scoreboard, s->id),
-                };
-                _exit(worker_run(&a));
-        }
+        int r = child_spawn(m->event, &spec, &s->child);
         wsgi_after_fork_parent();
+        if (r < 0)
+                return log_error_errno(r, "Failed to fork worker %d: %m", s->id);
+        pid_t pid = child_pid(s->child);
         cputime_watch(m->cputime, pid, true);
 
         s->pid = pid;
         s->ready = false;
         s->restart = false;
-        s->started_usec = now_usec();
+        s->mercy = NULL;
         scoreboard_slot_spawned(scoreboard_slot(m->scoreboard, s->id), pid, s->respawns);
-        int r = sd_event_add_child(m->event, &s->child, pid, WEXITED, on_worker_exit, s);
-        if (r < 0) {
-                /* Without a child source nobody would reap it: kill it now. */
-                (void) kill(pid, SIGKILL);
-                cputime_unwatch(m->cputime, pid);
-                (void) waitpid(pid, NULL, 0);
-                s->pid = 0;
-                return log_error_errno(r, "Failed to watch worker %d: %m", s->id);
-        }
         log_info("spawned worker %d (pid %d)", s->id, pid);
         return 0;
 }
@@ -196,23 +190,25 @@ static void master_maybe_exit(Master *m) {
 }
 
 static void slot_signal(WorkerSlot *s, int sig) {
-        if (s->pid <= 0)
-                return;
         /* Through the pidfd: no risk of hitting a recycled pid. */
-        if (!s->child || sd_event_source_send_child_signal(s->child, sig, NULL, 0) < 0)
-                (void) kill(s->pid, sig);
+        (void) child_signal(s->child, sig);
 }
 
-static int on_slot_kill(sd_event_source *src, uint64_t usec, void *userdata) {
+/* sig now, SIGKILL once the mercy named `what` (seconds) runs out; an earlier deadline
+ * stands. */
+static void slot_stop(WorkerSlot *s, int sig, int64_t mercy_sec, const char *what) {
+        if (!s->child)
+                return;
+        if (!s->mercy && sig != SIGKILL)
+                s->mercy = what;
+        (void) child_stop(s->child, sig, (uint64_t) mercy_sec * 1000000);
+}
+
+static void on_worker_kill(Child *c, void *userdata) {
         WorkerSlot *s = userdata;
-        (void) usec;
-        s->kill_timer = sd_event_source_disable_unref(src);
-        if (s->pid > 0) {
-                log_warning("worker %d (pid %d) did not finish within worker-reload-mercy, "
-                            "killing it", s->id, s->pid);
-                slot_signal(s, SIGKILL);
-        }
-        return 0;
+        (void) c;
+        log_warning("worker %d (pid %d) did not finish within %s, killed it", s->id, s->pid,
+                    strempty(s->mercy));
 }
 
 /* An event for the emperor's store (emperor/instance.c): "X_EVENT=KIND DETAIL", one line. */
@@ -252,10 +248,11 @@ static void worker_exit_event(const WorkerSlot *s, const ScoreboardSlot *slot, c
                 master_event("worker-exit", "worker %d (pid %d) %s", s->id, s->pid, how);
 }
 
-static int on_worker_exit(sd_event_source *src, const siginfo_t *si, void *userdata) {
+static void on_worker_exit(Child *c, const siginfo_t *si, void *userdata) {
         WorkerSlot *s = userdata;
         Master *m = s->m;
-        uint64_t lived = now_usec() - s->started_usec;
+        uint64_t lived = now_usec() - child_started(c);
+        const ScoreboardSlot *slot = scoreboard_slot(m->scoreboard, s->id);
 
         if (si->si_code == CLD_EXITED)
                 log_full_errno(si->si_status == 0 ? LOG_INFO : LOG_WARNING, 0,
@@ -265,19 +262,22 @@ static int on_worker_exit(sd_event_source *src, const siginfo_t *si, void *userd
                 log_warning("worker %d (pid %d) killed by signal %s%s", s->id, s->pid,
                             strsignal(si->si_status), si->si_code == CLD_DUMPED ? " (core dumped)" : "");
 
-        worker_exit_event(s, scoreboard_slot(m->scoreboard, s->id), si);
+        worker_exit_event(s, slot, si);
+        /* Deaths we asked for are no failures: a restart or reload (s->restart), max-requests
+         * (exit 0), harakiri and reload-on-as/rss (their reason in the scoreboard). */
+        bool asked = s->restart || (si->si_code == CLD_EXITED && si->si_status == 0) ||
+                     (slot && slot->exit_reason[0]);
         /* Still a zombie: sd-event reaps it after this callback, so its CPU clock holds its
          * whole life now, and not after. */
         cputime_unwatch(m->cputime, s->pid);
         s->pid = 0;
         s->ready = false;
-        s->child = sd_event_source_disable_unref(src);
+        s->child = child_free(c);
         scoreboard_slot_exited(scoreboard_slot(m->scoreboard, s->id));
-        s->kill_timer = sd_event_source_disable_unref(s->kill_timer);
 
         if (m->stopping) {
                 master_maybe_exit(m);
-                return 0;
+                return;
         }
         if (m->cfg->lazy_apps && si->si_code == CLD_EXITED && si->si_status == EX_CONFIG) {
                 log_error("worker %d could not load the app: stopping", s->id);
@@ -287,24 +287,21 @@ static int on_worker_exit(sd_event_source *src, const siginfo_t *si, void *userd
                 for (size_t i = 0; i < m->n_slots; i++)
                         slot_signal(&m->slots[i], SIGTERM);
                 master_maybe_exit(m);
-                return 0;
+                return;
         }
 
         s->respawns++;
-        bool asked = s->restart || (si->si_code == CLD_EXITED && si->si_status == 0);
-        if (asked || lived >= FAST_DEATH_USEC)
-                s->fast_deaths = 0;
-        else
-                s->fast_deaths++;
-        if (s->fast_deaths == 0)
-                return slot_spawn(s) < 0 ? on_respawn(NULL, 0, s) : 0;
-
-        unsigned delay = 1u << MIN(s->fast_deaths - 1, 5u);
-        delay = MIN(delay, (unsigned) RESPAWN_MAX_DELAY_SEC);
-        log_warning("worker %d died %u time(s) in a row within 1 s of starting, respawning in "
-                    "%u s", s->id, s->fast_deaths, delay);
-        return sd_event_add_time_relative(m->event, &s->respawn_timer, CLOCK_MONOTONIC,
-                                          (uint64_t) delay * 1000000, 0, on_respawn, s);
+        uint64_t delay = asked ? 0 : backoff_next(&s->backoff, lived);
+        if (delay == 0) {
+                if (slot_spawn(s) < 0)
+                        (void) on_respawn(NULL, 0, s);
+                return;
+        }
+        log_warning("worker %d died after %.1f s, %u time(s) in a row within a minute of its "
+                    "start: respawning in %.1f s", s->id, (double) lived / 1e6,
+                    s->backoff.failures, (double) delay / 1e6);
+        (void) sd_event_add_time_relative(m->event, &s->respawn_timer, CLOCK_MONOTONIC, delay, 0,
+                                          on_respawn, s);
 }
 
 static int on_ready(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
@@ -353,17 +350,6 @@ static void log_drain(Master *m) {
         logger_flush(m->logger);
 }
 
-static int on_kill_timer(sd_event_source *src, uint64_t usec, void *userdata) {
-        Master *m = userdata;
-        (void) src;
-        (void) usec;
-        log_warning("workers still running after reload-mercy (%llds): killing them",
-                    (long long) m->cfg->reload_mercy);
-        for (size_t i = 0; i < m->n_slots; i++)
-                slot_signal(&m->slots[i], SIGKILL);
-        return 0;
-}
-
 static void master_stop(Master *m, bool graceful) {
         if (m->stopping && graceful)
                 return;
@@ -381,18 +367,17 @@ static void master_stop(Master *m, bool graceful) {
                 if (graceful)
                         old_stop(&m->old[i]);
                 else
-                        old_signal(&m->old[i], SIGKILL);
+                        (void) child_signal(m->old[i].child, SIGKILL);
         }
+        /* Each worker finishes its requests within reload-mercy (or the earlier deadline of a
+         * restart under way), then is killed. */
         for (size_t i = 0; i < m->n_slots; i++) {
                 m->slots[i].respawn_timer = sd_event_source_disable_unref(m->slots[i].respawn_timer);
-                slot_signal(&m->slots[i], graceful ? SIGTERM : SIGKILL);
+                slot_stop(&m->slots[i], graceful ? SIGTERM : SIGKILL, m->cfg->reload_mercy,
+                          "reload-mercy");
         }
         if (m->program)
                 exec_program_stop(m->program, graceful); /* it keeps its own deadline */
-        if (graceful && m->n_slots > 0 && !m->kill_timer)
-                (void) sd_event_add_time_relative(m->event, &m->kill_timer, CLOCK_MONOTONIC,
-                                                  (uint64_t) m->cfg->reload_mercy * 1000000, 0,
-                                                  on_kill_timer, m);
         master_maybe_exit(m);
 }
 
@@ -411,56 +396,34 @@ static void master_restart_workers(Master *m) {
                 if (s->pid <= 0)
                         continue;
                 s->restart = true;
-                slot_signal(s, SIGTERM);
-                if (!s->kill_timer)
-                        (void) sd_event_add_time_relative(
-                                m->event, &s->kill_timer, CLOCK_MONOTONIC,
-                                (uint64_t) m->cfg->worker_reload_mercy * 1000000, 0,
-                                on_slot_kill, s);
+                slot_stop(s, SIGTERM, m->cfg->worker_reload_mercy, "worker-reload-mercy");
         }
         m->notified_ready = false;
 }
 
 /* ---- reloads (reload.h) ---- */
 
-static void old_signal(OldWorker *o, int sig) {
-        if (o->pid <= 0)
-                return;
-        if (!o->child || sd_event_source_send_child_signal(o->child, sig, NULL, 0) < 0)
-                (void) kill(o->pid, sig);
-}
-
-static int on_old_kill(sd_event_source *src, uint64_t usec, void *userdata) {
+static void on_old_kill(Child *c, void *userdata) {
         OldWorker *o = userdata;
-        (void) usec;
-        o->kill_timer = sd_event_source_disable_unref(src);
-        if (o->pid > 0) {
-                log_warning("previous worker (pid %d) still busy after worker-reload-mercy, "
-                            "killing it", o->pid);
-                old_signal(o, SIGKILL);
-        }
-        return 0;
+        (void) c;
+        log_warning("previous worker (pid %d) still busy after worker-reload-mercy, killed it",
+                    o->pid);
 }
 
 /* A previous worker finishes its requests and exits, within worker-reload-mercy. */
 static void old_stop(OldWorker *o) {
-        if (o->pid <= 0 || o->stopping)
+        if (!o->child || child_stopping(o->child))
                 return;
-        o->stopping = true;
-        old_signal(o, SIGTERM);
-        (void) sd_event_add_time_relative(o->m->event, &o->kill_timer, CLOCK_MONOTONIC,
-                                          (uint64_t) o->m->cfg->worker_reload_mercy * 1000000, 0,
-                                          on_old_kill, o);
+        (void) child_stop(o->child, SIGTERM, (uint64_t) o->m->cfg->worker_reload_mercy * 1000000);
 }
 
-static int on_old_exit(sd_event_source *src, const siginfo_t *si, void *userdata) {
+static void on_old_exit(Child *c, const siginfo_t *si, void *userdata) {
         OldWorker *o = userdata;
         Master *m = o->m;
 
         log_info("previous worker (pid %d) %s", o->pid,
                  si->si_code == CLD_EXITED ? "finished" : "was killed");
-        o->child = sd_event_source_disable_unref(src);
-        o->kill_timer = sd_event_source_disable_unref(o->kill_timer);
+        o->child = child_free(c);
         cputime_unwatch(m->cputime, o->pid);
         o->pid = 0;
         if (m->degraded && master_old_alive(m) == 0 && !m->stopping) {
@@ -470,7 +433,6 @@ static int on_old_exit(sd_event_source *src, const siginfo_t *si, void *userdata
                 m->stopping = true;
         }
         master_maybe_exit(m);
-        return 0;
 }
 
 /* The workers of the master we replaced are our children still (children survive exec). */
@@ -486,11 +448,12 @@ static void master_adopt_old(Master *m) {
                 o->m = m;
                 if (m->inherit.old_pids[i] <= 0)
                         continue;
+                ChildSpec spec = { .on_exit = on_old_exit, .on_kill = on_old_kill, .userdata = o };
+                if (child_adopt(m->event, m->inherit.old_pids[i], &spec, &o->child) < 0)
+                        continue; /* gone already */
                 o->pid = m->inherit.old_pids[i];
-                if (sd_event_add_child(m->event, &o->child, o->pid, WEXITED, on_old_exit, o) < 0)
-                        o->pid = 0; /* gone already */
-                else /* what it used before the reload was the previous image's */
-                        cputime_watch(m->cputime, o->pid, false);
+                /* what it used before the reload was the previous image's */
+                cputime_watch(m->cputime, o->pid, false);
         }
         log_info("reloaded: %zu previous worker(s) serve until the new ones accept",
                  master_old_alive(m));
@@ -524,23 +487,22 @@ static int on_reload_exec(sd_event_source *src, void *userdata) {
         return 0;
 }
 
-static int on_reload_check(sd_event_source *src, const siginfo_t *si, void *userdata) {
+static void on_reload_check(Child *c, const siginfo_t *si, void *userdata) {
         Master *m = userdata;
-        m->check_child = sd_event_source_disable_unref(src);
+        cputime_unwatch(m->cputime, child_pid(c));
+        m->check = child_free(c);
         m->reloading = false;
-        cputime_unwatch(m->cputime, m->check_pid);
         if (m->stopping)
-                return 0;
+                return;
         if (si->si_code != CLD_EXITED || si->si_status != 0) {
                 log_error("reload refused: the configuration does not pass the check (see "
                           "above); the running workers keep serving");
-                return 0;
+                return;
         }
         /* Not from here: sd-event reaps the check only after this callback returns, and an
          * exec now would leave it a zombie of the new image. */
         if (sd_event_add_defer(m->event, NULL, on_reload_exec, m) < 0)
                 log_error("reload: cannot schedule the re-exec");
-        return 0;
 }
 
 /* A reload starts with `vassal --check` of the same command line, so a broken ini never takes
@@ -564,28 +526,23 @@ static void master_reload(Master *m, bool chain) {
                 args[i + 1] = argv[i];
 
         log_notice("%s reload requested: checking the configuration", chain ? "chain" : "graceful");
-        pid_t pid = fork();
-        if (pid == 0) {
-                sigset_t none;
-                sigemptyset(&none);
-                (void) sigprocmask(SIG_SETMASK, &none, NULL);
-                (void) dup2(m->log_pipe[1], STDOUT_FILENO);
-                (void) dup2(m->log_pipe[1], STDERR_FILENO);
-                execv(reload_exe(), args);
-                _exit(127);
-        }
+        ChildSpec spec = {
+                .path = reload_exe(),
+                .argv = args,
+                .stdin_fd = CHILD_FD_INHERIT,
+                .stdout_fd = m->log_pipe[1],
+                .stderr_fd = m->log_pipe[1],
+                .flags = CHILD_RESET_SIGNALS,
+                .on_exit = on_reload_check,
+                .userdata = m,
+        };
+        int r = child_spawn(m->event, &spec, &m->check);
         free(args);
-        if (pid < 0) {
-                log_error_errno(errno, "reload: fork: %m");
+        if (r < 0) {
+                log_error_errno(r, "reload: cannot run '%s --check': %m", reload_exe());
                 return;
         }
-        m->check_pid = pid;
-        if (sd_event_add_child(m->event, &m->check_child, pid, WEXITED, on_reload_check, m) < 0) {
-                (void) kill(pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0);
-                return;
-        }
-        cputime_watch(m->cputime, pid, true);
+        cputime_watch(m->cputime, child_pid(m->check), true);
         m->reloading = true;
         m->reload_chain = chain;
 }
@@ -688,11 +645,7 @@ static void on_guard_recycle(void *userdata, int id) {
         if (s->pid <= 0 || s->restart)
                 return;
         s->restart = true;
-        slot_signal(s, SIGTERM);
-        if (!s->kill_timer)
-                (void) sd_event_add_time_relative(m->event, &s->kill_timer, CLOCK_MONOTONIC,
-                                                  (uint64_t) m->cfg->worker_reload_mercy * 1000000,
-                                                  0, on_slot_kill, s);
+        slot_stop(s, SIGTERM, m->cfg->worker_reload_mercy, "worker-reload-mercy");
 }
 
 static int master_start_guards(Master *m) {
@@ -979,23 +932,19 @@ finish:
                 master_notify_error(m.error);
         for (size_t i = 0; m.slots && i < m.n_slots; i++) {
                 WorkerSlot *s = &m.slots[i];
-                sd_event_source_disable_unref(s->child);
+                child_free(s->child);
                 sd_event_source_disable_unref(s->respawn_timer);
-                sd_event_source_disable_unref(s->kill_timer);
         }
         free(m.slots);
-        for (size_t i = 0; i < m.n_old; i++) {
-                sd_event_source_disable_unref(m.old[i].child);
-                sd_event_source_disable_unref(m.old[i].kill_timer);
-        }
+        for (size_t i = 0; i < m.n_old; i++)
+                child_free(m.old[i].child);
         free(m.old);
         for (size_t i = 0; i < m.n_touch; i++)
                 sd_event_source_disable_unref(m.touch[i]);
         free(m.touch);
-        sd_event_source_disable_unref(m.check_child);
+        child_free(m.check);
         reload_inherit_done(&m.inherit);
         exec_program_free(m.program);
-        sd_event_source_disable_unref(m.kill_timer);
         sd_event_source_disable_unref(m.stats_timer);
         stats_server_free(m.stats);
         reporter_free(m.reporter);
