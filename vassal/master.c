@@ -49,6 +49,7 @@ typedef struct WorkerSlot {
         Child *child; /* the running worker (lib/child.h), until its exit */
         sd_event_source *respawn_timer;
         Backoff backoff; /* its unasked deaths (lib/backoff.h) */
+        unsigned crashes_serving; /* deaths with a request in hand: no backoff, counted */
         unsigned respawns;
         bool ready;
         bool restart; /* asked to exit so a fresh one takes its place */
@@ -267,6 +268,12 @@ static void on_worker_exit(Child *c, const siginfo_t *si, void *userdata) {
          * (exit 0), harakiri and reload-on-as/rss (their reason in the scoreboard). */
         bool asked = s->restart || (si->si_code == CLD_EXITED && si->si_status == 0) ||
                      (slot && slot->exit_reason[0]);
+        /* A worker that died with a request in hand or after serving some is no startup
+         * failure: a URL that crashes its worker (os._exit, a segfault in a C extension) must
+         * not back the slot off until the app is offline. It is replaced at once, and
+         * counted; only deaths before any request pace the respawns. */
+        bool served = slot && (atomic_load(&slot->busy) > 0 ||
+                               atomic_load(&slot->requests) > atomic_load(&slot->requests_at_spawn));
         /* Still a zombie: sd-event reaps it after this callback, so its CPU clock holds its
          * whole life now, and not after. */
         cputime_unwatch(m->cputime, s->pid);
@@ -291,7 +298,13 @@ static void on_worker_exit(Child *c, const siginfo_t *si, void *userdata) {
         }
 
         s->respawns++;
-        uint64_t delay = asked ? 0 : backoff_next(&s->backoff, lived);
+        if (served && !asked) {
+                s->crashes_serving++;
+                log_warning("worker %d died serving requests (%u such death%s): replaced at once",
+                            s->id, s->crashes_serving, s->crashes_serving == 1 ? "" : "s");
+                backoff_reset(&s->backoff);
+        }
+        uint64_t delay = asked || served ? 0 : backoff_next(&s->backoff, lived);
         if (delay == 0) {
                 if (slot_spawn(s) < 0)
                         (void) on_respawn(NULL, 0, s);

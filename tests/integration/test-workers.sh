@@ -73,3 +73,20 @@ n=$(curl -s "http://127.0.0.1:$P/max-in-flight")
 ok "$n requests ran at once"
 stop_pid "$big_pid" QUIT
 ok "SIGQUIT stops at once"
+
+# A URL that kills its worker (os._exit in the request) hit once a second: the workers are
+# replaced at once each time, never backed off, so the app stays online between the hits.
+P=$(free_port)
+start_vassal cr --http-socket 127.0.0.1:$P --wsgi-file "$APPS/testapp.py" --processes 2 \
+        --disable-logging
+wait_ready cr http://127.0.0.1:$P/
+for i in $(seq 8); do
+        curl -s -m 5 -o /dev/null http://127.0.0.1:$P/crash
+        sleep 0.5
+        code=$(curl -s -m 3 -o /dev/null -w '%{http_code}' http://127.0.0.1:$P/)
+        [ "$code" = 200 ] || fail "after crash $i the app answers $code: $(grep -i 'respawn\|died' "$T/cr.log" | tail -3)"
+done
+ok "a request that crashes its worker never takes the app offline (8 crashes)"
+assert_file_contains "$T/cr.log" "died serving requests" "such deaths are logged and counted"
+grep -q "respawning in" "$T/cr.log" && fail "a crash while serving was backed off"
+stop_pid "$cr_pid"

@@ -206,6 +206,8 @@ def application(environ, start_response):
         print("app says hello on stderr", file=sys.stderr, flush=True)
         environ["wsgi.errors"].write("app says hello on wsgi.errors\n")
         return text(start_response, "printed\n")
+    if path == "/crash":
+        os._exit(3)  # the worker dies with the request in hand (a C extension's segfault)
     if path == "/fork-grandchild":
         pid = os.fork()
         if pid == 0:
