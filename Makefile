@@ -120,7 +120,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libstore.a $(BUILD)/libcommon.a
 		$(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS) $(PY_LIBS) $(SQLITE_LIBS) $(CMOCKA_LIBS) -lm
 $(BUILD)/tests/test-scan: $(BUILD)/obj/emperor/scan.o
 $(BUILD)/tests/test-vini: $(BUILD)/obj/emperor/vini.o
-$(BUILD)/tests/test-request: $(BUILD)/obj/vassal/request.o
+$(BUILD)/tests/test-request: $(BUILD)/obj/vassal/request.o $(BUILD)/obj/vassal/response.o
+$(BUILD)/tests/test-response: $(BUILD)/obj/vassal/request.o $(BUILD)/obj/vassal/response.o
 $(BUILD)/tests/test-logger: $(BUILD)/obj/vassal/logger.o
 # config.o checks exec commands (exec.o) and uid/gid names (privileges.o).
 CONFIG_OBJS = $(BUILD)/obj/vassal/config.o $(BUILD)/obj/vassal/exec.o \

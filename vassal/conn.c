@@ -9,6 +9,7 @@
 #include "guard.h"
 #include "log.h"
 #include "macro.h"
+#include "response.h"
 
 int64_t conn_now_ms(void) {
         struct timespec ts;

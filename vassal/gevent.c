@@ -25,6 +25,7 @@
 #include "http.h"
 #include "log.h"
 #include "request.h"
+#include "response.h"
 #include "uwsgi.h"
 #include "wsgi.h"
 #include "wsgi_gevent.h"

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "response.h"
 #include "wsgi.h"
 
 #ifndef PYTHON_EXECUTABLE
