@@ -16,7 +16,7 @@
 #define DRAIN_MAX (1024 * 1024)
 
 void request_reset(Request *r, int fd, SocketProto proto, ConnBuffer *in, int timeout_ms) {
-        char *headers = r->headers;
+        char *headers = r->headers, *out = r->out;
         size_t headers_size = r->headers_size;
 
         memset(r, 0, sizeof(*r));
@@ -30,6 +30,7 @@ void request_reset(Request *r, int fd, SocketProto proto, ConnBuffer *in, int ti
         r->content_length = -1;
         r->headers = headers;
         r->headers_size = headers_size;
+        r->out = out;
 }
 
 void request_done(Request *r) {

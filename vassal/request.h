@@ -95,6 +95,11 @@ typedef struct Request {
         size_t status_line_len;
         char *headers; /* app headers, "Name: value\r\n" each; owned by the thread */
         size_t headers_len, headers_size;
+        /* out_defer: what is sent is kept in out (RESPONSE_OUT_SIZE bytes, made on first use,
+         * owned by the thread) while it fits, and goes out with response_flush(). */
+        bool out_defer;
+        char *out;
+        size_t out_len;
         int64_t content_length; /* -1 unknown */
         bool started;      /* start_response was called */
         bool head_sent;

@@ -3,12 +3,45 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
 
 #include "http.h"
 #include "macro.h"
 #include "response.h"
+
+/* Sends iov, or keeps it in r->out while deferring and it fits (see response_flush()). */
+static int response_send(Request *r, struct iovec *iov, int n) {
+        if (r->out_defer) {
+                size_t total = 0;
+                for (int i = 0; i < n; i++)
+                        total += iov[i].iov_len;
+                if (!r->out)
+                        r->out = malloc(RESPONSE_OUT_SIZE);
+                if (r->out && r->out_len + total <= RESPONSE_OUT_SIZE) {
+                        for (int i = 0; i < n; i++) {
+                                memcpy(r->out + r->out_len, iov[i].iov_base, iov[i].iov_len);
+                                r->out_len += iov[i].iov_len;
+                        }
+                        return 0;
+                }
+                /* Too big to keep: what was kept goes first, in order, then the rest as is. */
+                int k = response_flush(r);
+                if (k < 0)
+                        return k;
+        }
+        return request_send_all(r, iov, n);
+}
+
+int response_flush(Request *r) {
+        r->out_defer = false;
+        if (r->out_len == 0)
+                return 0;
+        struct iovec iov = { r->out, r->out_len };
+        r->out_len = 0;
+        return request_send_all(r, &iov, 1);
+}
 
 static bool is_tchar(unsigned char c) {
         return isalnum(c) || strchr("!#$%&'*+-.^_`|~", c) != NULL;
@@ -192,7 +225,7 @@ int response_write(Request *r, const struct iovec *body, int n) {
                         }
                 }
                 if (m > 0) {
-                        k = request_send_all(r, iov, m);
+                        k = response_send(r, iov, m);
                         if (k < 0)
                                 return k;
                 }
@@ -218,10 +251,13 @@ int response_sendfile(Request *r, int fd, off_t offset, uint64_t count) {
                 return k;
         if (count == 0)
                 return 0;
+        k = response_flush(r); /* the file goes out as it is read */
+        if (k < 0)
+                return k;
         if (r->chunked_out) {
                 struct iovec iov = { chunk_head, 0 };
                 iov.iov_len = snprintf(chunk_head, sizeof(chunk_head), "%" PRIx64 "\r\n", count);
-                k = request_send_all(r, &iov, 1);
+                k = response_send(r, &iov, 1);
                 if (k < 0)
                         return k;
         }
@@ -255,7 +291,7 @@ int response_sendfile(Request *r, int fd, off_t offset, uint64_t count) {
         }
         if (r->chunked_out) {
                 struct iovec iov = { (void *) "\r\n", 2 };
-                return request_send_all(r, &iov, 1);
+                return response_send(r, &iov, 1);
         }
         return 0;
 }
@@ -279,7 +315,7 @@ int response_finish(Request *r) {
         }
         if (r->chunked_out) {
                 struct iovec iov = { (void *) "0\r\n\r\n", 5 };
-                k = request_send_all(r, &iov, 1);
+                k = response_send(r, &iov, 1);
                 if (k < 0)
                         return k;
         }

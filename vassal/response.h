@@ -28,6 +28,13 @@ void response_restart(Request *r);
 int response_write(Request *r, const struct iovec *iov, int n);
 /* Sends count bytes of fd from offset with sendfile(2). */
 int response_sendfile(Request *r, int fd, off_t offset, uint64_t count);
+/* What out_defer keeps at most: a small response, head and body. */
+#define RESPONSE_OUT_SIZE 16384
+/* Sends what out_defer kept, and ends deferring: the rest of the response goes out as it is
+ * written. wsgi.c defers a response the app gave whole (a list), to send it once it let go of
+ * the GIL: a sendmsg() on loopback runs the whole TCP path, the receiver's too, and under the
+ * GIL every other thread of the worker waits for it. Returns 0 or -errno. */
+int response_flush(Request *r);
 /* Ends the response (the head if nothing was sent, the last chunk). Returns 0 or -errno. */
 int response_finish(Request *r);
 /* Sends a complete plain-text error response when nothing was sent yet, and marks the

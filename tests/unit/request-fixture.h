@@ -64,6 +64,7 @@ _unused_ static int teardown(void **state) {
 
         request_done(&f->r);
         free(f->r.headers);
+        free(f->r.out);
         safe_close(f->server);
         safe_close(f->client);
         free(f->in.data);

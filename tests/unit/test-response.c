@@ -552,6 +552,47 @@ static void test_restart_discards_the_unsent_response(void **state) {
                                   "Transfer-Encoding: chunked\r\n\r\n4\r\noops\r\n0\r\n\r\n");
 }
 
+static void test_deferred_response_goes_out_at_flush(void **state) {
+        Fixture *f = *state;
+        Request *r = &f->r;
+
+        assert_int_equal(feed_http(f, "GET / HTTP/1.1\r\nHost: h\r\n\r\n"), 0);
+        r->out_defer = true;
+        assert_int_equal(start(r, "200 OK"), 0);
+        assert_int_equal(add_header(r, "Content-Length", "5"), 0);
+        assert_int_equal(write_str(r, "hello"), 0);
+        assert_int_equal(response_finish(r), 0);
+        assert_client_received(f, "");
+        assert_int_equal(r->bytes_sent, 5);
+        assert_int_equal(response_flush(r), 0);
+        assert_client_received(f, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+        assert_false(r->out_defer);
+        assert_int_equal(response_flush(r), 0);
+        assert_client_received(f, "");
+}
+
+static void test_deferred_write_too_big_sends_what_was_kept_first(void **state) {
+        Fixture *f = *state;
+        Request *r = &f->r;
+        static char a[RESPONSE_OUT_SIZE / 2 + 1], b[RESPONSE_OUT_SIZE / 2 + 1], want[1 << 16];
+
+        memset(a, 'a', sizeof(a) - 1);
+        memset(b, 'b', sizeof(b) - 1);
+        assert_int_equal(feed_http(f, "GET / HTTP/1.1\r\nHost: h\r\n\r\n"), 0);
+        r->out_defer = true;
+        assert_int_equal(start(r, "200 OK"), 0);
+        assert_int_equal(write_str(r, a), 0); /* kept */
+        assert_client_received(f, "");
+        assert_int_equal(write_str(r, b), 0); /* does not fit: both go, in order */
+        assert_false(r->out_defer);
+        assert_int_equal(response_finish(r), 0);
+        (void) snprintf(want, sizeof(want),
+                        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        "%zx\r\n%s\r\n%zx\r\n%s\r\n0\r\n\r\n",
+                        strlen(a), a, strlen(b), b);
+        assert_client_received(f, want);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -581,6 +622,8 @@ int main(void) {
                 T(test_uwsgi_response_has_no_framing_headers),
                 T(test_finish_without_a_body_sends_content_length_zero),
                 T(test_restart_discards_the_unsent_response),
+                T(test_deferred_response_goes_out_at_flush),
+                T(test_deferred_write_too_big_sends_what_was_kept_first),
 #undef T
         };
 
