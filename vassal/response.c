@@ -21,6 +21,8 @@ static int response_send(Request *r, struct iovec *iov, int n) {
                         r->out = malloc(RESPONSE_OUT_SIZE);
                 if (r->out && r->out_len + total <= RESPONSE_OUT_SIZE) {
                         for (int i = 0; i < n; i++) {
+                                if (iov[i].iov_len == 0)
+                                        continue; /* may be NULL (no app headers) */
                                 memcpy(r->out + r->out_len, iov[i].iov_base, iov[i].iov_len);
                                 r->out_len += iov[i].iov_len;
                         }
@@ -183,7 +185,7 @@ static int head_iov(Request *r, struct iovec *iov, char *framing, size_t framing
 #define WRITE_BATCH 64
 
 int response_write(Request *r, const struct iovec *body, int n) {
-        struct iovec iov[WRITE_BATCH + 6];
+        struct iovec iov[WRITE_BATCH + 6] = {}; /* all set before use; gcc's analyzer loses count */
         char framing[96], chunk_head[24];
         int k = 0;
 
@@ -198,7 +200,7 @@ int response_write(Request *r, const struct iovec *body, int n) {
                         m = head_iov(r, iov, framing, sizeof(framing));
                 int chunk_at = m;
                 if (r->chunked_out)
-                        m++;
+                        iov[m++] = (struct iovec) { NULL, 0 }; /* the chunk head, below */
                 if (!response_bodyless(r))
                         for (int i = 0; i < batch; i++) {
                                 size_t len = body[i].iov_len;
