@@ -121,7 +121,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libstore.a $(BUILD)/libcommon.a
 $(BUILD)/tests/test-scan: $(BUILD)/obj/emperor/scan.o
 # The vassal state machine with every emperor module but main (its ops are faked).
 $(BUILD)/tests/test-instance: $(filter-out $(BUILD)/obj/emperor/main.o,$(EMPEROR_OBJS))
-$(BUILD)/tests/test-request: $(BUILD)/obj/vassal/request.o
+$(BUILD)/tests/test-request: $(BUILD)/obj/vassal/request.o $(BUILD)/obj/vassal/response.o
+$(BUILD)/tests/test-response: $(BUILD)/obj/vassal/request.o $(BUILD)/obj/vassal/response.o
 $(BUILD)/tests/test-logger: $(BUILD)/obj/vassal/logger.o
 # config.o checks exec commands (exec.o); uid/gid names are lib's (users.c).
 CONFIG_OBJS = $(BUILD)/obj/vassal/config.o $(BUILD)/obj/vassal/exec.o

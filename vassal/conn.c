@@ -9,6 +9,36 @@
 #include "guard.h"
 #include "log.h"
 #include "macro.h"
+#include "response.h"
+
+int64_t conn_now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t conn_now_us(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t conn_wait_left(const VassalConfig *cfg, const ConnClock *c, bool stopping, int64_t now) {
+        int64_t limit = (c->partial ? cfg->socket_timeout : cfg->keepalive_timeout) * 1000;
+        if (!c->partial && stopping)
+                limit = CONN_STOP_IDLE_MS;
+        int64_t left = c->last_active + limit - now;
+
+        if (c->body_since > 0) {
+                if (cfg->body_min_rate > 0) {
+                        int64_t allowed = cfg->body_timeout * 1000 +
+                                          (int64_t) (c->body_got * 1000 / cfg->body_min_rate);
+                        left = MIN(left, c->body_since + allowed - now);
+                }
+        } else if (c->partial)
+                left = MIN(left, c->head_since + cfg->header_timeout * 1000 - now);
+        return left;
+}
 
 void conn_format_addr(const struct sockaddr_storage *sa, char *addr, size_t addr_size, char *port,
                       size_t port_size) {
@@ -79,6 +109,8 @@ int conn_parse_head(Request *r, int fd, SocketProto proto, ConnBuffer *in, const
                 response_error(r, -k);
                 return -1;
         }
+        r->body_timeout_ms = cfg->body_timeout * 1000;
+        r->body_min_rate = cfg->body_min_rate;
         return 1;
 }
 

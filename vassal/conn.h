@@ -5,6 +5,7 @@
  * the peer's address as text, the request head parsed into a Request with the vassal's limits,
  * and the request log line. One copy, so the engines cannot drift apart. */
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -25,6 +26,32 @@ typedef struct ConnParser {
         size_t scratch_size;
 } ConnParser;
 
+/* How long a stopping worker waits for the next request on a keep-alive connection that was
+ * busy just before (a client under load sends it within a millisecond). */
+#define CONN_STOP_IDLE_MS 1000
+
+/* CLOCK_MONOTONIC in ms and in µs. */
+int64_t conn_now_ms(void);
+int64_t conn_now_us(void);
+
+/* Where a connection waiting for bytes stands, in ms of CLOCK_MONOTONIC. */
+typedef struct ConnClock {
+        int64_t last_active; /* its last byte received, or its last response */
+        int64_t head_since;  /* the first byte of the head being read */
+        int64_t body_since;  /* a body read before the app (post-buffering): its start; 0: none */
+        uint64_t body_got;   /* ... and its bytes so far */
+        bool partial;        /* part of a request is in: a head, or a head and its body */
+} ConnClock;
+
+/* How much longer, in ms, a connection waiting for bytes may wait; <= 0: it is late, and is
+ * cut off (with a 408 when partial). Both engines ask this, the threads' sweep once a second
+ * and a greenlet for its wait's timeout, so a slow client gets the same deadlines from both:
+ * an idle keep-alive connection keepalive-timeout (CONN_STOP_IDLE_MS while stopping); a
+ * partial request socket-timeout since its last byte, and a head header-timeout as a whole,
+ * however steadily its bytes trickle in; a body read before the app body-timeout plus a second
+ * per body-min-rate bytes, as request.c gives a body the app reads. */
+int64_t conn_wait_left(const VassalConfig *cfg, const ConnClock *c, bool stopping, int64_t now);
+
 /* The request log's date, formatted once a second. */
 typedef struct ConnLogDate {
         char text[64];
@@ -36,8 +63,9 @@ void conn_format_addr(const struct sockaddr_storage *sa, char *addr, size_t addr
                       size_t port_size);
 
 /* Starts r on the bytes at in's start (request_reset() with limit-post), and parses its
- * head. Returns 1 with the head consumed, 0 when more bytes are needed, -1 when the request
- * was refused with an error response (the connection is done). */
+ * head; a parsed request gets the slow-body deadlines (body-timeout, body-min-rate). Returns 1
+ * with the head consumed, 0 when more bytes are needed, -1 when the request was refused with
+ * an error response (the connection is done). */
 int conn_parse_head(Request *r, int fd, SocketProto proto, ConnBuffer *in, const ConnInfo *info,
                     const VassalConfig *cfg, int timeout_ms, ConnParser *p);
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -24,6 +25,7 @@
 #include "http.h"
 #include "log.h"
 #include "request.h"
+#include "response.h"
 #include "uwsgi.h"
 #include "wsgi.h"
 #include "wsgi_gevent.h"
@@ -38,9 +40,6 @@
  * thread's. Free slots are a stack: the most recently used, warm in the cache, goes first, and
  * slots never used are never touched (3000 of them cost nothing until the load comes). */
 
-/* How long a stopping worker waits for the next request on a keep-alive connection that was
- * busy just before (as in worker.c). */
-#define STOP_IDLE_MS 1000
 /* The hub calls wake() this often: idle connections of a stopping worker, EMFILE pauses. */
 #define TICK_MS 200
 
@@ -99,28 +98,17 @@ struct GeventWorker {
         ConnLogDate date;
 };
 
-static int64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_us(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* ---- stopping ---- */
 
-/* The hub's side of a stop: idle keep-alive connections quiet for STOP_IDLE_MS have their
+/* The hub's side of a stop: idle keep-alive connections quiet for CONN_STOP_IDLE_MS have their
  * read side shut down, so their greenlet wakes to EOF and closes them; one busy a moment ago
  * likely has its next request on the way, which is answered with "Connection: close". */
 static void stop_idle_connections(GeventWorker *w) {
-        int64_t now = now_ms();
+        int64_t now = conn_now_ms();
         for (size_t i = 0; i < w->n_slots; i++) {
                 GSlot *s = w->slots[i];
-                if (s && s->used && s->idle && !s->shut && now - s->idle_since > STOP_IDLE_MS) {
+                if (s && s->used && s->idle && !s->shut &&
+                    now - s->idle_since > CONN_STOP_IDLE_MS) {
                         s->shut = true;
                         (void) shutdown(s->fd, SHUT_RD);
                 }
@@ -138,7 +126,7 @@ static void begin_stop(GeventWorker *w, const char *why) {
 /* The method and URI outlive the connection buffer (a pipelined request may reuse it). */
 /* Serves one parsed request; returns whether the connection may go on. */
 static bool slot_serve(GeventWorker *w, GSlot *s, Request *r) {
-        int64_t start = mono_us();
+        int64_t start = conn_now_us();
         bool exception = false;
         int k;
 
@@ -157,7 +145,7 @@ static bool slot_serve(GeventWorker *w, GSlot *s, Request *r) {
         if (r->keep_alive && request_drain_body(r) < 0)
                 r->keep_alive = false;
 done:;
-        int64_t elapsed = mono_us() - start;
+        int64_t elapsed = conn_now_us() - start;
         scoreboard_request_end(w->slot, (uint64_t) elapsed, r->bytes_sent, exception, r->status);
         scoreboard_core_end(s->core);
         uint64_t n = ++w->requests;
@@ -189,13 +177,20 @@ static int slot_process(GeventWorker *w, GSlot *s) {
 
 /* Runs a connection until it closes, in its greenlet. */
 static void slot_run(GeventWorker *w, GSlot *s) {
+        int64_t now = conn_now_ms();
+        ConnClock clk = { .last_active = now, .head_since = now };
+
         for (;;) {
                 if (s->in.end > s->in.start) {
                         int k = slot_process(w, s);
                         if (k < 0)
                                 return;
-                        if (k > 0)
+                        if (k > 0) {
+                                /* Served: the next head (pipelined, or still to come) and the
+                                 * keep-alive wait start now. */
+                                clk.last_active = clk.head_since = conn_now_ms();
                                 continue;
+                        }
                 }
         read_more:
                 if (s->in.start == s->in.end)
@@ -209,6 +204,9 @@ static void slot_run(GeventWorker *w, GSlot *s) {
                 ssize_t n = recv(s->fd, s->in.data + s->in.end, s->in.size - s->in.end, 0);
                 if (n > 0) {
                         char *fresh = s->in.data + s->in.end;
+                        clk.last_active = conn_now_ms();
+                        if (s->in.end == 0)
+                                clk.head_since = clk.last_active; /* a new request's head */
                         s->in.end += n;
                         /* No new '\n': the head cannot have completed (see worker.c). */
                         if (s->gl->l->proto == SOCKET_HTTP && !memchr(fresh, '\n', n) &&
@@ -219,20 +217,22 @@ static void slot_run(GeventWorker *w, GSlot *s) {
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0 && errno == EAGAIN) {
-                        /* A partial head has socket-timeout to complete; an idle keep-alive
-                         * connection keepalive-timeout (1 s while stopping). */
-                        bool partial = s->in.end > 0;
-                        int timeout = (int) (partial ? w->cfg->socket_timeout
-                                                     : w->cfg->keepalive_timeout) * 1000;
-                        if (!partial && atomic_load(&w->stopping))
-                                timeout = STOP_IDLE_MS;
-                        s->idle = !partial;
-                        s->idle_since = now_ms();
-                        int k = wsgi_gevent_wait(s->fd, POLLIN, timeout);
-                        s->idle = false;
+                        /* The wait ends at the connection's deadline (conn.c), as the threads'
+                         * sweep would cut it off: a head trickled a byte at a time does not
+                         * outlive header-timeout. */
+                        clk.partial = s->in.end > 0;
+                        int64_t left = conn_wait_left(w->cfg, &clk, atomic_load(&w->stopping),
+                                                      conn_now_ms());
+                        int k = -ETIMEDOUT;
+                        if (left > 0) {
+                                s->idle = !clk.partial;
+                                s->idle_since = conn_now_ms();
+                                k = wsgi_gevent_wait(s->fd, POLLIN, (int) MIN(left, INT_MAX));
+                                s->idle = false;
+                        }
                         if (k == 0)
                                 continue;
-                        if (k == -ETIMEDOUT && partial) {
+                        if (k == -ETIMEDOUT && clk.partial) {
                                 request_reset(&s->req, s->fd, s->gl->l->proto, &s->in,
                                               w->timeout_ms);
                                 response_error(&s->req, 408);
@@ -286,7 +286,7 @@ static int hub_accept(void *userdata, size_t i) {
         if (fd < 0) {
                 if (errno == EMFILE || errno == ENFILE) {
                         w->paused = true;
-                        w->paused_at = now_ms();
+                        w->paused_at = conn_now_ms();
                         log_warning_errno(errno, "worker %d: accept: %m, pausing for 1 s", w->id);
                 }
                 return -1; /* EAGAIN: another worker took it */
@@ -338,7 +338,7 @@ static void hub_wake(void *userdata) {
         (void) !read(w->wake_fd, &v, sizeof(v));
         if (atomic_load(&w->stopping))
                 stop_idle_connections(w);
-        if (w->paused && now_ms() - w->paused_at >= 1000)
+        if (w->paused && conn_now_ms() - w->paused_at >= 1000)
                 w->paused = false;
 }
 
@@ -390,7 +390,7 @@ static int on_report_signal(sd_event_source *src, const struct signalfd_siginfo 
             scoreboard_core_request(w->slots[h]->core, &req))
                 log_warning("pid %d greenlet %d holds the hub: %s %s running for %.3f s",
                             (int) w->pid, h + 1, req.method, req.uri,
-                            (double) (mono_us() - req.start) / 1e6);
+                            (double) (conn_now_us() - req.start) / 1e6);
         else
                 log_warning("pid %d: no greenlet holds the hub (every one waits)", (int) w->pid);
         wsgi_log_stacks();

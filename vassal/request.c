@@ -1,13 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #include <ctype.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -18,7 +16,7 @@
 #define DRAIN_MAX (1024 * 1024)
 
 void request_reset(Request *r, int fd, SocketProto proto, ConnBuffer *in, int timeout_ms) {
-        char *headers = r->headers;
+        char *headers = r->headers, *out = r->out;
         size_t headers_size = r->headers_size;
 
         memset(r, 0, sizeof(*r));
@@ -32,6 +30,7 @@ void request_reset(Request *r, int fd, SocketProto proto, ConnBuffer *in, int ti
         r->content_length = -1;
         r->headers = headers;
         r->headers_size = headers_size;
+        r->out = out;
 }
 
 void request_done(Request *r) {
@@ -276,8 +275,7 @@ static int wait_fd(int fd, short events, int timeout_ms) {
         }
 }
 
-/* Waits for the request's socket, telling r->on_wait before and after. */
-static int wait_client(Request *r, short events, int timeout_ms) {
+int request_wait_client(Request *r, short events, int timeout_ms) {
         if (r->on_wait)
                 r->on_wait(r->on_wait_userdata, true);
         int k = wait_fd(r->fd, events, timeout_ms);
@@ -328,15 +326,13 @@ static ssize_t sock_recv(Request *r, char *buf, size_t size) {
                 int ms = body_wait_ms(r);
                 if (ms < 0)
                         return ms;
-                int k = wait_client(r, POLLIN, ms);
+                int k = request_wait_client(r, POLLIN, ms);
                 if (k < 0)
                         return k;
         }
 }
 
-/* Sends every byte of iov (which it consumes), waiting for the client up to the timeout for
- * each bit of progress. */
-static int send_all(Request *r, struct iovec *iov, int n) {
+int request_send_all(Request *r, struct iovec *iov, int n) {
         while (n > 0) {
                 struct msghdr mh = { .msg_iov = iov, .msg_iovlen = MIN(n, IOV_MAX) };
                 ssize_t k = sendmsg(r->fd, &mh, MSG_NOSIGNAL);
@@ -347,7 +343,7 @@ static int send_all(Request *r, struct iovec *iov, int n) {
                                 r->failed = true;
                                 return -errno;
                         }
-                        int q = wait_client(r, POLLOUT, r->timeout_ms);
+                        int q = request_wait_client(r, POLLOUT, r->timeout_ms);
                         if (q < 0) {
                                 r->failed = true;
                                 return q;
@@ -373,7 +369,7 @@ static int send_continue(Request *r) {
                 return 0;
         r->continue_sent = true;
         struct iovec iov = { (void *) msg, sizeof(msg) - 1 };
-        return send_all(r, &iov, 1);
+        return request_send_all(r, &iov, 1);
 }
 
 /* ---- the request body ---- */
@@ -627,306 +623,4 @@ int request_drain_body(Request *r) {
 void request_body_free(Request *r) {
         r->body_mem = mfree(r->body_mem);
         r->body_fd = safe_close(r->body_fd);
-}
-
-/* ---- the response ---- */
-
-static bool is_tchar(unsigned char c) {
-        return isalnum(c) || strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-int response_start(Request *r, const char *status_text, size_t len) {
-        if (len < 3 || len > sizeof(r->status_line) - 16)
-                return -EINVAL;
-        for (size_t i = 0; i < 3; i++)
-                if (!isdigit((unsigned char) status_text[i]))
-                        return -EINVAL;
-        if (len > 3 && status_text[3] != ' ')
-                return -EINVAL;
-        for (size_t i = 0; i < len; i++)
-                if (status_text[i] == '\r' || status_text[i] == '\n' || status_text[i] == 0)
-                        return -EINVAL;
-
-        r->status = (status_text[0] - '0') * 100 + (status_text[1] - '0') * 10 +
-                    (status_text[2] - '0');
-        if (r->status < 100)
-                return -EINVAL;
-        memcpy(r->status_line, "HTTP/1.1 ", 9);
-        memcpy(r->status_line + 9, status_text, len);
-        memcpy(r->status_line + 9 + len, "\r\n", 2);
-        r->status_line_len = 9 + len + 2;
-        r->headers_len = 0;
-        r->content_length = -1;
-        r->started = true;
-        return 0;
-}
-
-void response_restart(Request *r) {
-        r->started = false;
-        r->headers_len = 0;
-        r->content_length = -1;
-}
-
-static int headers_append(Request *r, const char *p, size_t n) {
-        if (r->headers_len + n > r->headers_size) {
-                size_t want = MAX(r->headers_size * 2, r->headers_len + n + 256);
-                char *h = realloc(r->headers, want);
-                if (!h)
-                        return -ENOMEM;
-                r->headers = h;
-                r->headers_size = want;
-        }
-        memcpy(r->headers + r->headers_len, p, n);
-        r->headers_len += n;
-        return 0;
-}
-
-int response_add_header(Request *r, const char *name, size_t name_len, const char *value,
-                        size_t value_len) {
-        if (name_len == 0)
-                return -EINVAL;
-        for (size_t i = 0; i < name_len; i++)
-                if (!is_tchar((unsigned char) name[i]))
-                        return -EINVAL;
-        for (size_t i = 0; i < value_len; i++) {
-                unsigned char c = value[i];
-                if ((c < 0x20 && c != '\t') || c == 0x7f)
-                        return -EINVAL;
-        }
-
-        if (name_len == 14 && strncasecmp(name, "Content-Length", 14) == 0) {
-                uint64_t n = 0;
-                if (value_len == 0 || value_len > 18)
-                        return -EINVAL;
-                for (size_t i = 0; i < value_len; i++) {
-                        if (!isdigit((unsigned char) value[i]))
-                                return -EINVAL;
-                        n = n * 10 + (value[i] - '0');
-                }
-                if (r->content_length >= 0)
-                        return (uint64_t) r->content_length == n ? 0 : -EINVAL;
-                r->content_length = n;
-        } else if (name_len == 10 && strncasecmp(name, "Connection", 10) == 0) {
-                /* Hop-by-hop: framing is ours. An app asking to close gets it (connection
-                 * options are case-insensitive tokens). */
-                for (size_t i = 0; i + 5 <= value_len; i++)
-                        if (strncasecmp(value + i, "close", 5) == 0)
-                                r->keep_alive = false;
-                return 0;
-        } else if ((name_len == 10 && strncasecmp(name, "Keep-Alive", 10) == 0) ||
-                   (name_len == 17 && strncasecmp(name, "Transfer-Encoding", 17) == 0))
-                return 0;
-
-        int k = headers_append(r, name, name_len);
-        if (k >= 0)
-                k = headers_append(r, ": ", 2);
-        if (k >= 0)
-                k = headers_append(r, value, value_len);
-        if (k >= 0)
-                k = headers_append(r, "\r\n", 2);
-        return k;
-}
-
-int response_set_length(Request *r, uint64_t len) {
-        char v[24];
-        if (r->content_length >= 0 || r->head_sent)
-                return 0;
-        int n = snprintf(v, sizeof(v), "%" PRIu64, len);
-        return response_add_header(r, "Content-Length", 14, v, n);
-}
-
-static bool response_bodyless(const Request *r) {
-        return r->head || r->status < 200 || r->status == 204 || r->status == 304;
-}
-
-/* Decides the framing and fills iov[0..3) with the head. */
-static int head_iov(Request *r, struct iovec *iov, char *framing, size_t framing_size) {
-        size_t f = 0;
-
-        if (!r->started)
-                (void) response_start(r, "200 OK", 6);
-        if (r->proto == SOCKET_HTTP) {
-                if (r->content_length < 0 && !response_bodyless(r)) {
-                        if (r->http10)
-                                r->keep_alive = false;
-                        else
-                                r->chunked_out = true;
-                }
-                if (r->chunked_out)
-                        f += snprintf(framing + f, framing_size - f,
-                                      "Transfer-Encoding: chunked\r\n");
-                if (!r->keep_alive)
-                        f += snprintf(framing + f, framing_size - f, "Connection: close\r\n");
-                else if (r->http10)
-                        f += snprintf(framing + f, framing_size - f, "Connection: keep-alive\r\n");
-        }
-        f += snprintf(framing + f, framing_size - f, "\r\n");
-        iov[0] = (struct iovec) { r->status_line, r->status_line_len };
-        iov[1] = (struct iovec) { r->headers, r->headers_len };
-        iov[2] = (struct iovec) { framing, f };
-        r->head_sent = true;
-        return 3;
-}
-
-#define WRITE_BATCH 64
-
-int response_write(Request *r, const struct iovec *body, int n) {
-        struct iovec iov[WRITE_BATCH + 6];
-        char framing[96], chunk_head[24];
-        int k = 0;
-
-        if (r->failed)
-                return -EPIPE;
-
-        do {
-                int batch = MIN(n, WRITE_BATCH), m = 0;
-                uint64_t total = 0;
-
-                if (!r->head_sent)
-                        m = head_iov(r, iov, framing, sizeof(framing));
-                int chunk_at = m;
-                if (r->chunked_out)
-                        m++;
-                if (!response_bodyless(r))
-                        for (int i = 0; i < batch; i++) {
-                                size_t len = body[i].iov_len;
-                                if (r->content_length >= 0) {
-                                        uint64_t room = r->content_length - r->bytes_sent - total;
-                                        len = MIN(len, room);
-                                }
-                                if (len == 0)
-                                        continue;
-                                iov[m++] = (struct iovec) { body[i].iov_base, len };
-                                total += len;
-                        }
-                if (r->chunked_out) {
-                        if (total > 0) {
-                                int hl = snprintf(chunk_head, sizeof(chunk_head),
-                                                  "%" PRIx64 "\r\n", total);
-                                iov[chunk_at] = (struct iovec) { chunk_head, hl };
-                                iov[m++] = (struct iovec) { (void *) "\r\n", 2 };
-                        } else {
-                                /* Nothing to frame: drop the chunk-head slot. */
-                                memmove(iov + chunk_at, iov + chunk_at + 1,
-                                        (m - chunk_at - 1) * sizeof(*iov));
-                                m--;
-                        }
-                }
-                if (m > 0) {
-                        k = send_all(r, iov, m);
-                        if (k < 0)
-                                return k;
-                }
-                r->bytes_sent += total;
-                body += batch;
-                n -= batch;
-        } while (n > 0);
-        return 0;
-}
-
-int response_sendfile(Request *r, int fd, off_t offset, uint64_t count) {
-        char chunk_head[24];
-        int k;
-
-        if (r->failed)
-                return -EPIPE;
-        if (r->content_length >= 0)
-                count = MIN(count, (uint64_t) r->content_length - r->bytes_sent);
-        if (response_bodyless(r))
-                count = 0;
-        k = response_write(r, NULL, 0); /* the head */
-        if (k < 0)
-                return k;
-        if (count == 0)
-                return 0;
-        if (r->chunked_out) {
-                struct iovec iov = { chunk_head, 0 };
-                iov.iov_len = snprintf(chunk_head, sizeof(chunk_head), "%" PRIx64 "\r\n", count);
-                k = send_all(r, &iov, 1);
-                if (k < 0)
-                        return k;
-        }
-        uint64_t left = count;
-        while (left > 0) {
-                ssize_t n = sendfile(r->fd, fd, &offset, MIN(left, (uint64_t) 1 << 30));
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == EAGAIN) {
-                                k = wait_client(r, POLLOUT, r->timeout_ms);
-                                if (k < 0) {
-                                        r->failed = true;
-                                        return k;
-                                }
-                                continue;
-                        }
-                        r->failed = true;
-                        return -errno;
-                }
-                if (n == 0)
-                        break; /* the file is shorter than it said */
-                left -= n;
-                r->bytes_sent += n;
-        }
-        if (left > 0) {
-                /* Framing promised more than the file had: the response cannot be completed. */
-                r->failed = true;
-                r->keep_alive = false;
-                return -EIO;
-        }
-        if (r->chunked_out) {
-                struct iovec iov = { (void *) "\r\n", 2 };
-                return send_all(r, &iov, 1);
-        }
-        return 0;
-}
-
-int response_finish(Request *r) {
-        int k;
-
-        if (r->failed)
-                return -EPIPE;
-        if (!r->head_sent) {
-                if (!r->started)
-                        (void) response_start(r, "200 OK", 6);
-                if (r->content_length < 0 && !response_bodyless(r)) {
-                        k = response_set_length(r, 0);
-                        if (k < 0)
-                                return k;
-                }
-                k = response_write(r, NULL, 0);
-                if (k < 0)
-                        return k;
-        }
-        if (r->chunked_out) {
-                struct iovec iov = { (void *) "0\r\n\r\n", 5 };
-                k = send_all(r, &iov, 1);
-                if (k < 0)
-                        return k;
-        }
-        if (r->content_length >= 0 && r->bytes_sent < (uint64_t) r->content_length &&
-            !response_bodyless(r))
-                r->keep_alive = false; /* the client still waits for bytes that never come */
-        return 0;
-}
-
-void response_error(Request *r, int status) {
-        char buf[512];
-        const char *reason = http_status_reason(status);
-
-        r->keep_alive = false;
-        if (r->head_sent || r->failed)
-                return;
-        int bl = snprintf(NULL, 0, "%d %s\n", status, reason);
-        int n = snprintf(buf, sizeof(buf),
-                         "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
-                         "Connection: close\r\n\r\n%d %s\n",
-                         status, reason, bl, status, reason);
-        if (r->head)
-                n -= bl; /* a HEAD response says the length but carries no body */
-        r->status = status;
-        r->head_sent = true;
-        r->bytes_sent = r->head ? 0 : bl;
-        struct iovec iov = { buf, MIN(n, (int) sizeof(buf) - 1) };
-        (void) send_all(r, &iov, 1);
 }

@@ -3,7 +3,8 @@
 
 /* One request on a connection, protocol-neutral: the CGI variables the app sees, the body
  * reader behind wsgi.input, and the response writer behind start_response/write/iteration.
- * HTTP/1.1 and the uwsgi protocol fill it differently (worker.c); wsgi.c only uses this API.
+ * HTTP/1.1 and the uwsgi protocol fill it differently (conn.c); wsgi.c only uses this API. The
+ * response writer is response.c's; both share the socket I/O below.
  *
  * Every function that touches the socket may block up to socket-timeout (poll). The socket is
  * non-blocking and every call tries it first; only when the client is not ready does it wait,
@@ -94,6 +95,11 @@ typedef struct Request {
         size_t status_line_len;
         char *headers; /* app headers, "Name: value\r\n" each; owned by the thread */
         size_t headers_len, headers_size;
+        /* out_defer: what is sent is kept in out (RESPONSE_OUT_SIZE bytes, made on first use,
+         * owned by the thread) while it fits, and goes out with response_flush(). */
+        bool out_defer;
+        char *out;
+        size_t out_len;
         int64_t content_length; /* -1 unknown */
         bool started;      /* start_response was called */
         bool head_sent;
@@ -149,23 +155,9 @@ void request_set_body(Request *r, char *body, size_t len);
 int request_drain_body(Request *r);
 void request_body_free(Request *r);
 
-/* The response. status_text is "200 OK". Headers are validated: a name that is not a token or
- * a value with CR, LF or NUL is refused with -EINVAL. Content-Length is remembered; the
- * hop-by-hop Connection, Keep-Alive and Transfer-Encoding headers are ours to set and dropped. */
-int response_start(Request *r, const char *status_text, size_t len);
-int response_add_header(Request *r, const char *name, size_t name_len, const char *value,
-                        size_t value_len);
-/* Adds "Content-Length: len" unless the app gave one or the head is out (a list's total). */
-int response_set_length(Request *r, uint64_t len);
-/* Discards a started response that has not been sent (start_response with exc_info). */
-void response_restart(Request *r);
-/* Sends the head if it has not been sent, then the body pieces, framed (chunked when the length
- * is unknown on HTTP/1.1). Returns 0 or -errno; once it failed, every later call fails. */
-int response_write(Request *r, const struct iovec *iov, int n);
-/* Sends count bytes of fd from offset with sendfile(2). */
-int response_sendfile(Request *r, int fd, off_t offset, uint64_t count);
-/* Ends the response (the head if nothing was sent, the last chunk). Returns 0 or -errno. */
-int response_finish(Request *r);
-/* Sends a complete plain-text error response when nothing was sent yet, and marks the
- * connection to be closed. */
-void response_error(Request *r, int status);
+/* For response.c: waits for the request's socket (POLLIN or POLLOUT), telling r->on_wait before
+ * and after; returns 0, -ETIMEDOUT or -errno. */
+int request_wait_client(Request *r, short events, int timeout_ms);
+/* For response.c: sends every byte of iov (which it consumes), waiting for the client up to the
+ * timeout for each bit of progress. Returns 0 or -errno, and marks r failed on an error. */
+int request_send_all(Request *r, struct iovec *iov, int n);

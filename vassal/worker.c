@@ -25,6 +25,7 @@
 #include "http.h"
 #include "log.h"
 #include "request.h"
+#include "response.h"
 #include "uwsgi.h"
 #include "worker.h"
 #include "wsgi.h"
@@ -111,16 +112,6 @@ struct Worker {
         int timeout_ms;
 };
 
-/* How long a stopping worker waits for the next request on a keep-alive connection that was
- * busy just before (a client under load sends it within a millisecond). */
-#define STOP_IDLE_MS 1000
-
-static int64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Connections spread over the worker processes.
  *
  * Every worker has each listener in its epoll set with EPOLLEXCLUSIVE: a new connection wakes
@@ -193,13 +184,13 @@ static void worker_begin_stop(Worker *w, const char *why) {
 
         /* Idle keep-alive connections are closed, but one that was busy a moment ago likely
          * has its next request on the way: closing it now would reset that request. It gets
-         * STOP_IDLE_MS to send it, is answered with "Connection: close", and is closed then
-         * (or by the sweep, if nothing came). */
-        int64_t now = now_ms();
+         * CONN_STOP_IDLE_MS to send it, is answered with "Connection: close", and is closed
+         * then (or by the sweep, if nothing came). */
+        int64_t now = conn_now_ms();
         pthread_mutex_lock(&w->lock);
         for (Conn *c = w->conns; c; c = c->next)
                 if (atomic_load(&c->state) == CONN_WAITING && c->in.end == c->in.start &&
-                    now - atomic_load(&c->last_active) > STOP_IDLE_MS &&
+                    now - atomic_load(&c->last_active) > CONN_STOP_IDLE_MS &&
                     !atomic_exchange(&c->timed_out, true))
                         (void) shutdown(c->fd, SHUT_RD); /* its thread wakes up to EOF */
         pthread_mutex_unlock(&w->lock);
@@ -221,11 +212,11 @@ static Conn *conn_new(Worker *w, int fd, ListenerRef *lr, const struct sockaddr_
                 free(c);
                 return NULL;
         }
-        conn_format_addr(peer, c->info.remote_addr, sizeof(c->info.remote_addr), c->info.remote_port,
-                    sizeof(c->info.remote_port));
+        conn_format_addr(peer, c->info.remote_addr, sizeof(c->info.remote_addr),
+                         c->info.remote_port, sizeof(c->info.remote_port));
         memcpy(c->info.server_addr, lr->server_addr, sizeof(c->info.server_addr));
         memcpy(c->info.server_port, lr->server_port, sizeof(c->info.server_port));
-        atomic_store(&c->last_active, now_ms());
+        atomic_store(&c->last_active, conn_now_ms());
 
         pthread_mutex_lock(&w->lock);
         c->next = w->conns;
@@ -271,12 +262,6 @@ static bool conn_wait(Worker *w, Conn *c) {
         return true;
 }
 
-static int64_t mono_us(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static bool conn_body_pending(const Conn *c) {
         return c->body && atomic_load(&c->body_got) < c->body_len;
 }
@@ -301,7 +286,7 @@ static bool conn_defer_body(Worker *w, Conn *c, const Request *r, size_t head_at
         memcpy(c->body, c->in.data + c->in.start, avail);
         c->body_len = r->body_left;
         atomic_store(&c->body_got, avail);
-        c->body_since = now_ms();
+        c->body_since = conn_now_ms();
         c->in.end = c->in.start;
         c->in.start = head_at;
         return true;
@@ -311,7 +296,7 @@ static bool conn_defer_body(Worker *w, Conn *c, const Request *r, size_t head_at
 /* Serves one parsed request; returns whether the connection may go on. */
 static bool conn_serve(ThreadCtx *t, Conn *c, Request *r) {
         Worker *w = t->w;
-        int64_t start = mono_us();
+        int64_t start = conn_now_us();
         bool exception = false;
         int k;
 
@@ -329,7 +314,7 @@ static bool conn_serve(ThreadCtx *t, Conn *c, Request *r) {
         if (r->keep_alive && request_drain_body(r) < 0)
                 r->keep_alive = false;
 done:;
-        int64_t elapsed = mono_us() - start;
+        int64_t elapsed = conn_now_us() - start;
         scoreboard_request_end(w->slot, (uint64_t) elapsed, r->bytes_sent, exception, r->status);
         scoreboard_core_end(t->core);
         uint64_t n = atomic_fetch_add(&w->requests, 1) + 1;
@@ -358,10 +343,6 @@ static int conn_process(ThreadCtx *t, Conn *c) {
 
         if (k <= 0)
                 return k;
-        /* The slow-body deadlines (gevent.c has none yet: a greenlet per slow client is cheap,
-         * but it should get them too). */
-        r->body_timeout_ms = w->cfg->body_timeout * 1000;
-        r->body_min_rate = w->cfg->body_min_rate;
         if (c->body) {
                 /* Its body was read from the epoll set (conn_defer_body()): all here. */
                 request_set_body(r, TAKE_PTR(c->body), c->body_len);
@@ -386,7 +367,7 @@ static void conn_run(ThreadCtx *t, Conn *c) {
                                 break;
                         if (k > 0 && c->in.end > c->in.start) {
                                 /* Pipelined: the next request is here already. */
-                                atomic_store(&c->head_since, now_ms());
+                                atomic_store(&c->head_since, conn_now_ms());
                                 continue;
                         }
                         /* Fair keep-alive: a connection that was just served goes to the back
@@ -408,7 +389,7 @@ static void conn_run(ThreadCtx *t, Conn *c) {
                         ssize_t n = recv(c->fd, c->body + got, c->body_len - got, 0);
                         if (n > 0) {
                                 atomic_store(&c->body_got, got + n);
-                                atomic_store(&c->last_active, now_ms());
+                                atomic_store(&c->last_active, conn_now_ms());
                                 continue;
                         }
                         if (n < 0 && errno == EINTR)
@@ -436,7 +417,7 @@ static void conn_run(ThreadCtx *t, Conn *c) {
                 ssize_t n = recv(c->fd, c->in.data + c->in.end, c->in.size - c->in.end, 0);
                 if (n > 0) {
                         char *fresh = c->in.data + c->in.end;
-                        int64_t now = now_ms();
+                        int64_t now = conn_now_ms();
                         if (c->in.end == c->in.start)
                                 atomic_store(&c->head_since, now); /* a new request's head */
                         c->in.end += n;
@@ -477,7 +458,7 @@ static void on_listener(ThreadCtx *t, ListenerRef *lr) {
                         /* Out of descriptors: stop accepting for a second (the sweep re-arms),
                          * rather than spinning on a listener that stays readable. */
                         if (!atomic_exchange(&w->paused, true)) {
-                                atomic_store(&w->paused_at, now_ms());
+                                atomic_store(&w->paused_at, conn_now_ms());
                                 listeners_update(w);
                                 log_warning_errno(errno, "worker %d: accept: %m, pausing for 1 s",
                                                   w->id);
@@ -583,35 +564,24 @@ static int on_done(sd_event_source *s, int fd, uint32_t revents, void *userdata)
  * listeners after an EMFILE pause. */
 static int on_sweep(sd_event_source *s, uint64_t usec, void *userdata) {
         Worker *w = userdata;
-        int64_t now = now_ms();
+        int64_t now = conn_now_ms();
         bool stopping = atomic_load(&w->stopping);
 
         pthread_mutex_lock(&w->lock);
         for (Conn *c = w->conns; c; c = c->next) {
                 if (atomic_load(&c->state) != CONN_WAITING || atomic_load(&c->timed_out))
                         continue;
-                bool partial = c->in.end > c->in.start;
-                int64_t limit = (partial ? w->cfg->socket_timeout : w->cfg->keepalive_timeout) *
-                                1000;
-                if (!partial && stopping)
-                        limit = STOP_IDLE_MS;
-                /* A head gets header-timeout as a whole, however steadily its bytes trickle
-                 * in (each of them would restart socket-timeout); a body read here
-                 * (conn_defer_body()) gets body-timeout plus a second per body-min-rate bytes,
-                 * as a thread reading it would (request.c). */
-                bool late;
-                if (c->body) {
-                        int64_t allowed = w->cfg->body_timeout * 1000;
-                        if (w->cfg->body_min_rate > 0)
-                                allowed += (int64_t) (atomic_load(&c->body_got) * 1000 /
-                                                      w->cfg->body_min_rate);
-                        else
-                                allowed = INT64_MAX / 2;
-                        late = now - c->body_since > allowed;
-                } else
-                        late = partial && now - atomic_load(&c->head_since) >
-                                                  w->cfg->header_timeout * 1000;
-                if ((late || now - atomic_load(&c->last_active) > limit) &&
+                /* The deadlines are conn.c's, the same for greenlets: a head gets
+                 * header-timeout as a whole, a body read here (conn_defer_body())
+                 * body-timeout plus a second per body-min-rate bytes. */
+                ConnClock clk = {
+                        .last_active = atomic_load(&c->last_active),
+                        .head_since = atomic_load(&c->head_since),
+                        .body_since = c->body ? c->body_since : 0,
+                        .body_got = atomic_load(&c->body_got),
+                        .partial = c->in.end > c->in.start,
+                };
+                if (conn_wait_left(w->cfg, &clk, stopping, now) <= 0 &&
                     !atomic_exchange(&c->timed_out, true))
                         (void) shutdown(c->fd, SHUT_RD);
         }
@@ -622,7 +592,7 @@ static int on_sweep(sd_event_source *s, uint64_t usec, void *userdata) {
                 atomic_store(&w->paused, false);
                 listeners_update(w);
         }
-        /* While stopping, idle connections are closed within STOP_IDLE_MS: look more often. */
+        /* While stopping, idle connections are closed within CONN_STOP_IDLE_MS: look more often. */
         int r = sd_event_source_set_time(s, usec + (stopping ? 100000 : 1000000));
         if (r >= 0)
                 r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "response.h"
 #include "wsgi.h"
 
 #ifndef PYTHON_EXECUTABLE
@@ -1148,9 +1149,13 @@ int wsgi_handle(WsgiThread *t, Request *r, bool *ret_exception) {
 
         k = try_sendfile(r, result);
         if (k == 0) {
-                if (PyList_CheckExact(result) || PyTuple_CheckExact(result))
+                if (PyList_CheckExact(result) || PyTuple_CheckExact(result)) {
+                        /* Whole already: a small one is sent once the GIL is let go of
+                         * (response_flush()). An iterable is sent as it comes, so a
+                         * streaming app's first bytes never wait for its next ones. */
+                        r->out_defer = true;
                         k = send_sequence(r, result);
-                else
+                } else
                         k = send_iterable(r, result);
         }
         if (k < 0) {
@@ -1180,6 +1185,8 @@ done:
         t->responder->req = NULL;
         r->on_wait = NULL;
         t->ts = PyEval_SaveThread();
+        if (response_flush(r) < 0)
+                r->keep_alive = false;
         *ret_exception = failed;
         return 0;
 }

@@ -143,6 +143,44 @@ head -c 3000000 /dev/zero >"$T/huge"
 assert_eq "$(status_of --data-binary @"$T/huge" http://127.0.0.1:$P/len)" "413" "past limit-post: 413"
 stop_pid "$pb_pid"
 
+# ---- slow clients: the deadlines of threads mode (test-slowclients.sh) hold for greenlets ----
+# A head sent a byte every 2 s is cut off when header-timeout passes (each byte would restart
+# socket-timeout); a body trickled at 512 B/s falls behind body-min-rate and is cut off when
+# body-timeout plus a second per KB received runs out, read by the app (wsgi.input) or by
+# post-buffering.
+SLOW="python3 $TOP/tests/integration/slowclient.py"
+for mode in stream post-buffering; do
+        P=$(free_port)
+        extra=()
+        [ $mode = post-buffering ] && extra=(--post-buffering 65536)
+        v="sc${mode/-/_}"
+        start_vassal "$v" --http-socket 127.0.0.1:$P --wsgi-file "$GAPP" --gevent 50 \
+                --disable-logging --header-timeout 3 --body-timeout 2 --body-min-rate 1024 \
+                "${extra[@]}"
+        wait_ready "$v" http://127.0.0.1:$P/
+        $SLOW header $P 2 15 >"$T/$v-head.out" 2>&1 &
+        head_client=$!
+        $SLOW body $P /len 1 512 20 >"$T/$v-body.out" 2>&1 &
+        body_client=$!
+        PIDS+=("$head_client" "$body_client")
+        wait "$head_client" "$body_client"
+        out=$(tail -n 1 "$T/$v-head.out")
+        assert_eq "${out% *}" "HTTP/1.1 408 Request Timeout" "$mode: a head trickled a byte every 2 s: 408"
+        awk -v s="${out##* }" 'BEGIN { exit !(s >= 2.5 && s < 7) }' ||
+                fail "$mode: the head was cut off after ${out##* } s, want about 3 (header-timeout)"
+        ok "... after ${out##* } s (header-timeout = 3)"
+        out=$(tail -n 1 "$T/$v-body.out")
+        assert_eq "${out% *}" "HTTP/1.1 408 Request Timeout" "$mode: a body trickled below body-min-rate: 408"
+        # 512 B a second from t = 1: 2 s, plus 1 s for the KB in by t = 2, run out at t = 3,
+        # as the next piece comes (each byte bought time: not cut at body-timeout alone).
+        awk -v s="${out##* }" 'BEGIN { exit !(s >= 2.5 && s < 7) }' ||
+                fail "$mode: the body was cut off after ${out##* } s, want about 3"
+        ok "... after ${out##* } s (body-timeout = 2, body-min-rate = 1 KB/s, sent 512 B/s)"
+        http_ok http://127.0.0.1:$P/ || fail "$mode: not serving after the slow clients"
+        pid_var="${v}_pid"
+        stop_pid "${!pid_var}"
+done
+
 # ---- gevent-monkey-patch ----
 P=$(free_port)
 start_vassal mp --http-socket 127.0.0.1:$P --wsgi-file "$GAPP" --gevent 10 --gevent-monkey-patch
