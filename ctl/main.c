@@ -81,6 +81,8 @@ static const CtlCommand ctl_commands[] = {
         { "restart", NULL, NULL, 0, 0, 0, cmd_message },
         { "stop", NULL, NULL, 0, 0, 0, cmd_message },
         { "start", NULL, NULL, 0, 0, 0, cmd_message },
+        { "chain-reload", NULL, NULL, 0, 0, 0, cmd_message },
+        { "upgrade", NULL, NULL, 0, 0, 0, cmd_message },
         { "stats", "stats [APP] [--since T] [--every D] [--csv]",
           "the stored samples of the fleet, or of one vassal (from the store)", 0, 1,
           CTL_OPT_SINCE | CTL_OPT_EVERY | CTL_OPT_CSV, ctl_cmd_stats },

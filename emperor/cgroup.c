@@ -125,7 +125,7 @@ char *cgroup_create(const char *root, const char *name) {
         return path;
 }
 
-char *cgroup_setup(const char *run_dir) {
+char *cgroup_setup(const char *run_dir, char *const *keep, size_t n_keep) {
         char mount[1024], own[2048], root[4096];
         uint32_t h = 2166136261u;
         int r;
@@ -156,6 +156,11 @@ char *cgroup_setup(const char *run_dir) {
                                 continue;
                         char sub[8192];
                         snprintf(sub, sizeof(sub), "%s/%s", root, de->d_name);
+                        bool kept = false;
+                        for (size_t k = 0; k < n_keep && !kept; k++)
+                                kept = keep[k] && streq(keep[k], sub);
+                        if (kept)
+                                continue; /* an adopted vassal's */
                         cgroup_kill(sub);
                         for (int i = 0; i < 100 && !cgroup_empty(sub); i++)
                                 usleep(10000); /* startup only, before the loop runs */

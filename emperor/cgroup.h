@@ -12,8 +12,8 @@
 /* Finds our own cgroup v2 directory and makes "emperor-HASH" below it (HASH of the run dir).
  * Returns the path (malloc'd) or NULL when cgroups are not available to us (logged at debug
  * level). Stale vassal groups left by a previous emperor on the same run dir are killed and
- * removed. */
-char *cgroup_setup(const char *run_dir);
+ * removed, but those in keep (adopted vassals'). */
+char *cgroup_setup(const char *run_dir, char *const *keep, size_t n_keep);
 
 /* Makes root/NAME; returns the path or NULL. */
 char *cgroup_create(const char *root, const char *name);

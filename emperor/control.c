@@ -191,6 +191,22 @@ static cJSON *cmd_status(const ControlCall *call, const ControlCommand *cmd) {
         return r;
 }
 
+/* The emperor's own binary, re-executed: root's (or the emperor user's) only. The reply goes
+ * out before the loop ends; the new emperor adopts every vassal (runstate.h). */
+static cJSON *cmd_upgrade(const ControlCall *call, const ControlCommand *cmd) {
+        Manager *m = call->c->m;
+        (void) cmd;
+
+        if (!may_all(call->c, call->cred))
+                return reply_error(PROTO_E_PERMISSION, "permission denied");
+        if (manager_stopping(m))
+                return reply_error(PROTO_E_FAILED, "the emperor is stopping");
+        log_notice("control: upgrade");
+        manager_detach(m, true);
+        return reply_message("upgrading: the emperor re-executes itself, %zu vassal(s) keep "
+                             "running", manager_size(m));
+}
+
 static const ControlCommand control_commands[] = {
         { "status", cmd_status, NULL, NULL },
         { "reload", cmd_act, instance_cmd_reload, "reloading" },
@@ -198,6 +214,7 @@ static const ControlCommand control_commands[] = {
         { "restart", cmd_act, instance_cmd_restart, "restarting" },
         { "stop", cmd_act, instance_cmd_stop, "stopping" },
         { "start", cmd_act, instance_cmd_start, "starting" },
+        { "upgrade", cmd_upgrade, NULL, NULL },
 };
 
 static const ControlCommand *control_command(const char *name) {

@@ -181,6 +181,19 @@ void history_event(History *h, const Instance *i, const char *kind, const char *
                            kind, detail);
 }
 
+void history_event_named(History *h, const char *name, const char *ini, const char *kind,
+                         const char *fmt, ...) {
+        char detail[1024];
+        va_list ap;
+
+        if (!h)
+                return;
+        va_start(ap, fmt);
+        (void) vsnprintf(detail, sizeof(detail), fmt, ap);
+        va_end(ap);
+        (void) store_event(h->store, name, ini, kind, detail);
+}
+
 void history_transition(History *h, const Instance *i, InstanceState from, InstanceState to,
                         const char *detail) {
         history_event(h, i, transition_kind(to), "%s -> %s%s%s", instance_state_to_string(from),

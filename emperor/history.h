@@ -21,6 +21,9 @@ History *history_free(History *h);
 /* An event about a vassal (i NULL: about the emperor). NULL-safe on h. */
 void history_event(History *h, const Instance *i, const char *kind, const char *fmt, ...)
         _printf_(4, 5);
+/* The same for a vassal known by name only (one that died while no emperor watched it). */
+void history_event_named(History *h, const char *name, const char *ini, const char *kind,
+                         const char *fmt, ...) _printf_(5, 6);
 /* A state transition, as instance_set_state() makes it; detail may be NULL. */
 void history_transition(History *h, const Instance *i, InstanceState from, InstanceState to,
                         const char *detail);

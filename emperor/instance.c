@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backoff.h"
@@ -18,6 +19,7 @@
 #include "instance.h"
 #include "log.h"
 #include "notify.h"
+#include "runstate.h"
 #include "socks.h"
 #include "users.h"
 #include "vini.h"
@@ -100,6 +102,10 @@ struct Proc {
         bool stopping; /* we asked it to go */
         bool timed_out;
         char *cgroup;
+        unsigned seq;        /* the spawn sequence number (its cgroup's name) */
+        uint64_t start_ticks; /* /proc/PID/stat's starttime: its identity in RUN_DIR */
+        char boot_id[40];
+        bool recorded;       /* it has an entry in RUN_DIR/vassals (runstate.h) */
         char *status;        /* its last STATUS= */
         VassalStats stats;   /* its last X_STATS=, decoded */
         uint64_t stats_usec; /* when it came (CLOCK_MONOTONIC); 0: none yet */
@@ -178,12 +184,49 @@ static void instance_set_state(Instance *i, InstanceState s) {
 
 /* ---- processes ---- */
 
+/* Its entry in RUN_DIR/vassals, for the next emperor to adopt it (runstate.h). */
+static void proc_record(Proc *p, bool serving) {
+        Instance *i = p->inst;
+        RunState s = {
+                .name = i->name,
+                .ini = i->path,
+                .pid = p->pid,
+                .start_ticks = p->start_ticks,
+                .serving = serving,
+                .seq = p->seq,
+                .cgroup = p->cgroup,
+                .key = i->key,
+                .uid = i->file_uid,
+                .gid = i->file_gid,
+                .n_socks = p->socks.n,
+        };
+        if (!p->start_ticks)
+                return; /* not identified: not adoptable (a fake never spawned for real) */
+        memcpy(s.boot_id, p->boot_id, sizeof(s.boot_id));
+        for (size_t k = 0; k < p->socks.n && k < RUNSTATE_SOCKS_MAX; k++)
+                s.addresses[k] = (char *) socks_address(&p->socks, k);
+        if (runstate_save(manager_run_dir(p->m), &s) >= 0)
+                p->recorded = true;
+}
+
 static void proc_free(Proc *p) {
         if (!p)
                 return;
         manager_pid_remove(p->m, &p->owner);
         manager_ops(p->m)->release(p->m, p->child);
         manager_ops(p->m)->timer_disarm(p->m, p->timer);
+        if (manager_detaching(p->m)) {
+                /* The emperor leaves and the vassal stays: its record, cgroup and sockets are
+                 * the next emperor's. */
+                free(p->cgroup);
+                socks_release(&p->socks);
+                free(p->status);
+                vstats_done(&p->stats);
+                free(p);
+                return;
+        }
+        if (p->recorded)
+                runstate_remove(manager_run_dir(p->m), p->inst->name, p->pid);
         if (p->cgroup) {
                 cgroup_kill(p->cgroup);
                 /* Removed once empty: at once, or by the reaper while they die. */
@@ -248,7 +291,9 @@ static bool instance_quiet(const Instance *i) {
 static int instance_dispatch(Instance *i, InstanceEvent ev, EventData *d);
 
 static void describe_exit(const siginfo_t *si, char *buf, size_t size) {
-        if (si->si_code == CLD_EXITED)
+        if (si->si_code == 0)
+                snprintf(buf, size, "exited (how is unknown: adopted, not our child)");
+        else if (si->si_code == CLD_EXITED)
                 snprintf(buf, size, "exited with status %d", si->si_status);
         else
                 snprintf(buf, size, "killed by signal %s%s", sigabbrev_np(si->si_status) ?: "?",
@@ -273,6 +318,11 @@ static void on_proc_exit(void *userdata, const siginfo_t *si, const char *output
         history_event(manager_history(i->m), i, "exit", "pid %d %s%s%s", p->pid, how,
                       because ? ": " : "", because ? p->status : "");
         EventData d = { .proc = p, .si = si, .how = how, .lived = instance_now(i) - p->started };
+        if (p->recorded) {
+                /* Now: the action may free the instance, and the name with it. */
+                runstate_remove(manager_run_dir(i->m), i->name, p->pid);
+                p->recorded = false;
+        }
         p->child = i->ops->release(i->m, p->child);
         p->timer = i->ops->timer_disarm(i->m, p->timer);
         /* The master is gone: anything it left (workers, an app's grandchildren) goes too. */
@@ -336,7 +386,8 @@ static int proc_spawn(Instance *i, Proc **ret) {
         for (size_t k = 0; k < p->socks.n; k++)
                 fds[k] = socks_fd(&p->socks, k);
 
-        snprintf(seq, sizeof(seq), "%s.%u", i->name, manager_spawn_seq(m));
+        p->seq = manager_spawn_seq(m);
+        snprintf(seq, sizeof(seq), "%s.%u", i->name, p->seq);
         if (manager_cgroup_root(m))
                 p->cgroup = cgroup_create(manager_cgroup_root(m), seq);
 
@@ -387,6 +438,8 @@ static int proc_spawn(Instance *i, Proc **ret) {
         }
         (void) i->ops->timer_arm(m, (uint64_t) manager_ready_timeout(m) * USEC_PER_SEC,
                                  on_ready_deadline, p, &p->timer);
+        if (exec_errno == 0 && runstate_identify(p->pid, &p->start_ticks, p->boot_id) >= 0)
+                proc_record(p, false);
         log_info("vassal '%s': spawned pid %d%s", i->name, p->pid, p->cgroup ? "" : " (no cgroup)");
         history_event(manager_history(m), i, "spawn", "pid %d", p->pid);
         *ret = p;
@@ -934,6 +987,73 @@ Instance *instance_new(Manager *m, const ScanEntry *e) {
         return i;
 }
 
+int instance_adopt(Instance *i, const RunState *s, int pidfd, int *fds) {
+        Manager *m = i->m;
+        VassalIni v;
+        _cleanup_free_ char *error = NULL;
+        struct timespec boot;
+        int r;
+
+        Proc *p = calloc(1, sizeof(Proc));
+        if (!p) {
+                safe_close(pidfd);
+                return -ENOMEM;
+        }
+        p->m = m;
+        p->inst = i;
+        p->pid = s->pid;
+        p->ready = true;
+        p->seq = s->seq;
+        p->start_ticks = s->start_ticks;
+        memcpy(p->boot_id, s->boot_id, sizeof(p->boot_id));
+        p->recorded = true;
+        if ((s->cgroup && !(p->cgroup = strdup(s->cgroup))) ||
+            socks_adopt(s->addresses, fds, s->n_socks, &i->socks) < 0 ||
+            socks_copy(&i->socks, PROC_FDS_MAX, &p->socks) < 0) {
+                safe_close(pidfd);
+                free(p->cgroup);
+                free(p);
+                return -ENOMEM;
+        }
+        r = i->ops->adopt(m, s->pid, pidfd, on_proc_exit, p, &p->child);
+        if (r < 0) {
+                socks_release(&p->socks);
+                free(p->cgroup);
+                free(p);
+                return r;
+        }
+        /* Its uptime goes on from its real start, not ours. */
+        long hz = sysconf(_SC_CLK_TCK);
+        uint64_t now = instance_now(i), age = 0;
+        if (hz > 0 && clock_gettime(CLOCK_BOOTTIME, &boot) == 0) {
+                uint64_t boot_us = (uint64_t) boot.tv_sec * USEC_PER_SEC +
+                                   (uint64_t) boot.tv_nsec / 1000;
+                uint64_t start_us = s->start_ticks * USEC_PER_SEC / (uint64_t) hz;
+                age = boot_us > start_us ? boot_us - start_us : 0;
+        }
+        p->started = now > age ? now - age : 0;
+        p->owner = (PidOwner) { p->pid, i };
+        r = manager_pid_add(m, &p->owner);
+        if (r < 0) {
+                i->ops->release(m, p->child);
+                socks_release(&p->socks);
+                free(p->cgroup);
+                free(p);
+                return r;
+        }
+        if (vini_load(&v, i->path, &error) >= 0) {
+                i->mercy = v.reload_mercy;
+                vini_done(&v);
+        }
+        i->cur = p;
+        i->state = STATE_RUNNING;
+        log_notice("vassal '%s': adopted pid %d (up %.0f s, %zu socket%s taken back)", i->name,
+                   p->pid, (double) age / USEC_PER_SEC, i->socks.n, i->socks.n == 1 ? "" : "s");
+        history_event(manager_history(m), i, "adopted", "pid %d, up %.0f s", p->pid,
+                      (double) age / USEC_PER_SEC);
+        return 0;
+}
+
 void instance_free(Instance *i) {
         if (!i)
                 return;
@@ -1062,6 +1182,8 @@ static void proc_on_ready(void *userdata) {
         double ms = (double) (instance_now(i) - p->started) / 1000;
         log_info("vassal '%s' (pid %d) ready in %.1f ms", i->name, p->pid, ms);
         history_event(manager_history(i->m), i, "ready", "pid %d in %.1f ms", p->pid, ms);
+        if (p->recorded && (p == i->cur || p == i->nxt))
+                proc_record(p, true); /* the newest serving one is what a new emperor adopts */
         if (p == i->cur || p == i->nxt)
                 (void) instance_dispatch(i, EVENT_READY, &(EventData) { .proc = p });
 }

@@ -37,6 +37,11 @@ const char *instance_state_to_string(InstanceState s);
 
 Instance *instance_new(Manager *m, const ScanEntry *e);
 void instance_free(Instance *i);
+/* A new emperor takes back a vassal that outlived the previous one (runstate.h): s verified,
+ * pidfd for it (taken), fds its sockets taken back (taken), in s's order. The instance (made
+ * from s's ini, not yet started) is running with it as its serving process. */
+typedef struct RunState RunState;
+int instance_adopt(Instance *i, const RunState *s, int pidfd, int *fds);
 
 /* The link of the manager's list of instances: manager.c's only. */
 Instance **instance_link(Instance *i);

@@ -16,6 +16,7 @@
 #include "instance.h"
 #include "log.h"
 #include "manager.h"
+#include "sysd.h"
 #include "store.h"
 #include "version.h"
 
@@ -81,8 +82,25 @@ static int parse_uint(const char *s, unsigned max, unsigned *ret) {
 
 static int on_term(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         (void) s;
+        /* `systemctl restart` sends the same SIGTERM as `systemctl stop`: only systemd knows
+         * which it is (the unit has KillMode=process, so the fleet is ours to keep). */
+        if (si->ssi_signo == SIGTERM && sysd_unit_restarting()) {
+                log_notice("SIGTERM: systemd restarts the emperor: the vassals keep running");
+                manager_detach(userdata, false);
+                return 0;
+        }
         log_notice("%s: stopping every vassal", strsignal(si->ssi_signo));
         manager_stop(userdata);
+        return 0;
+}
+
+/* SIGQUIT: exit, leaving every vassal running for the next emperor to adopt. SIGUSR2: the same,
+ * then this binary, from disk, takes over (an upgrade). */
+static int on_detach(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        (void) s;
+        log_notice("%s: %s", strsignal(si->ssi_signo),
+                   si->ssi_signo == SIGUSR2 ? "upgrading in place" : "detaching from the fleet");
+        manager_detach(userdata, si->ssi_signo == SIGUSR2);
         return 0;
 }
 
@@ -241,6 +259,19 @@ int main(int argc, char **argv) {
         if (access(o.vassal_path, X_OK) < 0)
                 log_warning_errno(errno, "vassal program '%s': %m", o.vassal_path);
 
+        /* The binary as it is named on disk, for an upgrade to run what is installed there
+         * now (/proc/self/exe is the old, maybe deleted, file). */
+        char self[PATH_MAX];
+        ssize_t self_len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (self_len <= 0 || self_len >= (ssize_t) sizeof(self) - 1)
+                strcpy(self, "/proc/self/exe");
+        else {
+                self[self_len] = 0;
+                char *deleted = strstr(self, " (deleted)");
+                if (deleted && deleted[10] == 0)
+                        *deleted = 0;
+        }
+
         _cleanup_(manager_freep) Manager *m = NULL;
         r = manager_new(&o, &m);
         if (r < 0)
@@ -250,6 +281,10 @@ int main(int argc, char **argv) {
                 r = sd_event_add_signal(manager_event(m), NULL, SIGINT, on_term, m);
         if (r >= 0)
                 r = sd_event_add_signal(manager_event(m), NULL, SIGHUP, on_hup, m);
+        if (r >= 0)
+                r = sd_event_add_signal(manager_event(m), NULL, SIGQUIT, on_detach, m);
+        if (r >= 0)
+                r = sd_event_add_signal(manager_event(m), NULL, SIGUSR2, on_detach, m);
         if (r >= 0)
                 r = sd_event_set_watchdog(manager_event(m), true);
         if (r < 0) {
@@ -269,6 +304,19 @@ int main(int argc, char **argv) {
                 log_error_errno(r, "event loop: %m");
                 return EXIT_FAILURE;
         }
-        log_notice("stopped");
+        if (manager_upgrading(m)) {
+                /* Everything is recorded in RUN_DIR; the new binary adopts it, as after a
+                 * crash, except that the vassals are still our children. */
+                m = manager_free(m);
+                log_notice("re-executing '%s'", self);
+                (void) sd_notify(0, "RELOADING=1");
+                execv(self, argv);
+                log_error_errno(errno, "Cannot re-execute '%s': %m; trying /proc/self/exe", self);
+                execv("/proc/self/exe", argv);
+                log_error_errno(errno, "Cannot re-execute the emperor: %m; the vassals run on, "
+                                "unsupervised until an emperor starts");
+                return EXIT_FAILURE;
+        }
+        log_notice(manager_detaching(m) ? "detached: the vassals run on" : "stopped");
         return EXIT_SUCCESS;
 }

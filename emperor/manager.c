@@ -20,6 +20,9 @@
 #include "log.h"
 #include "manager.h"
 #include "reports.h"
+#include "runstate.h"
+#include "socks.h"
+#include "child.h"
 #include "ops.h"
 #include "scan.h"
 #include "web.h"
@@ -69,6 +72,8 @@ struct Manager {
         size_t n_dead_cgroups;
 
         bool stopping;
+        bool detaching; /* leaving the fleet running for the next emperor (runstate.h) */
+        bool upgrade;   /* ... which is this binary again, re-executed */
 };
 
 static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *userdata);
@@ -150,7 +155,7 @@ Manager *manager_free(Manager *m) {
         free(m->notify_path);
         free(m->reports_path);
         /* After a clean stop the groups empty within moments (their processes were killed). */
-        for (int k = 0; k < 50 && m->n_dead_cgroups > 0; k++) {
+        for (int k = 0; k < 50 && m->n_dead_cgroups > 0 && !m->detaching; k++) {
                 manager_sweep_cgroups(m);
                 if (m->n_dead_cgroups > 0)
                         usleep(20000);
@@ -158,7 +163,7 @@ Manager *manager_free(Manager *m) {
         for (size_t k = 0; k < m->n_dead_cgroups; k++)
                 free(m->dead_cgroups[k]);
         free(m->dead_cgroups);
-        if (m->cgroup_root)
+        if (m->cgroup_root && !m->detaching)
                 (void) cgroup_remove(m->cgroup_root);
         free(m->cgroup_root);
         free(m);
@@ -505,10 +510,119 @@ static int on_reap(sd_event_source *s, uint64_t usec, void *userdata) {
 
 /* ---- start and stop ---- */
 
+/* ---- the fleet a previous emperor left running ---- */
+
+static bool newest_serving(const RunState *all, size_t n, size_t k) {
+        if (!all[k].serving)
+                return false;
+        for (size_t j = 0; j < n; j++)
+                if (j != k && all[j].serving && streq(all[j].name, all[k].name) &&
+                    all[j].start_ticks > all[k].start_ticks)
+                        return false;
+        return true;
+}
+
+/* Takes back the vassals RUN_DIR/vassals/ records (runstate.h): the newest serving process of
+ * each name is adopted with its sockets; a process of a reload that was under way is asked to
+ * stop; what fails the identity check is left alone. The cgroups of what runs are returned,
+ * for cgroup_setup() to keep. */
+static void manager_adopt(Manager *m, char ***ret_keep, size_t *ret_n_keep) {
+        RunState *all = NULL;
+        size_t n = 0, n_keep = 0, adopted = 0;
+        char **keep = NULL;
+
+        *ret_keep = NULL;
+        *ret_n_keep = 0;
+        int r = runstate_load_all(m->run_dir, &all, &n);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot read '%s/vassals': %m", m->run_dir);
+                return;
+        }
+        if (n > 0)
+                keep = calloc(n, sizeof(char *));
+        for (size_t k = 0; k < n && keep; k++) {
+                RunState *s = &all[k];
+                char why[512];
+                int fds[RUNSTATE_SOCKS_MAX];
+
+                m->spawn_seq = MAX(m->spawn_seq, s->seq);
+                int pidfd = runstate_verify(s, m->reports_path, why, sizeof(why));
+                if (pidfd == -ESRCH && newest_serving(all, n, k)) {
+                        log_warning("vassal '%s' (pid %d) died while no emperor watched it", s->name,
+                                    (int) s->pid);
+                        history_event_named(m->history, s->name, s->ini, "exit",
+                                            "pid %d died while no emperor watched it (status "
+                                            "unknown)", (int) s->pid);
+                }
+                if (pidfd < 0) {
+                        if (pidfd != -ESRCH)
+                                log_warning("RUN_DIR entry of vassal '%s' refused, pid %d left "
+                                            "alone: %s", s->name, (int) s->pid, why);
+                        runstate_remove(m->run_dir, s->name, s->pid);
+                        continue;
+                }
+                if (s->cgroup)
+                        keep[n_keep++] = strdup(s->cgroup);
+                if (!newest_serving(all, n, k) || manager_find(m, s->name)) {
+                        /* The old or the new one of a reload under way: it goes. */
+                        log_notice("vassal '%s': pid %d was not serving, stopping it", s->name,
+                                   (int) s->pid);
+                        (void) child_signal_pidfd(pidfd, SIGTERM);
+                        safe_close(pidfd);
+                        if (s->cgroup)
+                                manager_forget_cgroup(m, strdup(s->cgroup));
+                        runstate_remove(m->run_dir, s->name, s->pid);
+                        continue;
+                }
+                size_t got = 0;
+                for (; got < s->n_socks; got++) {
+                        fds[got] = runstate_take_socket(s, pidfd, got);
+                        if (fds[got] < 0) {
+                                log_warning_errno(fds[got], "vassal '%s' (pid %d): cannot take "
+                                                  "back its socket '%s': %m; stopping it",
+                                                  s->name, (int) s->pid, s->addresses[got]);
+                                break;
+                        }
+                }
+                ScanEntry e = { .name = s->name, .path = s->ini, .key = s->key, .uid = s->uid,
+                                .gid = s->gid };
+                Instance *i = got == s->n_socks ? instance_new(m, &e) : NULL;
+                if (!i) {
+                        for (size_t j = 0; j < got; j++)
+                                safe_close(fds[j]);
+                        (void) child_signal_pidfd(pidfd, SIGTERM);
+                        safe_close(pidfd);
+                        runstate_remove(m->run_dir, s->name, s->pid);
+                        continue;
+                }
+                manager_add(m, i);
+                r = instance_adopt(i, s, pidfd, fds);
+                if (r < 0) {
+                        log_error_errno(r, "vassal '%s': cannot adopt pid %d: %m", s->name,
+                                        (int) s->pid);
+                        manager_remove(m, i);
+                        instance_free(i);
+                        continue;
+                }
+                adopted++;
+        }
+        if (n > 0)
+                log_notice("adopted %zu running vassal(s) of a previous emperor", adopted);
+        runstate_free_all(all, n);
+        *ret_keep = keep;
+        *ret_n_keep = n_keep;
+}
+
 int manager_start(Manager *m) {
+        char **keep;
+        size_t n_keep;
         int r;
 
-        m->cgroup_root = cgroup_setup(m->run_dir);
+        manager_adopt(m, &keep, &n_keep);
+        m->cgroup_root = cgroup_setup(m->run_dir, keep, n_keep);
+        for (size_t k = 0; k < n_keep; k++)
+                free(keep[k]);
+        free(keep);
         if (m->cgroup_root)
                 log_info("vassals get their own cgroup under '%s'", m->cgroup_root);
         r = manager_notify_socket(m);
@@ -535,6 +649,28 @@ int manager_start(Manager *m) {
                 return log_error_errno(r, "timers: %m");
         manager_rescan(m);
         return 0;
+}
+
+void manager_detach(Manager *m, bool upgrade) {
+        if (m->stopping || m->detaching)
+                return;
+        m->detaching = true;
+        m->upgrade = upgrade;
+        socks_keep_files();
+        log_notice("%s: leaving %zu vassal(s) running for the next emperor",
+                   upgrade ? "upgrade" : "detaching", m->n_instances);
+        history_event(m->history, NULL, "emperor", "%s, %zu vassal(s) left running",
+                      upgrade ? "upgrading" : "detached", m->n_instances);
+        (void) sd_notify(0, "STOPPING=1");
+        (void) sd_event_exit(m->event, 0);
+}
+
+bool manager_detaching(const Manager *m) {
+        return m->detaching;
+}
+
+bool manager_upgrading(const Manager *m) {
+        return m->upgrade;
 }
 
 void manager_maybe_exit(Manager *m) {

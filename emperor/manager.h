@@ -44,6 +44,11 @@ typedef struct ManagerOps {
         /* SIGKILL to what is left of a dead or dying child's tree: its process group, its
          * cgroup (may be NULL), the orphans it left us. */
         void (*kill_tree)(Manager *m, pid_t pid, const char *cgroup);
+        /* Watches a vassal a previous emperor started, by its pidfd (taken): our child again
+         * after the re-exec of an upgrade, else a process we can only see die (on_exit gets
+         * si_code 0: its exit status is not ours to know). */
+        int (*adopt)(Manager *m, pid_t pid, int pidfd, ManagerExitFn on_exit, void *userdata,
+                     ManagerChild **ret);
         /* Stops watching (on_exit will not run); NULL-safe. Returns NULL. */
         ManagerChild *(*release)(Manager *m, ManagerChild *c);
         /* Arms a one-shot timer usec from now; *ret is disarmed first if set. */
@@ -87,6 +92,12 @@ void manager_collect_reports(Manager *m);
 void manager_rescan(Manager *m);
 /* Stops every vassal in parallel; the loop exits once all are gone. */
 void manager_stop(Manager *m);
+/* Exits the loop leaving every vassal running, recorded in RUN_DIR for the next emperor to
+ * adopt (SIGQUIT; with upgrade, SIGUSR2 and `emperorctl upgrade`: main re-executes the
+ * emperor's binary then). */
+void manager_detach(Manager *m, bool upgrade);
+bool manager_detaching(const Manager *m);
+bool manager_upgrading(const Manager *m);
 /* Exits the loop when stopping and nothing runs any more. */
 void manager_maybe_exit(Manager *m);
 Instance *manager_find(Manager *m, const char *name);

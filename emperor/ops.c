@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -20,6 +21,8 @@ struct ManagerChild {
         ManagerExitFn on_exit;
         void *userdata;
         int fd; /* the read end of a captured child's stdout, else -1 */
+        int pidfd; /* an adopted process that is not our child: watched and signalled by it */
+        sd_event_source *gone;
         sd_event_source *io;
         char out[OPS_OUTPUT_MAX];
         size_t len;
@@ -81,7 +84,9 @@ static ManagerChild *ops_release(Manager *m, ManagerChild *c) {
                 return NULL;
         sd_event_source_disable_unref(c->io);
         sd_event_source_disable_unref(c->child);
+        sd_event_source_disable_unref(c->gone);
         safe_close(c->fd);
+        safe_close(c->pidfd);
         free(c);
         return NULL;
 }
@@ -96,6 +101,7 @@ static int ops_spawn(Manager *m, const SpawnOptions *o, bool capture, ManagerExi
         if (!c)
                 return -ENOMEM;
         c->fd = -1;
+        c->pidfd = -1;
         c->on_exit = on_exit;
         c->userdata = userdata;
         if (capture) {
@@ -134,7 +140,67 @@ static void ops_signal(Manager *m, ManagerChild *c, int sig) {
         if (!c || c->pid <= 0)
                 return;
         /* Through the pidfd (lib/child): never a recycled pid, so no kill(pid) fallback. */
-        (void) child_signal_source(c->child, sig);
+        if (c->child)
+                (void) child_signal_source(c->child, sig);
+        else
+                (void) child_signal_pidfd(c->pidfd, sig);
+}
+
+/* An adopted process that is not our child ended: how, only its parent (init) knows. */
+static int ops_on_gone(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        ManagerChild *c = userdata;
+        siginfo_t si = { .si_code = 0, .si_pid = c->pid };
+        (void) fd;
+        (void) revents;
+        (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        c->on_exit(c->userdata, &si, NULL);
+        return 0;
+}
+
+static bool is_our_child(pid_t pid) {
+        char path[64], buf[512];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return false;
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        const char *p = strrchr(buf, ')');
+        int ppid = 0;
+        return p && sscanf(p + 1, " %*c %d", &ppid) == 1 && ppid == getpid();
+}
+
+static int ops_adopt(Manager *m, pid_t pid, int pidfd, ManagerExitFn on_exit, void *userdata,
+                     ManagerChild **ret) {
+        sd_event *e = manager_event(m);
+        ManagerChild *c = calloc(1, sizeof(ManagerChild));
+        int r;
+
+        if (!c) {
+                safe_close(pidfd);
+                return -ENOMEM;
+        }
+        c->pid = pid;
+        c->fd = -1;
+        c->pidfd = pidfd;
+        c->on_exit = on_exit;
+        c->userdata = userdata;
+        if (is_our_child(pid)) {
+                /* After an upgrade's re-exec: still ours to reap, with its exit status. */
+                r = sd_event_add_child_pidfd(e, &c->child, pidfd, WEXITED, ops_on_exit, c);
+                if (r >= 0) {
+                        (void) sd_event_source_set_child_pidfd_own(c->child, true);
+                        c->pidfd = -1;
+                }
+        } else
+                r = sd_event_add_io(e, &c->gone, pidfd, EPOLLIN, ops_on_gone, c);
+        if (r < 0) {
+                ops_release(m, c);
+                return r;
+        }
+        *ret = c;
+        return 0;
 }
 
 static void ops_kill_tree(Manager *m, pid_t pid, const char *cgroup) {
@@ -186,6 +252,7 @@ const ManagerOps ops_system = {
         .spawn = ops_spawn,
         .signal = ops_signal,
         .kill_tree = ops_kill_tree,
+        .adopt = ops_adopt,
         .release = ops_release,
         .timer_arm = ops_timer_arm,
         .timer_disarm = ops_timer_disarm,

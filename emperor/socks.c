@@ -21,11 +21,19 @@ static Sock *socks_ref(Sock *s) {
         return s;
 }
 
+/* Set when the emperor leaves its fleet running (a detach, an upgrade): the vassals keep
+ * serving on these sockets, so their files stay. */
+static bool keep_files;
+
+void socks_keep_files(void) {
+        keep_files = true;
+}
+
 static void socks_unref(Sock *s) {
         if (!s || --s->refs > 0)
                 return;
         safe_close(s->fd);
-        if (s->unix_path)
+        if (s->unix_path && !keep_files)
                 (void) unlink(s->unix_path);
         free(s->unix_path);
         free(s->address);
@@ -85,6 +93,28 @@ int socks_bind(const SockSet *held, const VassalIni *v, SockSet *ret, char **ret
                         socks_release(&set);
                         return r;
                 }
+                s->refs = 1;
+                set.socks[set.n++] = s;
+        }
+        *ret = set;
+        return 0;
+}
+
+int socks_adopt(char *const *addresses, int *fds, size_t n, SockSet *ret) {
+        SockSet set = { calloc(n ? n : 1, sizeof(Sock *)), 0 };
+        if (!set.socks)
+                return -ENOMEM;
+        for (size_t k = 0; k < n; k++) {
+                Sock *s = calloc(1, sizeof(Sock));
+                if (!s || !(s->address = strdup(addresses[k])) ||
+                    (addresses[k][0] == '/' && !(s->unix_path = strdup(addresses[k])))) {
+                        if (s)
+                                free(s->address);
+                        free(s);
+                        socks_release(&set);
+                        return -ENOMEM;
+                }
+                s->fd = TAKE_FD(fds[k]);
                 s->refs = 1;
                 set.socks[set.n++] = s;
         }

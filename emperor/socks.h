@@ -26,5 +26,11 @@ int socks_copy(const SockSet *s, size_t max, SockSet *ret);
 /* Drops the set's references; s is empty after. */
 void socks_release(SockSet *s);
 
+/* A set of sockets taken back from a running vassal by a new emperor (runstate.h): fds[k] is
+ * bound to addresses[k] (the fds are taken; a unix socket's file is ours to remove again). */
+int socks_adopt(char *const *addresses, int *fds, size_t n, SockSet *ret);
+/* From now on no socket file is removed: the emperor leaves, its vassals keep serving. */
+void socks_keep_files(void);
+
 const char *socks_address(const SockSet *s, size_t k);
 int socks_fd(const SockSet *s, size_t k);

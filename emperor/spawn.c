@@ -35,8 +35,8 @@ int spawn_process(const SpawnOptions *o, pid_t *ret_pid, int *ret_exec_errno) {
                 .stdout_fd = o->stdout_fd >= 0 ? o->stdout_fd : CHILD_FD_INHERIT,
                 .stderr_fd = o->stdout_fd >= 0 ? o->stdout_fd : CHILD_FD_INHERIT,
                 .flags = CHILD_NEW_SESSION | CHILD_RESET_SIGNALS,
-                /* If the emperor dies, its vassals stop gracefully (DESIGN.md). */
-                .pdeath_signal = SIGTERM,
+                /* No parent-death signal: the fleet outlives its emperor, and the next one
+                 * adopts it (runstate.h). */
                 .cgroup_procs = procs,
                 .drop = o->drop,
                 .uid = o->uid,

@@ -21,6 +21,9 @@ static const ProtoCommand commands[] = {
           PROTO_TARGET_ONE, true },
         { "start", "start APP", "start a stopped, failed or backing-off vassal now",
           PROTO_TARGET_ONE, true },
+        { "upgrade", "upgrade",
+          "re-execute the emperor's binary from disk; every vassal keeps running and is adopted",
+          PROTO_TARGET_NONE, true },
 };
 
 const ProtoCommand *proto_command_find(const char *name) {
