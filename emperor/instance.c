@@ -470,7 +470,10 @@ static void instance_apply(Instance *i) {
         }
         if (r >= 0) {
                 free(error);
-                r = socks_bind(&i->socks, &v, &set, &error);
+                r = socks_bind(i->m, &i->socks, &v,
+                               manager_tyrant(i->m) ? &(SockOwner) { i->run_uid, i->run_gid }
+                                                    : NULL,
+                               &set, &error);
         }
         vini_done(&v);
 
