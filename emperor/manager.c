@@ -84,26 +84,31 @@ static void manager_sweep_cgroups(Manager *m);
 /* The conf dir's name made absolute without resolving symlinks ("conf/" -> "/cwd/conf"), its
  * parent directory and its last component. */
 static int conf_path_split(const char *dir, char **ret_path, char **ret_parent, char **ret_name) {
-        _cleanup_free_ char *path = NULL, *cwd = NULL;
+        char *path = NULL, *cwd = NULL;
 
-        if (dir[0] == '/')
-                path = strdup(dir);
-        else if ((cwd = getcwd(NULL, 0)) && asprintf(&path, "%s/%s", cwd, dir) < 0)
-                path = NULL;
-        if (!path)
-                return -errno ?: -ENOMEM;
+        if (dir[0] != '/') {
+                cwd = getcwd(NULL, 0);
+                if (!cwd)
+                        return -errno;
+        }
+        if (asprintf(&path, "%s%s%s", strempty(cwd), cwd ? "/" : "", dir) < 0) {
+                free(cwd);
+                return -ENOMEM;
+        }
+        free(cwd);
         size_t n = strlen(path);
         while (n > 1 && path[n - 1] == '/')
                 path[--n] = 0;
-        char *slash = strrchr(path, '/');
+        const char *slash = strrchr(path, '/');
         char *parent = slash == path ? strdup("/") : strndup(path, slash - path);
         char *name = strdup(slash + 1);
         if (!parent || !name) {
                 free(parent);
                 free(name);
+                free(path);
                 return -ENOMEM;
         }
-        *ret_path = TAKE_PTR(path);
+        *ret_path = path;
         *ret_parent = parent;
         *ret_name = name;
         return 0;
@@ -127,11 +132,6 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
                 manager_free(m);
                 return log_error_errno(r, "conf dir '%s': %m", o->conf_dir);
         }
-        r = conf_path_split(o->conf_dir, &m->conf_path, &m->conf_parent, &m->conf_link_name);
-        if (r < 0) {
-                manager_free(m);
-                return log_error_errno(r, "conf dir '%s': %m", o->conf_dir);
-        }
         m->run_dir = strdup(o->run_dir);
         m->state_dir = strdup(o->state_dir);
         m->vassal_path = strdup(o->vassal_path);
@@ -142,6 +142,11 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
                 m->reports_path = NULL;
                 manager_free(m);
                 return -ENOMEM;
+        }
+        r = conf_path_split(o->conf_dir, &m->conf_path, &m->conf_parent, &m->conf_link_name);
+        if (r < 0) {
+                manager_free(m);
+                return log_error_errno(r, "conf dir '%s': %m", o->conf_dir);
         }
         r = sd_event_default(&m->event);
         if (r < 0) {
