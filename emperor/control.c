@@ -17,7 +17,14 @@
 #include "manager.h"
 #include "proto.h"
 
+/* Bounds on what unprivileged users (tyrant mode) hold: connections in all, and per user.
+ * Root and the emperor's user are not counted against them (they have their own bound), so
+ * nobody else can lock them out. */
 #define CONTROL_MAX_CLIENTS 64
+#define CONTROL_MAX_PER_UID 8
+#define CONTROL_MAX_PRIVILEGED 64
+/* A client that sends nothing (or reads nothing we queued) for this long is closed. */
+#define CONTROL_IDLE_USEC (15 * 1000000ULL)
 /* A client that does not read its replies is dropped past this. */
 #define CONTROL_MAX_OUT (16 * 1024 * 1024)
 
@@ -27,7 +34,9 @@ struct Client {
         Client *next;
         int fd;
         struct ucred cred;
+        bool privileged; /* root or the emperor's user */
         sd_event_source *io;
+        sd_event_source *idle; /* closes it after CONTROL_IDLE_USEC without progress */
         char in[PROTO_MAX_LINE];
         size_t in_len;
         char *out;
@@ -52,9 +61,26 @@ static void client_free(Client *cl) {
                 }
         acceptor_client_gone(c->acceptor);
         sd_event_source_disable_unref(cl->io);
+        sd_event_source_disable_unref(cl->idle);
         safe_close(cl->fd);
         free(cl->out);
         free(cl);
+}
+
+static int on_client_idle(sd_event_source *s, uint64_t usec, void *userdata) {
+        Client *cl = userdata;
+        (void) s;
+        (void) usec;
+        log_debug("control: closing a client of uid %u idle for %llu s", (unsigned) cl->cred.uid,
+                  CONTROL_IDLE_USEC / 1000000);
+        client_free(cl);
+        return 0;
+}
+
+/* The client did something (sent, or read what we sent): its idle time starts again. */
+static void client_busy(Client *cl) {
+        (void) sd_event_source_set_time_relative(cl->idle, CONTROL_IDLE_USEC);
+        (void) sd_event_source_set_enabled(cl->idle, SD_EVENT_ONESHOT);
 }
 
 static void client_queue(Client *cl, cJSON *reply) {
@@ -265,6 +291,7 @@ static void client_flush(Client *cl) {
                         break;
                 }
                 cl->out_off += n;
+                client_busy(cl);
         }
         if (cl->out_off == cl->out_len)
                 cl->out_off = cl->out_len = 0;
@@ -283,8 +310,10 @@ static int on_client(sd_event_source *s, int fd, uint32_t revents, void *userdat
                         client_free(cl);
                         return 0;
                 }
-                if (n > 0)
+                if (n > 0) {
                         cl->in_len += n;
+                        client_busy(cl);
+                }
                 for (;;) {
                         char *nl = memchr(cl->in, '\n', cl->in_len);
                         if (!nl)
@@ -309,21 +338,51 @@ static int on_client(sd_event_source *s, int fd, uint32_t revents, void *userdat
         return 0;
 }
 
-/* A new connection (lib/acceptor.c: EMFILE pauses accepting instead of spinning). Past
- * CONTROL_MAX_CLIENTS it is told why and closed. */
+/* Refuses a connection with a reason, in one reply. */
+static int refuse(int cfd, const char *why) {
+        char line[200];
+        int n = snprintf(line, sizeof(line), "{\"ok\":false,\"code\":\"failed\",\"error\":\"%s\"}\n",
+                         why);
+        (void) !send(cfd, line, MIN((size_t) n, sizeof(line) - 1), MSG_NOSIGNAL | MSG_DONTWAIT);
+        return -EBUSY;
+}
+
+/* A new connection (lib/acceptor.c: EMFILE pauses accepting instead of spinning). Root and
+ * the emperor's user get in whatever others hold; everybody else is bounded per uid and in
+ * all, and told why when refused. */
 static int on_accept(Acceptor *a, int cfd, void *userdata) {
         Control *c = userdata;
+        struct ucred cred;
+        socklen_t len = sizeof(cred);
+        unsigned same_uid = 0, others = 0, privileged = 0;
+        (void) a;
 
-        if (acceptor_clients(a) > CONTROL_MAX_CLIENTS) {
-                static const char busy[] = "{\"ok\":false,\"code\":\"failed\","
-                                           "\"error\":\"too many control clients\"}\n";
-                (void) !send(cfd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-                return -EBUSY;
+        if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+                return -errno;
+        for (Client *cl = c->clients; cl; cl = cl->next) {
+                if (cl->privileged)
+                        privileged++;
+                else
+                        others++;
+                same_uid += cl->cred.uid == cred.uid;
+        }
+        bool mighty = may_all(c, &cred);
+        if (mighty ? privileged >= CONTROL_MAX_PRIVILEGED : others >= CONTROL_MAX_CLIENTS)
+                return refuse(cfd, "too many control clients");
+        if (!mighty && same_uid >= CONTROL_MAX_PER_UID) {
+                log_debug("control: uid %u holds %u connections, refusing another",
+                          (unsigned) cred.uid, same_uid);
+                return refuse(cfd, "too many control clients of this user");
         }
         Client *cl = calloc(1, sizeof(Client));
-        socklen_t len = sizeof(cl ? cl->cred : (struct ucred) {});
-        if (!cl || getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cl->cred, &len) < 0 ||
-            sd_event_add_io(manager_event(c->m), &cl->io, cfd, EPOLLIN, on_client, cl) < 0) {
+        if (!cl)
+                return -ENOMEM;
+        cl->cred = cred;
+        cl->privileged = mighty;
+        if (sd_event_add_io(manager_event(c->m), &cl->io, cfd, EPOLLIN, on_client, cl) < 0 ||
+            sd_event_add_time_relative(manager_event(c->m), &cl->idle, CLOCK_MONOTONIC,
+                                       CONTROL_IDLE_USEC, 100000, on_client_idle, cl) < 0) {
+                sd_event_source_disable_unref(cl->io);
                 free(cl);
                 return -ENOMEM;
         }

@@ -64,6 +64,7 @@ typedef enum InstanceEvent {
         EVENT_CMD_RELOAD,
         EVENT_CMD_CHAIN_RELOAD,
         EVENT_SHUTDOWN,
+        EVENT_HUNG,            /* the serving process stopped reporting (reports.c) */
         _EVENT_MAX,
 } InstanceEvent;
 
@@ -86,6 +87,7 @@ static const char *const event_names[_EVENT_MAX] = {
         [EVENT_CMD_RELOAD] = "cmd-reload",
         [EVENT_CMD_CHAIN_RELOAD] = "cmd-chain-reload",
         [EVENT_SHUTDOWN] = "shutdown",
+        [EVENT_HUNG] = "hung",
 };
 
 typedef struct Proc Proc;
@@ -523,7 +525,10 @@ static void instance_apply(Instance *i) {
         }
         if (r >= 0) {
                 free(error);
-                r = socks_bind(&i->socks, &v, &set, &error);
+                r = socks_bind(i->m, &i->socks, &v,
+                               manager_tyrant(i->m) ? &(SockOwner) { i->run_uid, i->run_gid }
+                                                    : NULL,
+                               &set, &error);
         }
         vini_done(&v);
 
@@ -846,6 +851,23 @@ static int act_chain_reload(Instance *i, EventData *d) {
         return 0;
 }
 
+/* The serving process sent no stats for d->lived µs: hung (a stopped or wedged master). Its
+ * whole tree is killed; its exit is the unasked death that restarts it. */
+static int act_hung(Instance *i, EventData *d) {
+        Proc *p = d->proc;
+        double silent = (double) d->lived / USEC_PER_SEC;
+
+        if (p != i->cur || p->stopping)
+                return 0;
+        log_warning("vassal '%s' (pid %d) sent no stats for %.0f s: hung, killing it", i->name,
+                    p->pid, silent);
+        history_event(manager_history(i->m), i, "hung", "pid %d sent no stats for %.0f s", p->pid,
+                      silent);
+        proc_signal(p, SIGKILL);
+        i->ops->kill_tree(i->m, p->pid, p->cgroup);
+        return 0;
+}
+
 /* A cell: an action, or a refusal (error set), or nothing (the event is ignored). */
 typedef struct Transition {
         InstanceAction action;
@@ -872,6 +894,7 @@ typedef struct Transition {
 static const Transition transitions[_STATE_MAX][_EVENT_MAX] = {
         [STATE_STARTING] = {
                 COMMON,
+                [EVENT_HUNG] = DO(act_hung),
                 [EVENT_INI_ADDED] = DO(act_found),
                 [EVENT_INI_CHANGED] = DO(act_changed),
                 [EVENT_CHECK_OK] = DO(act_apply),
@@ -888,6 +911,7 @@ static const Transition transitions[_STATE_MAX][_EVENT_MAX] = {
         },
         [STATE_RUNNING] = {
                 COMMON,
+                [EVENT_HUNG] = DO(act_hung),
                 [EVENT_INI_CHANGED] = DO(act_changed),
                 [EVENT_CHECK_OK] = DO(act_apply),
                 [EVENT_CHECK_FAILED] = DO(act_reject),
@@ -902,6 +926,7 @@ static const Transition transitions[_STATE_MAX][_EVENT_MAX] = {
         },
         [STATE_RELOADING] = {
                 COMMON,
+                [EVENT_HUNG] = DO(act_hung),
                 [EVENT_INI_CHANGED] = DO(act_changed), /* remembered until it settles */
                 [EVENT_CHECK_OK] = DO(act_apply),
                 [EVENT_CHECK_FAILED] = DO(act_reject),
@@ -1231,6 +1256,13 @@ bool instance_notify(Instance *i, pid_t pid, const char *msg, size_t len) {
                 return false;
         notify_parse(msg, len, &proc_notify, p);
         return true;
+}
+
+void instance_hung(Instance *i, pid_t pid, uint64_t silent_usec) {
+        Proc *p = instance_proc(i, pid);
+        if (p)
+                (void) instance_dispatch(i, EVENT_HUNG, &(EventData) { .proc = p,
+                                                                       .lived = silent_usec });
 }
 
 /* ---- status ---- */

@@ -66,6 +66,10 @@ int instance_cmd_chain_reload(Instance *i, const char **ret_error);
 int instance_cmd_stop(Instance *i, const char **ret_error);
 int instance_cmd_start(Instance *i, const char **ret_error);
 
+/* pid, the serving process, sent no stats report for silent_usec (reports.c decides when
+ * that means hung): it is killed, and restarted as after a crash. */
+void instance_hung(Instance *i, pid_t pid, uint64_t silent_usec);
+
 /* A datagram from the notify socket sent by pid; false when pid is none of ours. */
 bool instance_notify(Instance *i, pid_t pid, const char *msg, size_t len);
 

@@ -38,6 +38,12 @@
 struct Manager {
         sd_event *event;
         const ManagerOps *ops;
+        /* The conf dir as named (absolute, symlinks kept), and where it led at the last scan:
+         * a deploy tool may swap a symlink (ln -sfn new tmp && mv -T tmp CONF_DIR), so each
+         * scan resolves it again. */
+        char *conf_path;
+        char *conf_link_name; /* its last component, in conf_parent */
+        char *conf_parent;
         char *conf_dir;
         char *run_dir;
         char *state_dir;
@@ -56,6 +62,7 @@ struct Manager {
         size_t n_instances;
 
         sd_event_source *inotify;
+        sd_event_source *link_watch; /* the conf dir's parent, for a swap of the name */
         sd_event_source *debounce;
         sd_event_source *rescan;
         sd_event_source *rewatch;
@@ -78,6 +85,39 @@ struct Manager {
 
 static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *userdata);
 static void manager_sweep_cgroups(Manager *m);
+
+/* The conf dir's name made absolute without resolving symlinks ("conf/" -> "/cwd/conf"), its
+ * parent directory and its last component. */
+static int conf_path_split(const char *dir, char **ret_path, char **ret_parent, char **ret_name) {
+        char *path = NULL, *cwd = NULL;
+
+        if (dir[0] != '/') {
+                cwd = getcwd(NULL, 0);
+                if (!cwd)
+                        return -errno;
+        }
+        if (asprintf(&path, "%s%s%s", strempty(cwd), cwd ? "/" : "", dir) < 0) {
+                free(cwd);
+                return -ENOMEM;
+        }
+        free(cwd);
+        size_t n = strlen(path);
+        while (n > 1 && path[n - 1] == '/')
+                path[--n] = 0;
+        const char *slash = strrchr(path, '/');
+        char *parent = slash == path ? strdup("/") : strndup(path, slash - path);
+        char *name = strdup(slash + 1);
+        if (!parent || !name) {
+                free(parent);
+                free(name);
+                free(path);
+                return -ENOMEM;
+        }
+        *ret_path = path;
+        *ret_parent = parent;
+        *ret_name = name;
+        return 0;
+}
 
 int manager_new(const ManagerOptions *o, Manager **ret) {
         Manager *m = calloc(1, sizeof(Manager));
@@ -107,6 +147,11 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
                 m->reports_path = NULL;
                 manager_free(m);
                 return -ENOMEM;
+        }
+        r = conf_path_split(o->conf_dir, &m->conf_path, &m->conf_parent, &m->conf_link_name);
+        if (r < 0) {
+                manager_free(m);
+                return log_error_errno(r, "conf dir '%s': %m", o->conf_dir);
         }
         r = sd_event_default(&m->event);
         if (r < 0) {
@@ -138,6 +183,7 @@ Manager *manager_free(Manager *m) {
         web_free(m->web);
         free(m->http);
         sd_event_source_disable_unref(m->inotify);
+        sd_event_source_disable_unref(m->link_watch);
         sd_event_source_disable_unref(m->debounce);
         sd_event_source_disable_unref(m->rescan);
         sd_event_source_disable_unref(m->rewatch);
@@ -149,6 +195,9 @@ Manager *manager_free(Manager *m) {
                 (void) unlink(m->notify_path);
         sd_event_unref(m->event);
         free(m->conf_dir);
+        free(m->conf_path);
+        free(m->conf_parent);
+        free(m->conf_link_name);
         free(m->run_dir);
         free(m->state_dir);
         free(m->vassal_path);
@@ -225,6 +274,25 @@ void manager_update_status(Manager *m) {
                           counts[STATE_CONFIG_ERROR], counts[STATE_STOPPED]);
 }
 
+static int manager_watch(Manager *m);
+static void manager_watch_link(Manager *m);
+
+/* Where the conf dir's name leads now. A swapped symlink leads elsewhere: the new directory is
+ * watched and scanned; its inis have other paths, so the scan reloads (or starts, or stops)
+ * the vassals as their inis differ. */
+static void manager_resolve_conf(Manager *m) {
+        _cleanup_free_ char *now = realpath(m->conf_path, NULL);
+
+        if (!now || streq(now, m->conf_dir))
+                return; /* gone for now: the scan says so; or unchanged */
+        log_notice("conf dir '%s' now leads to '%s' (was '%s')", m->conf_path, now, m->conf_dir);
+        free(m->conf_dir);
+        m->conf_dir = TAKE_PTR(now);
+        (void) manager_watch(m);
+        /* The name's parent may lead elsewhere too (a swap further up). */
+        manager_watch_link(m);
+}
+
 void manager_rescan(Manager *m) {
         ScanEntry *entries;
         size_t n;
@@ -232,6 +300,7 @@ void manager_rescan(Manager *m) {
 
         if (m->stopping)
                 return;
+        manager_resolve_conf(m);
         r = scan_dir(m->conf_dir, &entries, &n);
         if (r < 0) {
                 log_warning_errno(r, "Cannot read '%s': %m, keeping the fleet as it is",
@@ -285,8 +354,6 @@ static void manager_schedule_scan(Manager *m) {
                                           1, on_debounce, m);
 }
 
-static int manager_watch(Manager *m);
-
 static int on_rewatch(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
         (void) s;
@@ -330,6 +397,32 @@ static int manager_watch(Manager *m) {
         if (r < 0)
                 return log_warning_errno(r, "Cannot watch '%s': %m", m->conf_dir);
         return 0;
+}
+
+/* Something happened in the conf dir's parent: only its name matters (a swapped symlink,
+ * a directory renamed in), and then the scan resolves it again. */
+static int on_link_event(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
+        Manager *m = userdata;
+        (void) s;
+
+        if ((ev->mask & IN_Q_OVERFLOW) || (ev->len > 0 && streq(ev->name, m->conf_link_name)))
+                manager_schedule_scan(m);
+        return 0;
+}
+
+/* Watches the conf dir's name in its parent: the directory that holds the entry, so a path
+ * to it through a symlink is followed (IN_DONT_FOLLOW would watch that symlink's own inode,
+ * which a swap of the entry never touches). A swap further up (the parent itself a swapped
+ * link) is seen by SIGHUP and the periodic scan, which resolve the whole path again. */
+static void manager_watch_link(Manager *m) {
+        m->link_watch = sd_event_source_disable_unref(m->link_watch);
+        int r = sd_event_add_inotify(m->event, &m->link_watch, m->conf_parent,
+                                     IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
+                                             IN_ONLYDIR,
+                                     on_link_event, m);
+        if (r < 0)
+                log_warning_errno(r, "Cannot watch '%s' for a swap of '%s': %m, ignoring",
+                                  m->conf_parent, m->conf_link_name);
 }
 
 static int on_rescan(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -640,6 +733,7 @@ int manager_start(Manager *m) {
         r = manager_watch(m);
         if (r < 0)
                 return r;
+        manager_watch_link(m);
         r = sd_event_add_time_relative(m->event, &m->rescan, CLOCK_MONOTONIC, RESCAN_USEC,
                                        USEC_PER_SEC, on_rescan, m);
         if (r >= 0)
@@ -691,6 +785,7 @@ void manager_stop(Manager *m) {
         m->stopping = true;
         m->debounce = sd_event_source_disable_unref(m->debounce);
         m->inotify = sd_event_source_disable_unref(m->inotify);
+        m->link_watch = sd_event_source_disable_unref(m->link_watch);
         for (Instance *i = m->instances, *next; i; i = next) {
                 next = *instance_link(i);
                 instance_shutdown(i);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -19,9 +20,20 @@
 /* One report: the vassal keeps its messages under this (vassal/master.c STATS_MESSAGE_MAX). */
 #define REPORT_MAX 65536
 
+/* A master silent this long, and for this many of its intervals, is hung. */
+#define HUNG_MIN_USEC (10 * USEC_PER_SEC)
+#define HUNG_INTERVALS 5
+#define USEC_PER_SEC 1000000ULL
+
 typedef struct ReportConn {
         pid_t pid;
         int fd;
+        uint64_t last;   /* its last report came (CLOCK_MONOTONIC µs; at first: it connected) */
+        uint64_t gap;    /* the shortest time between two of its reports: its own interval,
+                          * whatever its ini says, as the emperor sees it (a stall does not
+                          * lengthen it) */
+        unsigned count;  /* its reports so far */
+        bool hung;       /* said, and killed: once */
 } ReportConn;
 
 struct Reports {
@@ -31,6 +43,7 @@ struct Reports {
         Acceptor *acceptor;
         ReportConn *conns;
         size_t n_conns, cap;
+        uint64_t last_collect; /* CLOCK_MONOTONIC µs; 0: never */
         char *buf; /* READ_MAX records of REPORT_MAX bytes (touched as far as they are used) */
 };
 
@@ -38,6 +51,10 @@ static void conn_drop(Reports *r, size_t k) {
         safe_close(r->conns[k].fd);
         r->conns[k] = r->conns[--r->n_conns];
         acceptor_client_gone(r->acceptor);
+}
+
+static uint64_t reports_now(Reports *r) {
+        return manager_ops(r->m)->now(r->m);
 }
 
 static int on_connection(Acceptor *a, int fd, void *userdata) {
@@ -57,7 +74,8 @@ static int on_connection(Acceptor *a, int fd, void *userdata) {
                         /* The same process again (a master re-executed for a reload keeps
                          * its pid): the new connection replaces the old. */
                         safe_close(r->conns[k].fd);
-                        r->conns[k].fd = fd;
+                        r->conns[k] = (ReportConn) { .pid = cred.pid, .fd = fd,
+                                                     .last = reports_now(r) };
                         acceptor_client_gone(r->acceptor);
                         return 0;
                 }
@@ -69,7 +87,7 @@ static int on_connection(Acceptor *a, int fd, void *userdata) {
                 r->conns = c;
                 r->cap = cap;
         }
-        r->conns[r->n_conns++] = (ReportConn) { .pid = cred.pid, .fd = fd };
+        r->conns[r->n_conns++] = (ReportConn) { .pid = cred.pid, .fd = fd, .last = reports_now(r) };
         return 0;
 }
 
@@ -100,7 +118,23 @@ static ssize_t conn_read(Reports *r, int fd, const char **ret) {
         return 0;
 }
 
+/* Whether a master that reported before has been silent too long: 10 s and 5 of its
+ * intervals (the shortest gap seen, at least the emperor's interval). Masters that never
+ * reported are not judged (they may not report at all; starting ones have a ready timeout). */
+static bool conn_hung(const Reports *r, const ReportConn *c, uint64_t now) {
+        uint64_t interval = MAX(c->gap, (uint64_t) manager_stats_interval(r->m) * USEC_PER_SEC);
+        return c->count > 0 && !c->hung &&
+               now - MIN(now, c->last) > MAX(HUNG_MIN_USEC, HUNG_INTERVALS * interval);
+}
+
 void reports_collect(Reports *r) {
+        uint64_t now = reports_now(r);
+        uint64_t tick = (uint64_t) manager_stats_interval(r->m) * USEC_PER_SEC;
+
+        /* The emperor itself was away (stopped, starved): nothing it did not read says
+         * anything about the vassals. Every silence counts from now. */
+        bool away = r->last_collect && now - r->last_collect > 3 * MAX(tick, USEC_PER_SEC);
+        r->last_collect = now;
         for (size_t k = 0; k < r->n_conns;) {
                 ReportConn *c = &r->conns[k];
                 Instance *i = manager_pid_owner(r->m, c->pid);
@@ -110,8 +144,23 @@ void reports_collect(Reports *r) {
                         conn_drop(r, k); /* the last one moved here: look at k again */
                         continue;
                 }
-                if (n > 0)
+                if (away)
+                        c->last = now;
+                if (n > 0) {
+                        /* The first gap counts from the connection: longer than the interval
+                         * by the master's start, which errs on the safe side until the
+                         * second report. */
+                        uint64_t gap = now - MIN(now, c->last);
+                        if (!away)
+                                c->gap = c->count == 0 ? gap : MIN(c->gap, gap);
+                        c->last = now;
+                        c->count++;
                         (void) instance_notify(i, c->pid, msg, (size_t) n);
+                } else if (conn_hung(r, c, now)) {
+                        c->hung = true;
+                        /* May kill it; the connection ends when it dies. */
+                        instance_hung(i, c->pid, now - c->last);
+                }
                 k++;
         }
 }

@@ -7,8 +7,11 @@
  * current set hold a reference; the last one closes it (and removes a unix socket file we
  * made). */
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
+#include "manager.h"
 #include "vini.h"
 
 typedef struct Sock Sock;
@@ -18,9 +21,19 @@ typedef struct SockSet {
         size_t n;
 } SockSet;
 
-/* The set for v's sockets, reusing held's. Returns 0, or -errno with *ret_error (malloc'd, may
- * be NULL) saying which address failed. */
-int socks_bind(const SockSet *held, const VassalIni *v, SockSet *ret, char **ret_error);
+/* The user whose rights a vassal's unix socket files are made (and removed) with, in tyrant
+ * mode: in a child running as that user (lib/sockutil.h SocketRules), never in RUN_DIR. */
+typedef struct SockOwner {
+        uid_t uid;
+        gid_t gid;
+} SockOwner;
+
+/* The set for v's sockets, reusing held's; as NULL: bound by the emperor itself. A socket file
+ * another vassal holds, or one of the emperor's own (control, notify, stats), is never
+ * replaced (-EADDRINUSE). Returns 0, or -errno with *ret_error (malloc'd, may be NULL) saying
+ * which address failed. */
+int socks_bind(Manager *m, const SockSet *held, const VassalIni *v, const SockOwner *as,
+               SockSet *ret, char **ret_error);
 /* Another reference to each of s's sockets, at most max of them. */
 int socks_copy(const SockSet *s, size_t max, SockSet *ret);
 /* Drops the set's references; s is empty after. */

@@ -15,7 +15,7 @@
  *          kind TEXT NOT NULL, detail TEXT)
  *     index events_vassal_ts(vassal_id, ts), events_ts(ts)
  *     kinds: found changed removed spawn ready exit starting running reload stop stopped
- *            backoff config-error emperor store, and from the vassal (X_EVENT): recycle
+ *            backoff config-error hung emperor store, and from the vassal (X_EVENT): recycle
  *            harakiri worker-exit log-rotate
  *
  *   recent(ts, vassal_id, requests, errors, rps, avg_rt, p99_rt, rss, cpu, busy, total,

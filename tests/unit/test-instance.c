@@ -545,6 +545,33 @@ static void test_chain_reload_signals_the_vassal(void **state_) {
         assert_int_equal(state(), STATE_RUNNING);
 }
 
+static void test_hung_master_is_killed_and_restarted(void **state_) {
+        (void) state_;
+        ManagerChild *v = start_running();
+        advance(120 * SEC);
+        size_t spawned = count(false);
+
+        instance_hung(w->i, v->pid + 1000, 10 * SEC); /* none of ours: nothing */
+        assert_false(got_signal(v, SIGKILL));
+        instance_hung(w->i, v->pid, 10 * SEC);
+        assert_true(got_signal(v, SIGKILL));
+        assert_int_equal(state(), STATE_RUNNING); /* until it is dead */
+        die(v, CLD_KILLED, SIGKILL, "");
+        /* Served for two minutes: restarted at once, as after any crash. */
+        assert_int_equal(state(), STATE_STARTING);
+        assert_int_equal(count(false), spawned + 1);
+        assert_int_equal(instance_restarts(w->i), 1);
+
+        /* One being stopped is not judged. */
+        v = newest(false);
+        notify(v, "READY=1");
+        const char *error = NULL;
+        assert_int_equal(instance_cmd_stop(w->i, &error), 0);
+        unsigned before = v->n_signals;
+        instance_hung(w->i, v->pid, 10 * SEC);
+        assert_int_equal(v->n_signals, before);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -563,6 +590,7 @@ int main(void) {
                 T(test_exit_78_config_error_until_ini_changes),
                 T(test_commands_refused_by_state),
                 T(test_chain_reload_signals_the_vassal),
+                T(test_hung_master_is_killed_and_restarted),
 #undef T
         };
         return cmocka_run_group_tests_name("instance", tests, NULL, NULL);

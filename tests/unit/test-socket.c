@@ -475,6 +475,64 @@ static void test_inherited_socket_with_another_name_is_not_adopted(void **state)
         close(fd);
 }
 
+/* socket_listen_as(): the rules a supervisor binds by (the emperor, for its vassals). */
+static SocketFileId file_id(const char *path) {
+        struct stat st;
+        assert_int_equal(lstat(path, &st), 0);
+        return (SocketFileId) { st.st_dev, st.st_ino };
+}
+
+static void test_rules_keep_a_listed_socket_file(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *made = NULL;
+
+        make_stale_socket(f->path);
+        SocketFileId keep = file_id(f->path);
+        SocketRules rules = { .keep = &keep, .n_keep = 1 };
+        assert_int_equal(socket_listen_as(f->path, 8, -1, NULL, &rules, &made, NULL), -EADDRINUSE);
+        assert_null(made);
+        SocketFileId now = file_id(f->path);
+        assert_true(now.ino == keep.ino);
+}
+
+static void test_rules_refuse_a_forbidden_directory_and_below(void **state) {
+        Fixture *f = *state;
+        char sub[PATH_MAX], path[PATH_MAX + 16];
+        _cleanup_free_ char *made = NULL;
+
+        SocketFileId dir = file_id(f->dir);
+        SocketRules rules = { .forbidden_dir = &dir };
+        assert_int_equal(socket_listen_as(f->path, 8, -1, NULL, &rules, &made, NULL), -EPERM);
+        (void) snprintf(sub, sizeof(sub), "%s/sub", f->dir);
+        assert_int_equal(mkdir(sub, 0700), 0);
+        (void) snprintf(path, sizeof(path), "%s/x.sock", sub);
+        assert_int_equal(socket_listen_as(path, 8, -1, NULL, &rules, &made, NULL), -EPERM);
+        assert_int_equal(access(path, F_OK), -1);
+}
+
+static void test_rules_mode_is_set_at_bind_and_the_file_removed_only_if_ours(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *made = NULL;
+        SocketFileId id;
+        struct stat st;
+
+        int fd = socket_listen_as(f->path, 8, 0640, NULL, NULL, &made, &id);
+        assert_true(fd >= 0);
+        assert_string_equal(made, f->path);
+        assert_int_equal(lstat(f->path, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0640);
+        assert_true(st.st_ino == id.ino);
+        /* Replaced since: not ours to remove. */
+        assert_int_equal(unlink(f->path), 0);
+        make_stale_socket(f->path);
+        assert_int_equal(socket_unlink_as(f->path, &id, NULL), -ESTALE);
+        assert_int_equal(access(f->path, F_OK), 0);
+        SocketFileId other = file_id(f->path);
+        assert_int_equal(socket_unlink_as(f->path, &other, NULL), 0);
+        assert_int_equal(access(f->path, F_OK), -1);
+        close(fd);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -497,6 +555,9 @@ int main(void) {
                 T(test_ipv6_listener_is_v6_only),
                 T(test_inherited_socket_is_adopted_and_its_file_kept),
                 T(test_inherited_socket_with_another_name_is_not_adopted),
+                T(test_rules_keep_a_listed_socket_file),
+                T(test_rules_refuse_a_forbidden_directory_and_below),
+                T(test_rules_mode_is_set_at_bind_and_the_file_removed_only_if_ours),
 #undef T
         };
 
