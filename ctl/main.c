@@ -498,6 +498,15 @@ static int cmd_status(const CtlInvocation *inv) {
                 return err(CTL_EXIT_FAILED, "out of memory");
         if (r < 0)
                 return err(CTL_EXIT_FAILED, "%s", error);
+        /* The conf dir's files that are not vassals: warnings, after the table. */
+        const cJSON *ignored = cJSON_GetObjectItemCaseSensitive(reply, "ignored"), *x;
+        cJSON_ArrayForEach(x, ignored) {
+                const cJSON *file = cJSON_GetObjectItemCaseSensitive(x, "file");
+                const cJSON *why = cJSON_GetObjectItemCaseSensitive(x, "reason");
+                if (!arg_json && cJSON_IsString(file) && cJSON_IsString(why))
+                        fprintf(stderr, "warning: '%s' ignored: %s\n", file->valuestring,
+                                why->valuestring);
+        }
         return CTL_EXIT_OK;
 }
 

@@ -12,6 +12,7 @@
 #include "acceptor.h"
 #include "control.h"
 #include "instance.h"
+#include "scan.h"
 #include "status.h"
 #include "log.h"
 #include "manager.h"
@@ -210,10 +211,27 @@ static cJSON *cmd_status(const ControlCall *call, const ControlCommand *cmd) {
         cJSON *list = cJSON_AddArrayToObject(r, "vassals");
         if (call->target)
                 cJSON_AddItemToArray(list, status_json(call->target, true));
-        else
+        else {
                 for (Instance *i = manager_first(call->c->m); i; i = manager_next(call->c->m, i))
                         if (may_act(call->c, call->cred, i))
                                 cJSON_AddItemToArray(list, status_json(i, false));
+                /* Files of the conf dir that are not vassals, and why: root's to see (a
+                 * tyrant's user sees only theirs, which a file name cannot tell). */
+                size_t n;
+                const ScanIgnored *ig = manager_ignored(call->c->m, &n);
+                if (n > 0 && may_all(call->c, call->cred)) {
+                        cJSON *a = cJSON_AddArrayToObject(r, "ignored");
+                        for (size_t k = 0; a && k < n; k++) {
+                                cJSON *o = cJSON_CreateObject();
+                                if (!o || !cJSON_AddItemToArray(a, o)) {
+                                        cJSON_Delete(o);
+                                        break;
+                                }
+                                cJSON_AddStringToObject(o, "file", ig[k].file);
+                                cJSON_AddStringToObject(o, "reason", ig[k].reason);
+                        }
+                }
+        }
         return r;
 }
 

@@ -78,6 +78,9 @@ struct Manager {
         char **dead_cgroups; /* vassal cgroups still being emptied, removed by the reaper */
         size_t n_dead_cgroups;
 
+        ScanIgnored *ignored; /* what the last scan did not take, said once each */
+        size_t n_ignored;
+
         bool stopping;
         bool detaching; /* leaving the fleet running for the next emperor (runstate.h) */
         bool upgrade;   /* ... which is this binary again, re-executed */
@@ -203,6 +206,7 @@ Manager *manager_free(Manager *m) {
         free(m->vassal_path);
         free(m->notify_path);
         free(m->reports_path);
+        scan_ignored_free(m->ignored, m->n_ignored);
         /* After a clean stop the groups empty within moments (their processes were killed). */
         for (int k = 0; k < 50 && m->n_dead_cgroups > 0 && !m->detaching; k++) {
                 manager_sweep_cgroups(m);
@@ -301,12 +305,27 @@ void manager_rescan(Manager *m) {
         if (m->stopping)
                 return;
         manager_resolve_conf(m);
-        r = scan_dir(m->conf_dir, &entries, &n);
+        ScanIgnored *ignored;
+        size_t n_ignored;
+        r = scan_dir_full(m->conf_dir, &entries, &n, &ignored, &n_ignored);
         if (r < 0) {
                 log_warning_errno(r, "Cannot read '%s': %m, keeping the fleet as it is",
                                   m->conf_dir);
                 return;
         }
+        /* Each file that is not taken is said once, not every scan. */
+        for (size_t k = 0; k < n_ignored; k++) {
+                bool said = false;
+                for (size_t j = 0; j < m->n_ignored && !said; j++)
+                        said = streq(m->ignored[j].file, ignored[k].file) &&
+                               streq(m->ignored[j].reason, ignored[k].reason);
+                if (!said)
+                        log_warning("'%s/%s' ignored: %s", m->conf_dir, ignored[k].file,
+                                    ignored[k].reason);
+        }
+        scan_ignored_free(m->ignored, m->n_ignored);
+        m->ignored = ignored;
+        m->n_ignored = n_ignored;
         for (Instance *i = m->instances; i; i = *instance_link(i))
                 (void) instance_seen(i, true);
         for (size_t k = 0; k < n; k++) {
@@ -757,6 +776,11 @@ void manager_detach(Manager *m, bool upgrade) {
                       upgrade ? "upgrading" : "detached", m->n_instances);
         (void) sd_notify(0, "STOPPING=1");
         (void) sd_event_exit(m->event, 0);
+}
+
+const ScanIgnored *manager_ignored(const Manager *m, size_t *ret_n) {
+        *ret_n = m->n_ignored;
+        return m->ignored;
 }
 
 bool manager_detaching(const Manager *m) {

@@ -96,6 +96,9 @@ void manager_stop(Manager *m);
  * adopt (SIGQUIT; with upgrade, SIGUSR2 and `emperorctl upgrade`: main re-executes the
  * emperor's binary then). */
 void manager_detach(Manager *m, bool upgrade);
+/* The conf dir's files the last scan did not take, and why (scan.h). */
+typedef struct ScanIgnored ScanIgnored;
+const ScanIgnored *manager_ignored(const Manager *m, size_t *ret_n);
 bool manager_detaching(const Manager *m);
 bool manager_upgrading(const Manager *m);
 /* Exits the loop when stopping and nothing runs any more. */

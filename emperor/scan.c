@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "macro.h"
 #include "proto.h"
 #include "scan.h"
 
@@ -60,26 +61,89 @@ static int hash_file(int dirfd, const char *file, uint64_t *ret) {
         return 0;
 }
 
+/* The name as it can be shown anywhere: a newline or an escape sequence in a file name must
+ * not forge a log line or a terminal's state. */
+static char *escape_name(const char *s) {
+        size_t n = strlen(s), cut = MIN(n, (size_t) 160);
+        char *out = malloc(cut * 4 + 4), *o = out;
+        if (!out)
+                return NULL;
+        for (size_t k = 0; k < cut; k++) {
+                unsigned char c = (unsigned char) s[k];
+                if (c >= 0x20 && c < 0x7f && c != '\\')
+                        *o++ = (char) c;
+                else
+                        o += sprintf(o, "\\x%02x", c);
+        }
+        if (cut < n)
+                o += sprintf(o, "...");
+        *o = 0;
+        return out;
+}
+
+static void ignore(ScanIgnored **list, size_t *n, const char *file, const char *reason) {
+        if (!list)
+                return;
+        ScanIgnored *l = reallocarray(*list, *n + 1, sizeof(ScanIgnored));
+        if (!l)
+                return;
+        *list = l;
+        l[*n] = (ScanIgnored) { escape_name(file), strdup(reason) };
+        if (!l[*n].file || !l[*n].reason) {
+                free(l[*n].file);
+                free(l[*n].reason);
+                return;
+        }
+        (*n)++;
+}
+
+void scan_ignored_free(ScanIgnored *e, size_t n) {
+        for (size_t k = 0; e && k < n; k++) {
+                free(e[k].file);
+                free(e[k].reason);
+        }
+        free(e);
+}
+
 int scan_dir(const char *dir, ScanEntry **ret, size_t *ret_n) {
+        return scan_dir_full(dir, ret, ret_n, NULL, NULL);
+}
+
+int scan_dir_full(const char *dir, ScanEntry **ret, size_t *ret_n, ScanIgnored **ret_ignored,
+                  size_t *ret_n_ignored) {
         ScanEntry *list = NULL;
         size_t n = 0, allocated = 0;
         char name[256];
 
+        if (ret_ignored) {
+                *ret_ignored = NULL;
+                *ret_n_ignored = 0;
+        }
         DIR *d = opendir(dir);
         if (!d)
                 return -errno;
         for (struct dirent *de; (de = readdir(d));) {
-                if (!scan_name_is_ini(de->d_name, name, sizeof(name)))
+                if (!scan_name_is_ini(de->d_name, name, sizeof(name))) {
+                        size_t len = strlen(de->d_name);
+                        if (de->d_name[0] != '.' && len > 4 && streq(de->d_name + len - 4, ".ini"))
+                                ignore(ret_ignored, ret_n_ignored, de->d_name,
+                                       "not a vassal name (at most 128 bytes, no spaces, "
+                                       "slashes or control characters)");
                         continue;
+                }
                 struct stat st;
                 /* Following symlinks: a symlinked ini works, and so does a directory whose
                  * files point into a "..data" link that is swapped (Kubernetes ConfigMaps). */
                 if (fstatat(dirfd(d), de->d_name, &st, 0) < 0) {
                         log_debug_errno(errno, "Skipping '%s/%s': %m", dir, de->d_name);
+                        if (errno != ENOENT)
+                                ignore(ret_ignored, ret_n_ignored, de->d_name, strerror(errno));
                         continue;
                 }
-                if (!S_ISREG(st.st_mode))
+                if (!S_ISREG(st.st_mode)) {
+                        ignore(ret_ignored, ret_n_ignored, de->d_name, "not a regular file");
                         continue;
+                }
                 ScanKey key = {
                         .mtime_ns = (int64_t) st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec,
                         .ctime_ns = (int64_t) st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec,
@@ -89,7 +153,9 @@ int scan_dir(const char *dir, ScanEntry **ret, size_t *ret_n) {
                 };
                 int r = hash_file(dirfd(d), de->d_name, &key.hash);
                 if (r < 0) {
-                        log_warning_errno(r, "Skipping '%s/%s': %m", dir, de->d_name);
+                        /* Said once by the manager (it compares scans), not every scan. */
+                        ignore(ret_ignored, ret_n_ignored, de->d_name,
+                               r == -EFBIG ? "larger than 1 MiB" : strerror(-r));
                         continue;
                 }
                 if (n == allocated) {

@@ -31,6 +31,19 @@ typedef struct ScanEntry {
 int scan_dir(const char *dir, ScanEntry **ret, size_t *ret_n);
 void scan_free(ScanEntry *e, size_t n);
 
+/* A file that looks like an ini (NAME.ini, not a dot-file) but is not taken: a name the
+ * control protocol cannot carry (spaces, control characters, over 128 bytes), too large, not
+ * a regular file, unreadable. The manager says so once, and `emperorctl status` lists them. */
+typedef struct ScanIgnored {
+        char *file;   /* the file name, escaped: printable ASCII, others as \xHH, cut at 160 */
+        char *reason;
+} ScanIgnored;
+
+/* scan_dir(), and what it ignored (both arrays malloc'd; ret_ignored may be NULL). */
+int scan_dir_full(const char *dir, ScanEntry **ret, size_t *ret_n, ScanIgnored **ret_ignored,
+                  size_t *ret_n_ignored);
+void scan_ignored_free(ScanIgnored *e, size_t n);
+
 /* Whether a file name is a vassal ini by its name alone (for tests). */
 bool scan_name_is_ini(const char *file, char *ret_name, size_t size);
 

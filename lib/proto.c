@@ -63,6 +63,11 @@ int proto_request_parse(const char *line, ProtoRequest *ret, const char **ret_co
         _cleanup_(cJSON_Deletep) cJSON *req = cJSON_Parse(line);
 
         *ret = (ProtoRequest) {};
+        /* "\u0000" decodes to a NUL that C strings end at: "a\u0000b" would name vassal "a".
+         * No name or command holds one; refused before anything reads the request. */
+        if (strcasestr(line, "\\u0000"))
+                return fail(ret_code, PROTO_E_BAD_REQUEST, error, error_size,
+                            "a NUL character (\\u0000) in the request%s", "");
         if (!cJSON_IsObject(req))
                 return fail(ret_code, PROTO_E_BAD_REQUEST, error, error_size,
                             "the request is not a JSON object%s", "");

@@ -63,6 +63,9 @@ static void test_bad_requests_get_their_codes(void **state) {
                 { "{\"cmd\":\"stop\",\"vassal\":1}", PROTO_E_BAD_REQUEST, "\"vassal\" must be a string" },
                 { "{\"cmd\":\"status\",\"all\":\"yes\"}", PROTO_E_BAD_REQUEST, "\"all\" must be true or false" },
                 { "{\"cmd\":\"status\",\"all\":true}", PROTO_E_USAGE, "usage: status [APP]" },
+                /* "a\u0000b" would be vassal "a" to every C string after the parse. */
+                { "{\"cmd\":\"stop\",\"vassal\":\"a\\u0000b\"}", PROTO_E_BAD_REQUEST,
+                  "a NUL character (\\u0000) in the request" },
         };
         (void) state;
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
