@@ -11,6 +11,7 @@
 
 #include "acceptor.h"
 #include "control.h"
+#include "conf.h"
 #include "instance.h"
 #include "scan.h"
 #include "status.h"
@@ -290,9 +291,25 @@ static cJSON *handle(Control *c, const struct ucred *cred, const char *line) {
         if (name) {
                 call.target = proto_name_valid(name) ? manager_find(m, name) : NULL;
                 /* In tyrant mode another user's vassal does not exist, as far as you can tell. */
-                if (!call.target || !may_act(c, cred, call.target))
-                        return reply_error(PROTO_E_NO_SUCH_VASSAL, "no vassal named '%.128s'",
-                                           name);
+                if (!call.target || !may_act(c, cred, call.target)) {
+                        /* The closest name the caller may see: "did you mean ...?". */
+                        const char *close = NULL;
+                        size_t best = SIZE_MAX;
+                        for (Instance *i = manager_first(m); i; i = manager_next(m, i)) {
+                                size_t d = may_act(c, cred, i)
+                                                   ? conf_name_distance(name, instance_name(i))
+                                                   : SIZE_MAX;
+                                if (d < best) {
+                                        best = d;
+                                        close = instance_name(i);
+                                }
+                        }
+                        return close ? reply_error(PROTO_E_NO_SUCH_VASSAL,
+                                                  "no vassal named '%.128s'; did you mean "
+                                                  "'%s'?", name, close)
+                                     : reply_error(PROTO_E_NO_SUCH_VASSAL,
+                                                   "no vassal named '%.128s'", name);
+                }
         }
         return cmd->handle(&call, cmd);
 }

@@ -230,7 +230,7 @@ int main(int argc, char **argv) {
         o.vassal_path = vassal;
         o.http = http;
 
-        log_set_level_prefix(getenv("JOURNAL_STREAM") || getenv("NOTIFY_SOCKET"));
+        log_set_level_prefix(log_stderr_is_journal());
         log_set_prefix("emperor");
 
         /* Signals: blocked before anything else (sd-event reads them from a signalfd), and

@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -339,17 +340,22 @@ static size_t conf_distance(const char *a, size_t la, const char *b, size_t lb, 
         return row[lb];
 }
 
+size_t conf_name_distance(const char *key, const char *name) {
+        size_t len = strlen(key), limit = MAX(len / 3, (size_t) 2), l = strlen(name);
+
+        /* The length difference alone is a lower bound on the distance. */
+        if ((l > len ? l - len : len - l) > limit)
+                return SIZE_MAX;
+        size_t d = conf_distance(key, len, name, l, limit);
+        return d > limit ? SIZE_MAX : d;
+}
+
 const char *conf_suggest(const ConfOption *table, size_t n, const char *key) {
-        size_t len = strlen(key), limit = MAX(len / 3, (size_t) 2), best = limit + 1;
+        size_t best = SIZE_MAX;
         const char *found = NULL;
 
         for (size_t i = 0; i < n; i++) {
-                size_t l = strlen(table[i].name), d;
-
-                /* The length difference alone is a lower bound on the distance. */
-                if ((l > len ? l - len : len - l) > limit)
-                        continue;
-                d = conf_distance(key, len, table[i].name, l, limit);
+                size_t d = conf_name_distance(key, table[i].name);
                 if (d < best) {
                         best = d;
                         found = table[i].name;

@@ -51,6 +51,9 @@ const ConfOption *conf_find(const ConfOption *table, size_t n, const char *key);
 /* The known name closest to key (edit distance, at most a third of the key's length, at least
  * 2), or NULL when nothing is close. Used for "did you mean ...?". */
 const char *conf_suggest(const ConfOption *table, size_t n, const char *key);
+/* The edit distance from key to name when it is that close, else SIZE_MAX (for suggesting
+ * other names: vassals, commands). */
+size_t conf_name_distance(const char *key, const char *name);
 
 /* Applies every entry of ini, in order, to config. Returns 0, or -EINVAL when any value was
  * bad (all of them are reported, not only the first). An unknown key is a warning with the

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -29,6 +30,17 @@ void log_set_prefix(const char *p) {
 
 void log_set_level_prefix(int enabled) {
         level_prefix = enabled;
+}
+
+bool log_stderr_is_journal(void) {
+        const char *e = getenv("JOURNAL_STREAM");
+        unsigned long long dev, ino;
+        struct stat st;
+        /* systemd's word that stderr is the journal: "DEV:INODE" of the stream it gave us;
+         * a stderr redirected since (to a terminal, a file) is not it. */
+        if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) < 0)
+                return false;
+        return (unsigned long long) st.st_dev == dev && (unsigned long long) st.st_ino == ino;
 }
 
 int log_internalv(int level, int error, const char *func, const char *fmt, va_list ap) {

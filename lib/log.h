@@ -7,6 +7,7 @@
  * %m prints strerror(-error). */
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <syslog.h>
 
 #include "macro.h"
@@ -17,6 +18,9 @@ int log_get_max_level(void);
 void log_set_prefix(const char *prefix);
 /* Prefix lines with "<N>" for journald (default), or not when logging to a file. */
 void log_set_level_prefix(int enabled);
+/* Whether stderr is the journal systemd connected us to ($JOURNAL_STREAM matches it): then
+ * "<N>" prefixes give each line its priority; on a terminal or in a file they are noise. */
+bool log_stderr_is_journal(void);
 
 int log_internal(int level, int error, const char *func, const char *fmt, ...) _printf_(4, 5);
 int log_internalv(int level, int error, const char *func, const char *fmt, va_list ap) _printf_(4, 0);

@@ -247,8 +247,13 @@ static int schema_migrate(Store *s, const char **ret_what) {
                                 (void) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
                         return rc;
                 }
-                log_info("stats store '%s': schema version %d", s->path, v + 1);
         }
+        /* One line for what was done, not one per step. */
+        if (version == 0)
+                log_info("stats store '%s': created (schema version %d)", s->path, SCHEMA_VERSION);
+        else if (version < SCHEMA_VERSION)
+                log_info("stats store '%s': schema version %d -> %d", s->path, version,
+                         SCHEMA_VERSION);
         return SQLITE_OK;
 }
 

@@ -493,11 +493,11 @@ int gevent_worker_run(const WorkerArgs *a) {
                 .n_slots = (size_t) a->cfg->gevent,
                 .timeout_ms = (int) a->cfg->socket_timeout * 1000,
         };
-        char name[32];
+        char name[160];
         pthread_t control;
         int r, code = 1;
 
-        snprintf(name, sizeof(name), "worker %d", a->id);
+        snprintf(name, sizeof(name), "%s worker %d", a->cfg->name, a->id);
         log_set_prefix(name);
         (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
         (void) prctl(PR_SET_NAME, name);

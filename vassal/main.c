@@ -123,8 +123,8 @@ int main(int argc, char **argv) {
 
         reload_save_argv(argv_absolute_ini(argc, argv, ini_index, ini_offset));
 
-        /* Log prefixes for journald only when a supervisor reads our stderr. */
-        log_set_level_prefix(getenv("JOURNAL_STREAM") || getenv("NOTIFY_SOCKET"));
+        /* "<N>" priority prefixes only when stderr is the journal (lib/log.h). */
+        log_set_level_prefix(log_stderr_is_journal());
 
         vassal_config_init(&cfg);
         r = vassal_config_load(&cfg, ini, n_rest, rest);

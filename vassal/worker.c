@@ -685,13 +685,13 @@ int worker_run(const WorkerArgs *a) {
                 .pid = getpid(),
                 .timeout_ms = (int) a->cfg->socket_timeout * 1000,
         };
-        char name[32];
+        char name[160];
         int r;
 
         if (a->cfg->gevent > 0)
                 return gevent_worker_run(a); /* greenlets instead of threads (gevent.c) */
 
-        snprintf(name, sizeof(name), "worker %d", a->id);
+        snprintf(name, sizeof(name), "%s worker %d", a->cfg->name, a->id);
         log_set_prefix(name);
         raise_fd_limit();
         /* The master's death stops us gracefully; we never outlive it. */

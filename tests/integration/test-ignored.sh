@@ -1,7 +1,7 @@
 # Files of the conf dir that the emperor will not take are said once, escaped, and listed by
 # `emperorctl status` (issue: a name with a space, an escape sequence or 250 characters was
 # ignored without a word, a too-large ini warned about every 5 s forever). A NUL in a control
-# request cannot name another vassal.
+# request cannot name another vassal, and a wrong name gets a did-you-mean.
 . "$(dirname "$0")/lib.sh"
 
 start_emperor
@@ -39,3 +39,10 @@ print(s.recv(4096).decode().strip())' "$RUN/control.sock")
 assert_contains "$reply" "NUL character" "a NUL in a request is refused"
 state_is good running || fail "good was stopped by 'good\\u0000x'"
 ok "and names no vassal"
+
+# A wrong vassal name gets the closest one the caller may see.
+out=$(ctl stop godo 2>&1) && fail "stop of a missing vassal succeeded"
+assert_contains "$out" "no vassal named 'godo'; did you mean 'good'?" "a wrong name gets a did-you-mean"
+out=$(ctl stop zzzzzzzz 2>&1)
+assert_contains "$out" "no vassal named 'zzzzzzzz'" "a name close to nothing gets none"
+case $out in *"did you mean"*) fail "a suggestion for zzzzzzzz: $out" ;; esac
