@@ -168,30 +168,30 @@ History *history_free(History *h) {
         return NULL;
 }
 
-void history_event(History *h, const Instance *i, const char *kind, const char *fmt, ...) {
+static void history_eventv(History *h, const char *name, const char *ini, const char *kind,
+                           const char *fmt, va_list ap) _printf_(5, 0);
+static void history_eventv(History *h, const char *name, const char *ini, const char *kind,
+                           const char *fmt, va_list ap) {
         char detail[1024];
-        va_list ap;
-
         if (!h)
                 return;
-        va_start(ap, fmt);
         (void) vsnprintf(detail, sizeof(detail), fmt, ap);
+        (void) store_event(h->store, name, ini, kind, detail);
+}
+
+void history_event(History *h, const Instance *i, const char *kind, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        history_eventv(h, i ? instance_name(i) : NULL, i ? instance_path(i) : NULL, kind, fmt, ap);
         va_end(ap);
-        (void) store_event(h->store, i ? instance_name(i) : NULL, i ? instance_path(i) : NULL,
-                           kind, detail);
 }
 
 void history_event_named(History *h, const char *name, const char *ini, const char *kind,
                          const char *fmt, ...) {
-        char detail[1024];
         va_list ap;
-
-        if (!h)
-                return;
         va_start(ap, fmt);
-        (void) vsnprintf(detail, sizeof(detail), fmt, ap);
+        history_eventv(h, name, ini, kind, fmt, ap);
         va_end(ap);
-        (void) store_event(h->store, name, ini, kind, detail);
 }
 
 void history_transition(History *h, const Instance *i, InstanceState from, InstanceState to,

@@ -179,3 +179,15 @@ print("" if v is None else (json.dumps(v) if isinstance(v, (list, dict)) else v)
 }
 
 state_is() { [ "$(vassal_field "$1" state)" = "$2" ]; }
+
+# hostile_setup: for a scenario whose hostile side runs as nobody (as_nobody CMD...): skips
+# it when not root, fails without setpriv, and lets nobody into $T.
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+hostile_setup() {
+        if [ "$(id -u)" != 0 ]; then
+                echo "  skip: not root"
+                exit 0
+        fi
+        command -v setpriv >/dev/null || fail "setpriv (util-linux) is needed"
+        chmod 755 "$T"
+}

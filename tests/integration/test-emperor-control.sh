@@ -5,7 +5,6 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v setpriv >/dev/null || fail "setpriv (util-linux) is needed"
-as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
 chmod 755 "$T"
 
 start_emperor

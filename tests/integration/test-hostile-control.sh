@@ -4,13 +4,7 @@
 # nobody may connect again.
 . "$(dirname "$0")/lib.sh"
 
-if [ "$(id -u)" != 0 ]; then
-        echo "  skip: not root"
-        exit 0
-fi
-command -v setpriv >/dev/null || fail "setpriv (util-linux) is needed"
-as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
-chmod 755 "$T"
+hostile_setup
 
 start_emperor --tyrant
 P=$(free_port)

@@ -4,13 +4,7 @@
 # after a crash. A master that stops only for a moment is left alone.
 . "$(dirname "$0")/lib.sh"
 
-if [ "$(id -u)" != 0 ]; then
-        echo "  skip: not root"
-        exit 0
-fi
-command -v setpriv >/dev/null || fail "setpriv (util-linux) is needed"
-as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
-chmod 755 "$T"
+hostile_setup
 
 start_emperor
 P=$(free_port)
