@@ -137,7 +137,8 @@ $(BUILD)/emperorctl: $(CTL_OBJS) $(BUILD)/libstore.a $(BUILD)/libcommon.a
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libstore.a $(BUILD)/libcommon.a
 	@mkdir -p $(@D)
 	$(call say,TEST,$@)$(CC) $(ALL_CFLAGS) $(STORE_INC) $(ALL_LDFLAGS) -Itests/unit -Ivassal -o $@ $< \
-		$(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS) $(PY_LIBS) $(SQLITE_LIBS) $(CMOCKA_LIBS) -lm
+		$(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS) $(PY_LIBS) $(SQLITE_LIBS) $(CMOCKA_LIBS) -lm \
+		$(TEST_LIBS)
 $(BUILD)/tests/test-scan: $(BUILD)/obj/emperor/scan.o
 # The vassal state machine with every emperor module but main (its ops are faked).
 $(BUILD)/tests/test-instance: $(filter-out $(BUILD)/obj/emperor/main.o,$(EMPEROR_OBJS))
@@ -154,6 +155,9 @@ $(BUILD)/tests/test-exec: $(BUILD)/obj/vassal/exec.o
 $(BUILD)/tests/test-ctl-format: $(BUILD)/obj/ctl/format.o
 $(BUILD)/tests/test-ctl-top: $(BUILD)/obj/ctl/top.o $(BUILD)/obj/ctl/format.o
 $(BUILD)/tests/test-ctl-logs: $(BUILD)/obj/ctl/logs.o
+$(BUILD)/tests/test-web: $(BUILD)/obj/web/metrics.o $(BUILD)/obj/web/buf.o $(BUILD)/obj/web/auth.o
+$(BUILD)/tests/test-web: ALL_CFLAGS += -Iweb
+$(BUILD)/tests/test-web: TEST_LIBS = -lcrypt
 
 # libFuzzer targets: clang, each with the lib sources, ASan+UBSan.
 FUZZ_CC ?= clang

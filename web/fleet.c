@@ -282,8 +282,10 @@ const cJSON *fleet_vassals(const Fleet *f) {
 }
 
 const cJSON *fleet_find(const Fleet *f, const char *name) {
-        const cJSON *v;
-        cJSON_ArrayForEach(v, fleet_vassals(f))
+        const cJSON *list = fleet_vassals(f);
+        if (!list)
+                return NULL;
+        for (const cJSON *v = list->child; v; v = v->next)
                 if (streq_ptr(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "name")),
                               name))
                         return v;
