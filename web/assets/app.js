@@ -573,6 +573,9 @@
     $('logout').hidden = !s.auth;
     connect();
     route();
+    // The first table from a plain request, in parallel with the stream's first event (which
+    // some browsers hand over only later).
+    api('/api/vassals').then((r) => { if (!fleetTime) absorb({ time: Date.now(), vassals: r.vassals }); }).catch(() => {});
   }
 
   $('login-form').addEventListener('submit', async (e) => {
