@@ -765,6 +765,44 @@ static void refuse(int fd, const char *why) {
         (void) !send(fd, text, (size_t) n, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
+/* The oldest connection (of addr, or of anyone when addr is NULL) that has not sent its whole
+ * request yet; NULL when none. The list is newest first. */
+static Client *oldest_reading(Server *s, const struct sockaddr_storage *addr) {
+        Client *found = NULL;
+        for (Client *o = s->clients; o; o = o->next)
+                if (o->state == CLIENT_READING && (!addr || addr_same(&o->addr, addr)))
+                        found = o;
+        return found;
+}
+
+/* Whether c may come in. Past a cap, the oldest connection still sending its request (of c's
+ * address for the per-address cap, of anyone for the total) is closed to make room: someone
+ * holding idle connections cannot keep a scrape out, since the scrape's request comes at once
+ * and theirs never does. Only when every connection is busy answering is c refused. The last
+ * SERVER_LOOPBACK_SLOTS are for loopback peers alone. */
+static bool admit(Server *s, const Client *c) {
+        unsigned same = 0;
+        for (Client *o = s->clients; o; o = o->next)
+                same += addr_same(&o->addr, &c->addr);
+        if (same >= SERVER_MAX_PER_ADDR) {
+                Client *victim = oldest_reading(s, &c->addr);
+                if (!victim)
+                        return false;
+                log_debug("too many connections from one address: closing its oldest idle one");
+                client_free(victim);
+        }
+        unsigned limit = c->loopback ? SERVER_MAX_CLIENTS
+                                     : SERVER_MAX_CLIENTS - SERVER_LOOPBACK_SLOTS;
+        if (s->n_clients >= limit) {
+                Client *victim = oldest_reading(s, NULL);
+                if (!victim)
+                        return false;
+                log_debug("too many connections: closing the oldest idle one");
+                client_free(victim);
+        }
+        return true;
+}
+
 static int on_accept(Acceptor *a, int cfd, void *userdata) {
         Server *s = userdata;
         Client *c = calloc(1, sizeof(Client));
@@ -776,19 +814,8 @@ static int on_accept(Acceptor *a, int cfd, void *userdata) {
         if (getpeername(cfd, (struct sockaddr *) &c->addr, &c->addr_len) < 0)
                 c->addr.ss_family = AF_UNSPEC;
         c->loopback = addr_loopback(&c->addr);
-        unsigned same = 0;
-        for (Client *o = s->clients; o; o = o->next)
-                same += addr_same(&o->addr, &c->addr);
-        const char *why = NULL;
-        if (s->n_clients >= SERVER_MAX_CLIENTS)
-                why = "too many clients";
-        else if (!c->loopback && s->n_clients >= SERVER_MAX_CLIENTS - SERVER_LOOPBACK_SLOTS)
-                why = "too many clients (the rest is kept for local scrapes)";
-        else if (same >= SERVER_MAX_PER_ADDR && !(c->loopback && s->n_clients <
-                                                  SERVER_MAX_CLIENTS - SERVER_LOOPBACK_SLOTS))
-                why = "too many connections from your address";
-        if (why) {
-                refuse(cfd, why);
+        if (!admit(s, c)) {
+                refuse(cfd, "too many connections");
                 free(c);
                 return -EBUSY;
         }

@@ -16,9 +16,10 @@
  *   POST /login, /logout          with --http-auth (auth.h)
  *
  * Nothing a client does can stall the process: every connection has a deadline for its
- * request head and for progress on its answer; at most SERVER_MAX_PER_ADDR connections per
- * peer address, and SERVER_LOOPBACK_SLOTS of SERVER_MAX_CLIENTS kept for loopback peers (a
- * local Prometheus keeps scraping while remote clients fill the rest). */
+ * request (10 s) and for progress on its answer (30 s); at most SERVER_MAX_PER_ADDR
+ * connections per peer address and SERVER_MAX_CLIENTS in all, SERVER_LOOPBACK_SLOTS of them
+ * kept for loopback peers. At a cap the oldest connection that has not sent its request yet
+ * makes room (server.c admit()), so idle connections cannot lock out a local Prometheus. */
 
 #include <stdbool.h>
 #include <systemd/sd-event.h>
