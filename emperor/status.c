@@ -85,6 +85,7 @@ cJSON *status_json(const Instance *i, bool detail) {
         for (unsigned k = 0; vs && k < vs->total; k++)
                 cJSON_AddItemToArray(pids, cJSON_CreateNumber(vs->worker_pids[k]));
         cJSON_AddNumberToObject(o, "uid", instance_run_uid(i));
+        cJSON_AddNumberToObject(o, "owner", instance_owner(i)); /* of the ini: --tyrant */
         if (instance_status(i))
                 cJSON_AddStringToObject(o, "status", instance_status(i));
         /* The response-time histogram as the vassal sent it: emperor-web's /metrics checks it. */

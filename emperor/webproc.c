@@ -121,6 +121,8 @@ static int webproc_spawn(WebProc *w) {
         }
         if (w->insecure)
                 argv[n++] = "--insecure";
+        if (manager_tyrant(w->m))
+                argv[n++] = "--tyrant";
         if (w->verbose)
                 argv[n++] = "--verbose";
         argv[n] = NULL;

@@ -21,7 +21,7 @@
  *              "last_exit":"killed by signal KILL"|null,"last_error":"file:line: ..."|null,
  *              "backoff":4 (seconds to the next start, in crash-loop),
  *              "ini":"/etc/apps.d/hello.ini","sockets":["127.0.0.1:8080"],
- *              "worker_pids":[124,125],"uid":33,
+ *              "worker_pids":[124,125],"uid":33,"owner":0 (the ini's),
  *              "exceptions":3,"cpu_time":1.5 (s, null: unknown),
  *              "rt_hist":{"le_us":[...],"counts":[...],"count":N,"sum_us":S} (with detail)}
  *

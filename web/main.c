@@ -49,6 +49,8 @@ static void help(void) {
                "  --auth FILE         user:crypt-hash lines; the UI and API need a login\n"
                "  --insecure          serve a non-loopback address without --auth\n"
                "  --emperor-pid PID   whose memory and uptime /metrics shows (default: parent)\n"
+               "  --tyrant            the emperor's --tyrant: without --auth a caller sees the\n"
+               "                      vassals whose ini its uid owns (loopback and unix peers)\n"
                "  -v, --verbose       debug logging\n"
                "  -h, --help          this help\n"
                "      --version       the version\n");
@@ -120,7 +122,7 @@ static int on_term(sd_event_source *s, const struct signalfd_siginfo *si, void *
 
 int main(int argc, char **argv) {
         enum { OPT_LISTEN = 256, OPT_RUN_DIR, OPT_STATE_DIR, OPT_USER, OPT_AUTH, OPT_INSECURE,
-               OPT_EMPEROR_PID, OPT_VERSION };
+               OPT_EMPEROR_PID, OPT_TYRANT, OPT_VERSION };
         static const struct option options[] = {
                 { "listen", required_argument, NULL, OPT_LISTEN },
                 { "run-dir", required_argument, NULL, OPT_RUN_DIR },
@@ -129,6 +131,7 @@ int main(int argc, char **argv) {
                 { "auth", required_argument, NULL, OPT_AUTH },
                 { "insecure", no_argument, NULL, OPT_INSECURE },
                 { "emperor-pid", required_argument, NULL, OPT_EMPEROR_PID },
+                { "tyrant", no_argument, NULL, OPT_TYRANT },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, OPT_VERSION },
@@ -136,7 +139,7 @@ int main(int argc, char **argv) {
         };
         const char *listen_addr = "127.0.0.1:9090", *run_dir = "/run/emperor",
                    *state_dir = "/var/lib/emperor", *user = NULL, *auth_path = NULL;
-        bool insecure = false;
+        bool insecure = false, tyrant = false;
         pid_t emperor_pid = getppid();
         int c, r;
 
@@ -159,6 +162,9 @@ int main(int argc, char **argv) {
                         break;
                 case OPT_INSECURE:
                         insecure = true;
+                        break;
+                case OPT_TYRANT:
+                        tyrant = true;
                         break;
                 case OPT_EMPEROR_PID:
                         emperor_pid = (pid_t) atoi(optarg);
@@ -256,7 +262,7 @@ int main(int argc, char **argv) {
 
         Server *server = NULL;
         r = server_new(e, &(ServerOptions) { .fd = fd, .fleet = fleet, .api = api, .auth = auth,
-                                             .emperor_pid = emperor_pid },
+                                             .emperor_pid = emperor_pid, .tyrant = tyrant },
                        &server);
         if (r < 0)
                 return log_error_errno(r, "server: %m"), EXIT_FAILURE;

@@ -57,6 +57,9 @@ struct Client {
         ClientState state;
         bool head;        /* HEAD: headers only */
         bool waited;      /* for a fresh snapshot, once */
+        bool filtered;    /* --tyrant without a login: sees only vassals whose ini uid owns */
+        bool uid_known;
+        uid_t uid;        /* the peer's, when uid_known */
         char in[IN_MAX];
         size_t in_len;
         Buf out;
@@ -73,6 +76,7 @@ struct Server {
         WebApi *api;
         Auth *auth;
         pid_t emperor_pid;
+        bool tyrant;
         char csrf[65];    /* without --http-auth: one token for the process's life */
         sd_event_source *heartbeat;
 };
@@ -207,16 +211,45 @@ static void respond_error(Client *c, int status, const char *msg) {
 /* What /api/vassals and the stream list of each vassal: the status summary, without the
  * details only one vassal's page needs. */
 static const char *const detail_keys[] = {
-        "ini", "log", "sockets", "worker_pids", "uid", "status", "rt_hist",
+        "ini", "log", "sockets", "worker_pids", "uid", "owner", "status", "rt_hist",
 };
 
-static cJSON *fleet_summary(const Fleet *f) {
+/* What the control socket would show the caller (control.c may_act()): with --tyrant and no
+ * login, only the vassals whose ini the peer's uid owns (root: all; unknown: none). */
+static bool visible(const Client *c, const cJSON *v) {
+        if (!c || !c->filtered)
+                return true;
+        if (!c->uid_known)
+                return false;
+        const cJSON *owner = cJSON_GetObjectItemCaseSensitive(v, "owner");
+        return c->uid == 0 || (cJSON_IsNumber(owner) && (uid_t) owner->valuedouble == c->uid);
+}
+
+static bool name_visible(const Client *c, const char *name) {
+        const cJSON *v = fleet_find(c->server->fleet, name);
+        return v && visible(c, v);
+}
+
+/* The snapshot's vassals c may see, with their details (for /metrics). */
+static cJSON *fleet_visible(const Client *c) {
+        cJSON *list = cJSON_CreateArray();
+        const cJSON *v;
+
+        cJSON_ArrayForEach(v, fleet_vassals(c->server->fleet))
+                if (list && visible(c, v))
+                        cJSON_AddItemReferenceToArray(list, (cJSON *) v);
+        return list;
+}
+
+static cJSON *fleet_summary(const Fleet *f, const Client *c) {
         cJSON *list = cJSON_CreateArray();
         const cJSON *v;
 
         if (!list)
                 return NULL;
         cJSON_ArrayForEach(v, fleet_vassals(f)) {
+                if (!visible(c, v))
+                        continue;
                 cJSON *o = cJSON_Duplicate(v, true);
                 if (!o) {
                         cJSON_Delete(list);
@@ -244,9 +277,9 @@ static void stream_append(Client *c, const char *text, size_t len) {
 }
 
 /* The stream's "fleet" event: {"time": ms, "vassals": [summary...]}. NULL on OOM. */
-static char *fleet_event(const Fleet *f) {
+static char *fleet_event(const Fleet *f, const Client *c) {
         _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
-        cJSON *list = fleet_summary(f);
+        cJSON *list = fleet_summary(f, c);
         if (!o || !list) {
                 cJSON_Delete(list);
                 return NULL;
@@ -270,14 +303,22 @@ static void on_fleet_update(Fleet *f, void *userdata) {
 
         if (s->n_streams == 0)
                 return;
-        _cleanup_free_ char *text = fleet_event(f);
+        /* One text for every stream, but for the filtered ones (--tyrant): each its own. */
+        _cleanup_free_ char *text = fleet_event(f, NULL);
         if (!text)
                 return;
         size_t len = strlen(text);
         for (Client *c = s->clients, *next; c; c = next) {
                 next = c->next;
-                if (c->state == CLIENT_STREAMING)
+                if (c->state != CLIENT_STREAMING)
+                        continue;
+                if (!c->filtered) {
                         stream_append(c, text, len);
+                        continue;
+                }
+                _cleanup_free_ char *own = fleet_event(f, c);
+                if (own)
+                        stream_append(c, own, strlen(own));
         }
 }
 
@@ -305,7 +346,7 @@ static void stream_start(Client *c) {
         fleet_demand(s->fleet);
         client_deadline(c, 0);
         (void) sd_event_source_set_io_events(c->io, EPOLLIN);
-        _cleanup_free_ char *first = fleet_vassals(s->fleet) ? fleet_event(s->fleet) : NULL;
+        _cleanup_free_ char *first = fleet_vassals(s->fleet) ? fleet_event(s->fleet, c) : NULL;
         buf_put(&c->out, head, sizeof(head) - 1);
         if (first)
                 stream_append(c, first, strlen(first));
@@ -504,6 +545,39 @@ static void route_login(Client *c, const char *body, size_t len) {
         respond_json_extra(c, 200, r, extra);
 }
 
+/* --tyrant without a login: a vassal's history and events only when the caller may see it.
+ * Returns false when answered (or waiting for the snapshot). */
+static bool filter_history(Client *c, const char *path) {
+        char name[129];
+        if (strncmp(path, "/api/vassals/", 13) != 0)
+                return need_fleet(c); /* /api/events: filtered by the snapshot */
+        const char *slash = strchr(path + 13, '/');
+        size_t n = slash ? (size_t) (slash - (path + 13)) : 0;
+        if (!slash || n == 0 || n >= sizeof(name))
+                return true;
+        memcpy(name, path + 13, n);
+        name[n] = 0;
+        if (!need_fleet(c))
+                return false;
+        if (!name_visible(c, name)) {
+                respond_error(c, 404, "no such vassal");
+                return false;
+        }
+        return true;
+}
+
+/* The same for /api/events: only the emperor's events and those of vassals the caller may see
+ * in the snapshot the filter above waited for. */
+static void filter_events(const Client *c, cJSON *j) {
+        cJSON *list = cJSON_GetObjectItemCaseSensitive(j, "events");
+        for (cJSON *e = list ? list->child : NULL, *next; e; e = next) {
+                next = e->next;
+                const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "vassal"));
+                if (v && !name_visible(c, v))
+                        cJSON_Delete(cJSON_DetachItemViaPointer(list, e));
+        }
+}
+
 static void route(Client *c) {
         Server *s = c->server;
         HttpRequest req;
@@ -583,6 +657,7 @@ static void route(Client *c) {
                         return;
                 }
         }
+        c->filtered = s->tyrant && !user;
         if (post) {
                 char token[80];
                 if (!csrf || !header(&req, "X-CSRF-Token", token, sizeof(token)) ||
@@ -597,6 +672,14 @@ static void route(Client *c) {
                         return;
                 }
                 *slash = 0;
+                if (c->filtered) {
+                        if (!need_fleet(c))
+                                return;
+                        if (!name_visible(c, rest)) {
+                                respond_error(c, 404, "no such vassal");
+                                return;
+                        }
+                }
                 route_action(c, rest, slash + 1);
                 return;
         }
@@ -620,7 +703,9 @@ static void route(Client *c) {
                 if (!need_fleet(c))
                         return;
                 Buf b = {};
-                metrics_render(&b, fleet_vassals(s->fleet), s->emperor_pid);
+                cJSON *list = c->filtered ? fleet_visible(c) : NULL;
+                metrics_render(&b, c->filtered ? list : fleet_vassals(s->fleet), s->emperor_pid);
+                cJSON_Delete(list);
                 if (b.oom)
                         respond_text(c, 500);
                 else
@@ -632,7 +717,7 @@ static void route(Client *c) {
                 if (!need_fleet(c))
                         return;
                 cJSON *r = cJSON_CreateObject();
-                cJSON *list = fleet_summary(s->fleet);
+                cJSON *list = fleet_summary(s->fleet, c);
                 if (r && list)
                         cJSON_AddItemToObject(r, "vassals", list);
                 else
@@ -642,7 +727,11 @@ static void route(Client *c) {
         }
         int status;
         cJSON *j;
+        if (c->filtered && strncmp(path, "/api/", 5) == 0 && !filter_history(c, path))
+                return;
         if (s->api && webapi_route(s->api, path, req.query, req.query_len, &status, &j)) {
+                if (j && c->filtered)
+                        filter_events(c, j);
                 if (j)
                         respond_json(c, status, j);
                 else
@@ -665,6 +754,8 @@ static void route(Client *c) {
                 if (!need_fleet(c))
                         return;
                 const cJSON *v = proto_name_valid(name) ? fleet_find(s->fleet, name) : NULL;
+                if (v && !visible(c, v))
+                        v = NULL;
                 if (!v) {
                         respond_error(c, 404, "no such vassal");
                         return;
@@ -742,6 +833,60 @@ static bool addr_loopback(const struct sockaddr_storage *a) {
         return a->ss_family == AF_UNIX;
 }
 
+/* The uid of the process on the other end: SO_PEERCRED for a unix socket; for a loopback TCP
+ * connection the owner of the peer's socket in /proc/net/tcp[6] (its local address is our
+ * peer's, its remote one ours). -ENOENT when it cannot be known (a remote peer). */
+static int peer_uid(int fd, const struct sockaddr_storage *peer, uid_t *ret) {
+        struct sockaddr_storage self;
+        socklen_t len = sizeof(self);
+
+        if (peer->ss_family == AF_UNIX) {
+                struct ucred cred;
+                socklen_t cl = sizeof(cred);
+                if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0)
+                        return -errno;
+                *ret = cred.uid;
+                return 0;
+        }
+        if (!addr_loopback(peer) || getsockname(fd, (struct sockaddr *) &self, &len) < 0)
+                return -ENOENT;
+        bool v6 = peer->ss_family == AF_INET6;
+        FILE *f = fopen(v6 ? "/proc/net/tcp6" : "/proc/net/tcp", "re");
+        if (!f)
+                return -errno;
+        char line[512];
+        int r = -ENOENT;
+        while (r < 0 && fgets(line, sizeof(line), f)) {
+                uint32_t la[4] = {}, ra[4] = {};
+                unsigned lp, rp, uid;
+                int ok;
+                if (v6)
+                        ok = sscanf(line, " %*d: %8X%8X%8X%8X:%X %8X%8X%8X%8X:%X %*x %*x:%*x "
+                                          "%*x:%*x %*x %u", &la[0], &la[1], &la[2], &la[3], &lp,
+                                    &ra[0], &ra[1], &ra[2], &ra[3], &rp, &uid) == 11;
+                else
+                        ok = sscanf(line, " %*d: %X:%X %X:%X %*x %*x:%*x %*x:%*x %*x %u", &la[0],
+                                    &lp, &ra[0], &rp, &uid) == 5;
+                if (!ok)
+                        continue;
+                if (v6) {
+                        const struct sockaddr_in6 *p = (const void *) peer, *m = (const void *) &self;
+                        if (lp == ntohs(p->sin6_port) && rp == ntohs(m->sin6_port) &&
+                            memcmp(la, &p->sin6_addr, 16) == 0 && memcmp(ra, &m->sin6_addr, 16) == 0)
+                                r = 0;
+                } else {
+                        const struct sockaddr_in *p = (const void *) peer, *m = (const void *) &self;
+                        if (lp == ntohs(p->sin_port) && rp == ntohs(m->sin_port) &&
+                            la[0] == p->sin_addr.s_addr && ra[0] == m->sin_addr.s_addr)
+                                r = 0;
+                }
+                if (r == 0)
+                        *ret = (uid_t) uid;
+        }
+        fclose(f);
+        return r;
+}
+
 static bool addr_same(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
         if (a->ss_family != b->ss_family)
                 return false;
@@ -814,6 +959,8 @@ static int on_accept(Acceptor *a, int cfd, void *userdata) {
         if (getpeername(cfd, (struct sockaddr *) &c->addr, &c->addr_len) < 0)
                 c->addr.ss_family = AF_UNSPEC;
         c->loopback = addr_loopback(&c->addr);
+        if (s->tyrant)
+                c->uid_known = peer_uid(cfd, &c->addr, &c->uid) == 0;
         if (!admit(s, c)) {
                 refuse(cfd, "too many connections");
                 free(c);
@@ -848,6 +995,7 @@ int server_new(sd_event *e, const ServerOptions *o, Server **ret) {
         s->api = o->api;
         s->auth = o->auth;
         s->emperor_pid = o->emperor_pid;
+        s->tyrant = o->tyrant;
         if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd)) {
                 server_free(s);
                 return -EIO;
