@@ -262,7 +262,8 @@ int main(int argc, char **argv) {
 
         Server *server = NULL;
         r = server_new(e, &(ServerOptions) { .fd = fd, .fleet = fleet, .api = api, .auth = auth,
-                                             .emperor_pid = emperor_pid, .tyrant = tyrant },
+                                             .emperor_pid = emperor_pid, .tyrant = tyrant,
+                                             .insecure = insecure },
                        &server);
         if (r < 0)
                 return log_error_errno(r, "server: %m"), EXIT_FAILURE;

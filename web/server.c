@@ -77,6 +77,7 @@ struct Server {
         Auth *auth;
         pid_t emperor_pid;
         bool tyrant;
+        bool insecure;
         char csrf[65];    /* without --http-auth: one token for the process's life */
         sd_event_source *heartbeat;
 };
@@ -398,6 +399,23 @@ static const char *header(const HttpRequest *req, const char *name, char *buf, s
         return buf;
 }
 
+/* Whether the Host header names an address literal or localhost (or is absent: HTTP/1.0). */
+static bool host_local(const HttpRequest *req) {
+        char host[256];
+        const HttpHeader *h = http_request_header(req, "Host");
+        if (!h)
+                return true;
+        if (!header(req, "Host", host, sizeof(host)))
+                return false;
+        if (host[0] == '[')
+                return strchr(host, ']') != NULL; /* an IPv6 literal */
+        char *colon = strrchr(host, ':');
+        if (colon)
+                *colon = 0;
+        struct in_addr a;
+        return strcaseeq(host, "localhost") || inet_pton(AF_INET, host, &a) == 1;
+}
+
 /* A same-origin request by the browser's word: Origin names the Host we were asked by. A
  * POST without Origin is refused (every browser sends it on a POST; curl must say it). */
 static bool same_origin(const HttpRequest *req) {
@@ -616,6 +634,13 @@ static void route(Client *c) {
                 return;
         }
 
+        /* DNS rebinding: a page of evil.example, its name pointed at 127.0.0.1, is the same
+         * origin as the dashboard to the browser. Without logins (a loopback listener) only
+         * an address or "localhost" may name us. */
+        if (!s->auth && !s->insecure && !host_local(&req)) {
+                respond_error(c, 421, "use the dashboard's address (or localhost)");
+                return;
+        }
         const char *body = NULL;
         size_t body_len = 0;
         if (post && strncmp(path, "/api/vassals/", 13) != 0 && !streq(path, "/login") &&
@@ -996,6 +1021,7 @@ int server_new(sd_event *e, const ServerOptions *o, Server **ret) {
         s->auth = o->auth;
         s->emperor_pid = o->emperor_pid;
         s->tyrant = o->tyrant;
+        s->insecure = o->insecure;
         if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd)) {
                 server_free(s);
                 return -EIO;

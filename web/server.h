@@ -41,6 +41,7 @@ typedef struct ServerOptions {
         WebApi *api;       /* may be NULL: the store cannot be read */
         Auth *auth;        /* NULL: no login */
         pid_t emperor_pid; /* for /metrics' emperor_* samples */
+        bool insecure;     /* --insecure: any Host (else, without auth, an address or localhost) */
         bool tyrant;       /* the emperor's --tyrant: without a login, a caller sees what the
                             * control socket would show its uid (the peer's, on loopback) */
 } ServerOptions;

@@ -58,3 +58,6 @@ assert_eq "$(status_of "http://127.0.0.1:$HP/api/vassals/a%00b")" "400" "a NUL i
 assert_eq "$(status_of "http://127.0.0.1:$HP/api/vassals/x/history?since=nonsense")" "400" "bad history parameters: 400"
 assert_eq "$(status_of -X DELETE "http://127.0.0.1:$HP/api/vassals")" "405" "DELETE: 405"
 assert_eq "$(status_of "http://127.0.0.1:$HP/assets/app.js")" "200" "still serving"
+# DNS rebinding: a page whose name points at 127.0.0.1 is refused; addresses and localhost are not.
+assert_eq "$(status_of -H 'Host: evil.example' "http://127.0.0.1:$HP/api/session")" "421" "a foreign Host name: 421"
+assert_eq "$(status_of -H "Host: localhost:$HP" "http://127.0.0.1:$HP/api/session")" "200" "Host localhost: 200"

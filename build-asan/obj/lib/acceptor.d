@@ -1,0 +1,3 @@
+build-asan/obj/lib/acceptor.o: lib/acceptor.c lib/acceptor.h lib/macro.h
+lib/acceptor.h:
+lib/macro.h:

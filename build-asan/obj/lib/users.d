@@ -1,0 +1,3 @@
+build-asan/obj/lib/users.o: lib/users.c lib/macro.h lib/users.h
+lib/macro.h:
+lib/users.h:

@@ -1,0 +1,2 @@
+build-asan/obj/store/block.o: store/block.c store/block.h
+store/block.h:

@@ -1,0 +1,21 @@
+build-asan/obj/vassal/gevent.o: vassal/gevent.c vassal/gevent.h \
+ vassal/worker.h vassal/config.h lib/conf.h lib/ini.h lib/macro.h \
+ vassal/scoreboard.h vassal/socket.h vassal/conn.h lib/http.h \
+ vassal/request.h lib/uwsgi.h vassal/guard.h lib/log.h vassal/wsgi.h \
+ vassal/wsgi_gevent.h
+vassal/gevent.h:
+vassal/worker.h:
+vassal/config.h:
+lib/conf.h:
+lib/ini.h:
+lib/macro.h:
+vassal/scoreboard.h:
+vassal/socket.h:
+vassal/conn.h:
+lib/http.h:
+vassal/request.h:
+lib/uwsgi.h:
+vassal/guard.h:
+lib/log.h:
+vassal/wsgi.h:
+vassal/wsgi_gevent.h:
