@@ -1,2 +1,0 @@
-build-asan/obj/lib/uwsgi.o: lib/uwsgi.c lib/uwsgi.h
-lib/uwsgi.h:
