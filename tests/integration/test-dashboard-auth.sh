@@ -43,6 +43,11 @@ assert_eq "$(status_of -b "$cookie" -X POST -H "Origin: $B" -H "X-CSRF-Token: $c
 wait_until 15 state_is app stopped || fail "app did not stop"
 ok "app stopped"
 assert_eq "$(status_of -b "$cookie" -X POST -H "Origin: $B" $B/logout)" "200" "logout"
+# The same in a browser (when there is one).
+if [ -x "${CHROMIUM:-/usr/bin/chromium}" ] && [ -d "$TOP/node_modules/playwright-core" ]; then
+        ( cd "$TOP" && node tests/browser/login.mjs "$B" admin sekret "$BUILD/browser" ) ||
+                fail "the browser's login"
+fi
 assert_eq "$(status_of -b "$cookie" $B/api/vassals)" "401" "the session is gone after logout"
 stop_pid "$emperor_pid"
 
