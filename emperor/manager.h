@@ -103,8 +103,8 @@ void manager_forget_cgroup(Manager *m, char *path);
  * are a subreaper) after their parent died. */
 void manager_reap_orphans(Manager *m);
 /* The processes the emperor watches (vassals and their checks, emperor-web), each with the
- * instance it belongs to (NULL for emperor-web): the notify socket and the orphan reaper find a pid's owner in O(log n), not by
- * walking the fleet. o is the caller's (in its Proc or Check) and stays in the index until
+ * instance it belongs to (NULL for emperor-web): the notify socket and the orphan reaper find
+ * a pid's owner in O(log n), not by walking the fleet. o is the caller's (in its Proc or Check) and stays in the index until
  * removed. add: 0 or -ENOMEM; remove: a no-op for one not there. */
 int manager_pid_add(Manager *m, PidOwner *o);
 void manager_pid_remove(Manager *m, PidOwner *o);

@@ -141,7 +141,8 @@ static int webproc_spawn(WebProc *w) {
         w->owner = (PidOwner) { .pid = w->pid };
         r = manager_pid_add(w->m, &w->owner);
         if (r >= 0)
-                r = sd_event_add_child(manager_event(w->m), &w->child, w->pid, WEXITED, on_web_exit, w);
+                r = sd_event_add_child(manager_event(w->m), &w->child, w->pid, WEXITED,
+                                       on_web_exit, w);
         if (r < 0) {
                 /* Unwatched, nobody would reap it: stop it here, synchronously. */
                 manager_pid_remove(w->m, &w->owner);

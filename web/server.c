@@ -541,7 +541,8 @@ static void route_login(Client *c, const char *body, size_t len) {
         text[len] = 0;
         _cleanup_(cJSON_Deletep) cJSON *j = cJSON_Parse(text);
         const char *user = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "user"));
-        const char *password = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "password"));
+        const char *password =
+                cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "password"));
         if (!user || !password) {
                 respond_error(c, 400, "expected {\"user\": ..., \"password\": ...}");
                 return;
@@ -895,12 +896,15 @@ static int peer_uid(int fd, const struct sockaddr_storage *peer, uid_t *ret) {
                 if (!ok)
                         continue;
                 if (v6) {
-                        const struct sockaddr_in6 *p = (const void *) peer, *m = (const void *) &self;
+                        const struct sockaddr_in6 *p = (const void *) peer;
+                        const struct sockaddr_in6 *m = (const void *) &self;
                         if (lp == ntohs(p->sin6_port) && rp == ntohs(m->sin6_port) &&
-                            memcmp(la, &p->sin6_addr, 16) == 0 && memcmp(ra, &m->sin6_addr, 16) == 0)
+                            memcmp(la, &p->sin6_addr, 16) == 0 &&
+                            memcmp(ra, &m->sin6_addr, 16) == 0)
                                 r = 0;
                 } else {
-                        const struct sockaddr_in *p = (const void *) peer, *m = (const void *) &self;
+                        const struct sockaddr_in *p = (const void *) peer;
+                        const struct sockaddr_in *m = (const void *) &self;
                         if (lp == ntohs(p->sin_port) && rp == ntohs(m->sin_port) &&
                             la[0] == p->sin_addr.s_addr && ra[0] == m->sin_addr.s_addr)
                                 r = 0;

@@ -130,6 +130,7 @@ try {
   await page.waitForSelector('tr[data-vassal="beta"]');
   await page.selectOption('select[data-vassal="beta"]', 'stop');
   await page.click('#confirm-ok');
+  await until('the result is shown', async () => (await page.locator('#fleet-result').textContent()).includes("stopping 'beta'"));
   await until('beta stopped', async () => (await getJSON('/api/vassals/beta')).state === 'stopped', 20000);
   await until('the table says stopped', async () =>
     (await page.locator('tr[data-vassal="beta"] td').nth(1).textContent()) === 'stopped');

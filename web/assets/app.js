@@ -211,7 +211,7 @@
       const a = s.value;
       s.value = '';
       if (!a) return;
-      await runAction(name, a, null);
+      await runAction(name, a, { ok: $('fleet-result'), err: $('fleet-error') });
     });
     return s;
   }
@@ -336,10 +336,7 @@
   async function runAction(name, action, out) {
     if (!(await confirmDialog(`${action} '${name}'?`))) return;
     const before = current && current.name === name && current.detail ? current.detail.worker_pids || [] : null;
-    const show = (ok, text) => {
-      if (out) { out.ok.textContent = ok ? text : ''; out.err.textContent = ok ? '' : text; }
-      else if (!ok) alert(text);
-    };
+    const show = (ok, text) => { out.ok.textContent = ok ? text : ''; out.err.textContent = ok ? '' : text; };
     try {
       const r = await act(name, action);
       show(true, r.message || 'done');
