@@ -374,7 +374,13 @@
     { title: 'CPU', series: [{ label: 'cpu', key: 'cpu', fmt: fmtPct }] },
     { title: 'Workers', series: [{ label: 'busy', key: 'busy', fmt: fmtCount }, { label: 'total', key: 'total', fmt: fmtCount }] },
   ];
-  const EVENT_COLORS = { crash: '--bad', harakiri: '--bad', 'config-error': '--bad', reload: '--warn', ready: '--ok' };
+  // The events marked on the charts (all of them are listed): reloads, crashes, harakiri,
+  // recycles, config errors, stops; not the steps of every start.
+  const EVENT_COLORS = {
+    harakiri: '--bad', 'crash-loop': '--bad', 'config-error': '--bad', exit: '--muted',
+    reload: '--warn', reloading: '--warn', changed: '--warn', recycle: '--accent',
+    stopping: '--muted', stopped: '--muted', removed: '--muted',
+  };
 
   // Vertical lines at the vassal's events (reloads, crashes, harakiri, recycles, config errors).
   function eventsPlugin() {
@@ -388,9 +394,9 @@
           ctx.lineWidth = 1;
           for (const e of current.events) {
             const t = e.ts_ms / 1000;
-            if (t < x0 || t > x1) continue;
+            if (t < x0 || t > x1 || !EVENT_COLORS[e.kind]) continue;
             const x = Math.round(u.valToPos(t, 'x', true));
-            ctx.strokeStyle = cssVar(EVENT_COLORS[e.kind] || '--muted');
+            ctx.strokeStyle = cssVar(EVENT_COLORS[e.kind]);
             ctx.setLineDash([3, 3]);
             ctx.beginPath();
             ctx.moveTo(x, u.bbox.top);
