@@ -1,5 +1,5 @@
 # emperor — one non-recursive GNU Makefile.
-#   make                 build/vassal (and later build/emperor, build/emperorctl)
+#   make                 build/vassal, build/emperor, build/emperorctl, build/emperor-web
 #   make test            cmocka unit tests + integration tests
 #   make asan            the same tests under ASan+UBSan (build/asan/)
 #   make fuzz            every libFuzzer target for FUZZ_SECONDS (default 10) each
@@ -28,7 +28,8 @@ CFLAGS ?= -O2 -g
 WARNFLAGS = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Wformat=2 -Wsign-compare -Wno-format-nonliteral
 PROJECT_CFLAGS = -std=gnu17 -D_GNU_SOURCE -pthread -MMD -MP -Ilib $(WARNFLAGS) \
-                 -DPYTHON_EXECUTABLE='"$(PYTHON)"' -DVASSAL_INSTALL_PATH='"$(BINDIR)/vassal"'
+                 -DPYTHON_EXECUTABLE='"$(PYTHON)"' -DVASSAL_INSTALL_PATH='"$(BINDIR)/vassal"' \
+                 -DWEB_INSTALL_PATH='"$(SBINDIR)/emperor-web"'
 
 ifneq ($(SANITIZE),)
   BUILD ?= build/asan
@@ -84,8 +85,15 @@ EMPEROR_SRCS := $(sort $(wildcard emperor/*.c))
 EMPEROR_OBJS := $(EMPEROR_SRCS:%.c=$(BUILD)/obj/%.o)
 CTL_SRCS := $(sort $(wildcard ctl/*.c))
 CTL_OBJS := $(CTL_SRCS:%.c=$(BUILD)/obj/%.o)
+WEB_SRCS := $(sort $(wildcard web/*.c))
+WEB_OBJS := $(WEB_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/web/assets-table.o
+# The dashboard's files, compiled into emperor-web: ours, and uPlot as `npm ci` installed it
+# (package-lock.json pins it; it is never copied into the tree).
+WEB_ASSETS := $(sort $(wildcard web/assets/*)) node_modules/uplot/dist/uPlot.iife.min.js \
+              node_modules/uplot/dist/uPlot.min.css
 
-PROGRAMS = $(BUILD)/vassal $(if $(EMPEROR_SRCS),$(BUILD)/emperor) $(if $(CTL_SRCS),$(BUILD)/emperorctl)
+PROGRAMS = $(BUILD)/vassal $(if $(EMPEROR_SRCS),$(BUILD)/emperor) $(if $(CTL_SRCS),$(BUILD)/emperorctl) \
+           $(if $(WEB_SRCS),$(BUILD)/emperor-web)
 
 all: $(PROGRAMS)
 .PHONY: all
@@ -110,6 +118,18 @@ $(BUILD)/obj/emperor/%.o $(BUILD)/obj/ctl/%.o: ALL_CFLAGS += $(STORE_INC)
 $(BUILD)/emperor: $(EMPEROR_OBJS) $(BUILD)/libstore.a $(BUILD)/libcommon.a
 	$(call say,LINK,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(SQLITE_LIBS) -lm
 
+node_modules/uplot/dist/%:
+	@echo "$@ is missing: run 'make deps' (npm ci) first" >&2; exit 1
+$(BUILD)/web/assets-table.c: web/gen-assets.sh $(WEB_ASSETS)
+	@mkdir -p $(@D)
+	$(call say,GEN,$@)web/gen-assets.sh $(WEB_ASSETS) >$@
+$(BUILD)/obj/web/assets-table.o: $(BUILD)/web/assets-table.c $(WEB_ASSETS)
+	@mkdir -p $(@D)
+	$(call say,CC,$@)$(CC) $(ALL_CFLAGS) -Iweb -c -o $@ $<
+$(BUILD)/obj/web/%.o: ALL_CFLAGS += $(STORE_INC)
+$(BUILD)/emperor-web: $(WEB_OBJS) $(BUILD)/libstore.a $(BUILD)/libcommon.a
+	$(call say,LINK,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(SQLITE_LIBS) -lcrypt -lm
+
 $(BUILD)/emperorctl: $(CTL_OBJS) $(BUILD)/libstore.a $(BUILD)/libcommon.a
 	$(call say,LINK,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(SQLITE_LIBS) -lm
 
@@ -117,7 +137,8 @@ $(BUILD)/emperorctl: $(CTL_OBJS) $(BUILD)/libstore.a $(BUILD)/libcommon.a
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libstore.a $(BUILD)/libcommon.a
 	@mkdir -p $(@D)
 	$(call say,TEST,$@)$(CC) $(ALL_CFLAGS) $(STORE_INC) $(ALL_LDFLAGS) -Itests/unit -Ivassal -o $@ $< \
-		$(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS) $(PY_LIBS) $(SQLITE_LIBS) $(CMOCKA_LIBS) -lm
+		$(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS) $(PY_LIBS) $(SQLITE_LIBS) $(CMOCKA_LIBS) -lm \
+		$(TEST_LIBS)
 $(BUILD)/tests/test-scan: $(BUILD)/obj/emperor/scan.o
 # The vassal state machine with every emperor module but main (its ops are faked).
 $(BUILD)/tests/test-instance: $(filter-out $(BUILD)/obj/emperor/main.o,$(EMPEROR_OBJS))
@@ -135,6 +156,9 @@ $(BUILD)/tests/test-exec: $(BUILD)/obj/vassal/exec.o
 $(BUILD)/tests/test-ctl-format: $(BUILD)/obj/ctl/format.o
 $(BUILD)/tests/test-ctl-top: $(BUILD)/obj/ctl/top.o $(BUILD)/obj/ctl/format.o
 $(BUILD)/tests/test-ctl-logs: $(BUILD)/obj/ctl/logs.o
+$(BUILD)/tests/test-web: $(BUILD)/obj/web/metrics.o $(BUILD)/obj/web/buf.o $(BUILD)/obj/web/auth.o
+$(BUILD)/tests/test-web: ALL_CFLAGS += -Iweb
+$(BUILD)/tests/test-web: TEST_LIBS = -lcrypt
 
 # libFuzzer targets: clang, each with the lib sources, ASan+UBSan.
 FUZZ_CC ?= clang
@@ -166,7 +190,7 @@ asan:
 .PHONY: unit integration test check asan
 
 # gcc's static analyzer over every source file; warnings are errors.
-ANALYZE_SRCS = $(LIB_SRCS) $(STORE_SRCS) $(VASSAL_SRCS) $(EMPEROR_SRCS) $(CTL_SRCS)
+ANALYZE_SRCS = $(LIB_SRCS) $(STORE_SRCS) $(VASSAL_SRCS) $(EMPEROR_SRCS) $(CTL_SRCS) $(WEB_SRCS)
 analyze:
 	@mkdir -p $(BUILD)
 	$(Q)for f in $(ANALYZE_SRCS); do \
@@ -186,11 +210,14 @@ DEBIAN_DEPS = build-essential pkg-config libsystemd-dev libcjson-dev libsqlite3-
               curl apache2-utils wrk nginx-light uwsgi uwsgi-plugin-python3 gunicorn procps \
               iproute2 binutils python3-prometheus-client python3-gevent \
               uwsgi-plugin-gevent-python3 systemd \
-              debhelper dpkg-dev lintian
+              debhelper dpkg-dev lintian libcrypt-dev whois nodejs npm chromium
+# whois: mkpasswd (the dashboard's --http-auth hashes); nodejs, npm: uPlot and playwright-core
+# from package-lock.json; chromium: the browser test's browser.
 deps:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 \
 		--no-install-recommends $(DEBIAN_DEPS)
+	npm ci --no-audit --no-fund
 .PHONY: deps
 
 run: $(PROGRAMS)
@@ -220,7 +247,7 @@ install: $(PROGRAMS)
 	install -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(CONFDIR) \
 		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR)
 	install -m 0755 $(BUILD)/vassal $(BUILD)/emperorctl $(DESTDIR)$(BINDIR)/
-	install -m 0755 $(BUILD)/emperor $(DESTDIR)$(SBINDIR)/
+	install -m 0755 $(BUILD)/emperor $(BUILD)/emperor-web $(DESTDIR)$(SBINDIR)/
 	sed -e 's|/usr/sbin/emperor|$(SBINDIR)/emperor|' -e 's|/etc/apps\.d|$(CONFDIR)|' \
 		systemd/emperor.service >$(DESTDIR)$(SYSTEMDUNITDIR)/emperor.service
 	install -m 0644 systemd/emperor.sysusers $(DESTDIR)$(SYSUSERSDIR)/emperor.conf
@@ -228,7 +255,8 @@ install: $(PROGRAMS)
 		install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/$${m##*/} || exit 1; done
 # Leaves the conf dir and what is in it: those are the user's.
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/vassal $(DESTDIR)$(SBINDIR)/emperor $(DESTDIR)$(BINDIR)/emperorctl
+	rm -f $(DESTDIR)$(BINDIR)/vassal $(DESTDIR)$(SBINDIR)/emperor $(DESTDIR)$(BINDIR)/emperorctl \
+		$(DESTDIR)$(SBINDIR)/emperor-web
 	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/emperor.service $(DESTDIR)$(SYSUSERSDIR)/emperor.conf
 	for m in man/*.[1-8]; do s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
 .PHONY: install uninstall

@@ -215,7 +215,7 @@ static cJSON *cmd_status(const ControlCall *call, const ControlCommand *cmd) {
         else {
                 for (Instance *i = manager_first(call->c->m); i; i = manager_next(call->c->m, i))
                         if (may_act(call->c, call->cred, i))
-                                cJSON_AddItemToArray(list, status_json(i, false));
+                                cJSON_AddItemToArray(list, status_json(i, call->req->detail));
                 /* Files of the conf dir that are not vassals, and why: root's to see (a
                  * tyrant's user sees only theirs, which a file name cannot tell). */
                 size_t n;

@@ -18,10 +18,14 @@
 #include "manager.h"
 #include "sysd.h"
 #include "store.h"
+#include "webproc.h"
 #include "version.h"
 
 #ifndef VASSAL_INSTALL_PATH
 #define VASSAL_INSTALL_PATH "/usr/local/bin/vassal"
+#endif
+#ifndef WEB_INSTALL_PATH
+#define WEB_INSTALL_PATH "/usr/local/sbin/emperor-web"
 #endif
 
 static void help(void) {
@@ -31,7 +35,12 @@ static void help(void) {
                "one stops. Answers emperorctl on RUN_DIR/control.sock.\n\n"
                "  --run-dir DIR          sockets (default /run/emperor)\n"
                "  --state-dir DIR        the stats store (default /var/lib/emperor)\n"
-               "  --http ADDR            dashboard and metrics listener (default 127.0.0.1:9090)\n"
+               "  --http ADDR            dashboard, API and metrics (emperor-web) on ADDR\n"
+               "                         (default 127.0.0.1:9090; none: off)\n"
+               "  --http-user USER       emperor-web's user (default emperor, else nobody)\n"
+               "  --http-auth FILE       user:crypt-hash lines: the dashboard needs a login\n"
+               "  --http-insecure        serve a non-loopback --http without --http-auth\n"
+               "  --web PATH             the emperor-web program (default: next to emperor)\n"
                "  --stats-interval SECS  how often vassals report stats (default 1)\n"
                "  --retain-raw TIME      keep per-tick samples this long (default 24h; s/m/h/d)\n"
                "  --retain-minutes TIME  keep 1-minute rollups this long (default 30d)\n"
@@ -46,10 +55,9 @@ static void help(void) {
                "      --version          the version\n");
 }
 
-/* The vassal next to our own binary (a build tree), else in the bin/ beside our sbin/ (an
+/* A program next to our own binary (a build tree), else in the bin/ beside our sbin/ (an
  * installed tree, wherever DESTDIR put it), else the configured install path. */
-static char *find_vassal(void) {
-        static const char *const rel[] = { "vassal", "../bin/vassal" };
+static char *find_program(const char *const rel[2], const char *install_path) {
         char self[PATH_MAX];
         ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
         if (n > 0) {
@@ -57,7 +65,7 @@ static char *find_vassal(void) {
                 char *slash = strrchr(self, '/');
                 if (slash) {
                         *slash = 0;
-                        for (size_t k = 0; k < ELEMENTSOF(rel); k++) {
+                        for (size_t k = 0; k < 2; k++) {
                                 char *p;
                                 if (asprintf(&p, "%s/%s", self, rel[k]) < 0)
                                         break;
@@ -67,7 +75,7 @@ static char *find_vassal(void) {
                         }
                 }
         }
-        return strdup(VASSAL_INSTALL_PATH);
+        return strdup(install_path);
 }
 
 static int parse_uint(const char *s, unsigned max, unsigned *ret) {
@@ -115,11 +123,15 @@ static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *u
 int main(int argc, char **argv) {
         enum { OPT_RUN_DIR = 256, OPT_STATE_DIR, OPT_HTTP, OPT_STATS, OPT_READY, OPT_TYRANT,
                OPT_VASSAL, OPT_VERSION, OPT_RETAIN_RAW, OPT_RETAIN_MINUTES, OPT_RETAIN_HOURS,
-               OPT_STORE_MAX_SIZE };
+               OPT_STORE_MAX_SIZE, OPT_HTTP_USER, OPT_HTTP_AUTH, OPT_HTTP_INSECURE, OPT_WEB };
         static const struct option options[] = {
                 { "run-dir", required_argument, NULL, OPT_RUN_DIR },
                 { "state-dir", required_argument, NULL, OPT_STATE_DIR },
                 { "http", required_argument, NULL, OPT_HTTP },
+                { "http-user", required_argument, NULL, OPT_HTTP_USER },
+                { "http-auth", required_argument, NULL, OPT_HTTP_AUTH },
+                { "http-insecure", no_argument, NULL, OPT_HTTP_INSECURE },
+                { "web", required_argument, NULL, OPT_WEB },
                 { "stats-interval", required_argument, NULL, OPT_STATS },
                 { "ready-timeout", required_argument, NULL, OPT_READY },
                 { "tyrant", no_argument, NULL, OPT_TYRANT },
@@ -140,8 +152,8 @@ int main(int argc, char **argv) {
                 .stats_interval = 1,
                 .ready_timeout = 60,
         };
-        _cleanup_free_ char *vassal = NULL;
-        const char *http = "127.0.0.1:9090";
+        _cleanup_free_ char *vassal = NULL, *web = NULL;
+        WebProcOptions wo = { .address = "127.0.0.1:9090" };
         int c, r;
 
         while ((c = getopt_long(argc, argv, "vh", options, NULL)) >= 0)
@@ -153,7 +165,20 @@ int main(int argc, char **argv) {
                         o.state_dir = optarg;
                         break;
                 case OPT_HTTP:
-                        http = optarg;
+                        wo.address = optarg;
+                        break;
+                case OPT_HTTP_USER:
+                        wo.user = optarg;
+                        break;
+                case OPT_HTTP_AUTH:
+                        wo.auth = optarg;
+                        break;
+                case OPT_HTTP_INSECURE:
+                        wo.insecure = true;
+                        break;
+                case OPT_WEB:
+                        free(web);
+                        web = strdup(optarg);
                         break;
                 case OPT_STATS:
                         if (parse_uint(optarg, 3600, &o.stats_interval) < 0) {
@@ -206,6 +231,7 @@ int main(int argc, char **argv) {
                         break;
                 case 'v':
                         log_set_max_level(LOG_DEBUG);
+                        wo.verbose = true;
                         break;
                 case 'h':
                         help();
@@ -224,11 +250,15 @@ int main(int argc, char **argv) {
         if (optind < argc)
                 o.conf_dir = argv[optind];
         if (!vassal)
-                vassal = find_vassal();
-        if (!vassal)
+                vassal = find_program((const char *const[]) { "vassal", "../bin/vassal" },
+                                      VASSAL_INSTALL_PATH);
+        if (!web)
+                web = find_program((const char *const[]) { "emperor-web", "../sbin/emperor-web" },
+                                   WEB_INSTALL_PATH);
+        if (!vassal || !web)
                 return EXIT_FAILURE;
         o.vassal_path = vassal;
-        o.http = http;
+        wo.program = web;
 
         log_set_level_prefix(log_stderr_is_journal());
         log_set_prefix("emperor");
@@ -292,6 +322,12 @@ int main(int argc, char **argv) {
                 return EXIT_FAILURE;
         }
         r = manager_start(m);
+        if (r < 0)
+                return EXIT_FAILURE;
+        /* The dashboard: its own process, supervised here (webproc.h); freed before the
+         * manager, whose loop and pid index it uses. */
+        _cleanup_(webproc_freep) WebProc *webproc = NULL;
+        r = webproc_new(m, &wo, &webproc);
         if (r < 0)
                 return EXIT_FAILURE;
         log_notice("watching '%s' (%zu vassal(s)), control on %s/control.sock", manager_conf_dir(m),

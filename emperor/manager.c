@@ -25,7 +25,6 @@
 #include "child.h"
 #include "ops.h"
 #include "scan.h"
-#include "web.h"
 
 #define USEC_PER_MSEC 1000ULL
 #define USEC_PER_SEC 1000000ULL
@@ -70,9 +69,7 @@ struct Manager {
         int notify_fd;
         sd_event_source *notify_src;
         Control *control;
-        Web *web;
         History *history; /* the stats store: samples and events */
-        char *http;
 
         void *pids; /* tsearch(3) tree of PidOwner: every process we watch, by pid */
         char **dead_cgroups; /* vassal cgroups still being emptied, removed by the reaper */
@@ -143,7 +140,6 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
         m->run_dir = strdup(o->run_dir);
         m->state_dir = strdup(o->state_dir);
         m->vassal_path = strdup(o->vassal_path);
-        m->http = o->http ? strdup(o->http) : NULL;
         if (!m->run_dir || !m->state_dir || !m->vassal_path ||
             asprintf(&m->notify_path, "%s/notify.sock", o->run_dir) < 0 ||
             asprintf(&m->reports_path, "%s/stats.sock", o->run_dir) < 0) {
@@ -183,8 +179,6 @@ Manager *manager_free(Manager *m) {
         control_free(m->control);
         m->reports = reports_free(m->reports);
         m->history = history_free(m->history);
-        web_free(m->web);
-        free(m->http);
         sd_event_source_disable_unref(m->inotify);
         sd_event_source_disable_unref(m->link_watch);
         sd_event_source_disable_unref(m->debounce);
@@ -567,7 +561,9 @@ void manager_reap_orphans(Manager *m) {
         buf[n] = 0;
         for (char *tok = strtok(buf, " \n"); tok; tok = strtok(NULL, " \n")) {
                 pid_t pid = atoi(tok);
-                if (pid <= 0 || manager_pid_owner(m, pid))
+                PidOwner key = { .pid = pid };
+                /* Watched (a vassal, a check, emperor-web): not an orphan. */
+                if (pid <= 0 || tfind(&key, &m->pids, pid_cmp))
                         continue;
                 snprintf(path, sizeof(path), "/proc/%d/stat", pid);
                 fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -744,9 +740,6 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return r;
         r = control_new(m, &m->control);
-        if (r < 0)
-                return r;
-        r = web_new(m, m->http, &m->web);
         if (r < 0)
                 return r;
         r = manager_watch(m);

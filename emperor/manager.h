@@ -16,7 +16,6 @@
 typedef struct Manager Manager;
 typedef struct Instance Instance;
 typedef struct Control Control;
-typedef struct Web Web;
 typedef struct History History;
 typedef struct Reports Reports;
 
@@ -71,7 +70,6 @@ typedef struct ManagerOptions {
         bool tyrant;
         unsigned stats_interval; /* seconds, passed to vassals */
         unsigned ready_timeout;  /* seconds a new vassal has to report READY=1 */
-        const char *http;        /* /metrics and the API; NULL or "none": off */
         uint64_t retain_raw, retain_minutes, retain_hours; /* stats store, seconds; 0: default */
         uint64_t store_max_bytes; /* the stats store's bound; 0: default */
         const ManagerOps *ops;    /* NULL: the real ones (ops.c) */
@@ -118,9 +116,9 @@ void manager_forget_cgroup(Manager *m, char *path);
 /* Reaps children that are not ours to watch: grandchildren of vassals reparented to us (we
  * are a subreaper) after their parent died. */
 void manager_reap_orphans(Manager *m);
-/* The processes the emperor watches (vassals and their checks), each with the instance it
- * belongs to: the notify socket and the orphan reaper find a pid's owner in O(log n), not by
- * walking the fleet. o is the caller's (in its Proc or Check) and stays in the index until
+/* The processes the emperor watches (vassals and their checks, emperor-web), each with the
+ * instance it belongs to (NULL for emperor-web): the notify socket and the orphan reaper find
+ * a pid's owner in O(log n), not by walking the fleet. o is the caller's (in its Proc or Check) and stays in the index until
  * removed. add: 0 or -ENOMEM; remove: a no-op for one not there. */
 int manager_pid_add(Manager *m, PidOwner *o);
 void manager_pid_remove(Manager *m, PidOwner *o);

@@ -58,6 +58,8 @@ cJSON *status_json(const Instance *i, bool detail) {
                 { "rss", (double) sample.rss },
                 { "cpu", sample.cpu },
                 { "listen_queue", (double) sample.listen_queue },
+                { "exceptions", vs ? (double) vs->exceptions : NAN },
+                { "cpu_time", vs ? vs->cpu_time_s : NAN },
                 { "stats_age", instance_stats_age(i) },
         };
         for (size_t k = 0; k < ELEMENTSOF(numbers); k++)
@@ -83,7 +85,18 @@ cJSON *status_json(const Instance *i, bool detail) {
         for (unsigned k = 0; vs && k < vs->total; k++)
                 cJSON_AddItemToArray(pids, cJSON_CreateNumber(vs->worker_pids[k]));
         cJSON_AddNumberToObject(o, "uid", instance_run_uid(i));
+        cJSON_AddNumberToObject(o, "owner", instance_owner(i)); /* of the ini: --tyrant */
         if (instance_status(i))
                 cJSON_AddStringToObject(o, "status", instance_status(i));
+        /* The response-time histogram as the vassal sent it: emperor-web's /metrics checks it. */
+        if (vs && vs->n_hist > 0) {
+                cJSON *h = cJSON_AddObjectToObject(o, "rt_hist");
+                cJSON_AddItemToObject(h, "le_us", cJSON_CreateDoubleArray(vs->hist_le_us,
+                                                                          (int) vs->n_hist));
+                cJSON_AddItemToObject(h, "counts", cJSON_CreateDoubleArray(vs->hist_counts,
+                                                                           (int) vs->n_hist));
+                cJSON_AddNumberToObject(h, "count", vs->hist_count);
+                cJSON_AddNumberToObject(h, "sum_us", vs->hist_sum_us);
+        }
         return o;
 }

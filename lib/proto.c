@@ -75,6 +75,7 @@ int proto_request_parse(const char *line, ProtoRequest *ret, const char **ret_co
         const cJSON *jcmd = cJSON_GetObjectItemCaseSensitive(req, "cmd");
         const cJSON *jname = cJSON_GetObjectItemCaseSensitive(req, "vassal");
         const cJSON *jall = cJSON_GetObjectItemCaseSensitive(req, "all");
+        const cJSON *jdetail = cJSON_GetObjectItemCaseSensitive(req, "detail");
         if (jv && (!cJSON_IsNumber(jv) || jv->valuedouble != PROTO_VERSION))
                 return fail(ret_code, PROTO_E_BAD_REQUEST, error, error_size,
                             "unsupported protocol version%s", "");
@@ -91,6 +92,9 @@ int proto_request_parse(const char *line, ProtoRequest *ret, const char **ret_co
         if (jall && !cJSON_IsBool(jall))
                 return fail(ret_code, PROTO_E_BAD_REQUEST, error, error_size,
                             "\"all\" must be true or false%s", "");
+        if (jdetail && !cJSON_IsBool(jdetail))
+                return fail(ret_code, PROTO_E_BAD_REQUEST, error, error_size,
+                            "\"detail\" must be true or false%s", "");
         bool all = cJSON_IsTrue(jall);
         const char *name = jname ? jname->valuestring : NULL;
 
@@ -113,6 +117,7 @@ int proto_request_parse(const char *line, ProtoRequest *ret, const char **ret_co
                 return fail(ret_code, PROTO_E_USAGE, error, error_size, "usage: %s", pc->usage);
         ret->command = pc;
         ret->all = all;
+        ret->detail = cJSON_IsTrue(jdetail);
         if (name)
                 snprintf(ret->vassal, sizeof(ret->vassal), "%s", name);
         return 0;

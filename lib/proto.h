@@ -6,6 +6,8 @@
  *
  *   request   {"v":1,"cmd":"status"}                      every vassal
  *             {"v":1,"cmd":"status","vassal":"hello"}     one vassal, with details
+ *             {"v":1,"cmd":"status","detail":true}        every vassal, with details (the
+ *                                                          dashboard's poll: emperor-web)
  *             {"v":1,"cmd":"reload","vassal":"hello"}     blue-green reload
  *             {"v":1,"cmd":"reload","all":true}           every vassal
  *             {"v":1,"cmd":"chain-reload","vassal":"hello"} workers one at a time (SIGUSR2)
@@ -19,7 +21,9 @@
  *              "last_exit":"killed by signal KILL"|null,"last_error":"file:line: ..."|null,
  *              "backoff":4 (seconds to the next start, in crash-loop),
  *              "ini":"/etc/apps.d/hello.ini","sockets":["127.0.0.1:8080"],
- *              "worker_pids":[124,125],"uid":33}
+ *              "worker_pids":[124,125],"uid":33,"owner":0 (the ini's),
+ *              "exceptions":3,"cpu_time":1.5 (s, null: unknown),
+ *              "rt_hist":{"le_us":[...],"counts":[...],"count":N,"sum_us":S} (with detail)}
  *
  * A request line is at most PROTO_MAX_LINE bytes; the daemon answers a longer one with
  * code "too-large" and closes the connection. The command table below is the one both sides
@@ -65,6 +69,7 @@ typedef struct ProtoRequest {
         const ProtoCommand *command;
         char vassal[129]; /* empty: none */
         bool all;
+        bool detail; /* status: every vassal with its details */
 } ProtoRequest;
 
 /* Parses and validates one request line (no newline) against the command table. Returns 0, or

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* The history part of the emperor's JSON API (web.c serves the rest), read from the stats
+/* The history part of emperor-web's JSON API (server.c serves the rest), read from the stats
  * store over a read-only connection of its own (query.h):
  *
  *   GET /api/vassals/NAME/history?since=1h&every=1m
@@ -23,6 +23,12 @@ typedef struct WebApi WebApi;
 
 WebApi *webapi_new(const char *db_path);
 WebApi *webapi_free(WebApi *a);
+/* Opens the store now (emperor-web does, before it drops its privileges: the store is not
+ * world-readable). Returns 0 or -errno with the reason in error. */
+int webapi_open(WebApi *a, char *error, size_t error_size);
+/* Whether a read failed and the connection was closed: reopening needs the privileges
+ * emperor-web gave up, so it exits and the emperor starts a new one. */
+bool webapi_lost(const WebApi *a);
 
 /* Answers path (percent-decoded) with query (raw, after '?') when it is one of the above:
  * returns true with *ret_status and *ret_body (NULL on OOM) set, else false. */

@@ -19,6 +19,7 @@
 struct WebApi {
         char *db_path;
         sqlite3 *db; /* opened on first use, again after a failure */
+        bool lost;   /* closed after a failure: a process without privileges may not reopen */
 };
 
 WebApi *webapi_new(const char *db_path) {
@@ -107,6 +108,16 @@ static bool webapi_db(WebApi *a, int *ret_status, cJSON **ret_body) {
         return true;
 }
 
+int webapi_open(WebApi *a, char *error, size_t error_size) {
+        if (a->db)
+                return 0;
+        return query_open(a->db_path, &a->db, error, error_size);
+}
+
+bool webapi_lost(const WebApi *a) {
+        return a->lost;
+}
+
 bool webapi_route(WebApi *a, const char *path, const char *query, size_t query_len,
                   int *ret_status, cJSON **ret_body) {
         char name[129], since_buf[64], every_buf[64], vassal_buf[129];
@@ -177,6 +188,7 @@ bool webapi_route(WebApi *a, const char *path, const char *query, size_t query_l
                 /* Reopen next time: the file may have been moved aside and started over. */
                 sqlite3_close_v2(a->db);
                 a->db = NULL;
+                a->lost = true;
         }
         if (r < 0) {
                 answer_error(r, error, ret_status, ret_body);
