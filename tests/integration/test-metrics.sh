@@ -28,6 +28,9 @@ wait_until 10 bash -c "[ \"\$(curl -s http://127.0.0.1:$HP/metrics | grep 'emper
         fail "requests_total for alpha is not 26: $(curl -s http://127.0.0.1:$HP/metrics | grep requests_total)"
 assert_eq "$(metric emperor_vassal_requests_total alpha)" "26" "requests counted (parsed by prometheus_client)"
 assert_eq "$(metric emperor_vassal_exceptions_total alpha)" "1" "exceptions counted"
+# beta's first report may come a tick after alpha's 26th request: wait for it.
+wait_until 10 bash -c "[ \"\$(curl -s http://127.0.0.1:$HP/metrics | grep 'emperor_vassal_workers{vassal=\"beta\"}' | awk '{print \$2}')\" = 1 ]" ||
+        fail "no workers gauge for beta: $(curl -s http://127.0.0.1:$HP/metrics | grep 'vassal="beta"' | head -5)"
 assert_eq "$(metric emperor_vassal_up beta)" "1" "up gauge"
 assert_eq "$(metric emperor_vassal_workers beta)" "1" "workers gauge"
 rss=$(metric emperor_vassal_rss_bytes alpha)
