@@ -72,6 +72,8 @@ struct Manager {
         History *history; /* the stats store: samples and events */
 
         void *pids; /* tsearch(3) tree of PidOwner: every process we watch, by pid */
+        void *names; /* tsearch(3) tree of NameOwner: the instances, by name */
+        bool names_incomplete; /* one could not be indexed: manager_find() also walks */
         char **dead_cgroups; /* vassal cgroups still being emptied, removed by the reaper */
         size_t n_dead_cgroups;
 
@@ -187,6 +189,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->reap);
         sd_event_source_disable_unref(m->notify_src);
         tdestroy(m->pids, pid_forget);
+        tdestroy(m->names, free);
         safe_close(m->notify_fd);
         if (m->notify_path)
                 (void) unlink(m->notify_path);
@@ -237,20 +240,53 @@ size_t manager_size(const Manager *m) {
         return m->n_instances;
 }
 
+/* The fleet by name: every scan looks each ini's vassal up (every 5 s at least), which a walk of
+ * the list made a million string compares for a thousand vassals. */
+typedef struct NameOwner {
+        const char *name; /* the instance's own */
+        Instance *inst;
+} NameOwner;
+
+static int name_cmp(const void *a, const void *b) {
+        return strcmp(((const NameOwner *) a)->name, ((const NameOwner *) b)->name);
+}
+
 Instance *manager_find(Manager *m, const char *name) {
-        for (Instance *i = m->instances; i; i = *instance_link(i))
-                if (streq(instance_name(i), name))
-                        return i;
+        NameOwner key = { .name = name };
+        NameOwner **node = tfind(&key, &m->names, name_cmp);
+        if (node)
+                return (*node)->inst;
+        if (m->names_incomplete)
+                for (Instance *i = m->instances; i; i = *instance_link(i))
+                        if (streq(instance_name(i), name))
+                                return i;
         return NULL;
 }
 
 void manager_add(Manager *m, Instance *i) {
+        NameOwner *o = malloc(sizeof(NameOwner));
+        NameOwner **node = o ? tsearch((*o = (NameOwner) { instance_name(i), i }, o), &m->names,
+                                       name_cmp)
+                             : NULL;
+        if (!node || *node != o) {
+                /* Out of memory (or a name twice, which the scan never makes): found by the
+                 * walk below instead. */
+                free(o);
+                m->names_incomplete = true;
+        }
         *instance_link(i) = m->instances;
         m->instances = i;
         m->n_instances++;
 }
 
 void manager_remove(Manager *m, Instance *i) {
+        NameOwner key = { .name = instance_name(i) };
+        NameOwner **node = tfind(&key, &m->names, name_cmp);
+        if (node && (*node)->inst == i) {
+                NameOwner *o = *node;
+                (void) tdelete(&key, &m->names, name_cmp);
+                free(o);
+        }
         for (Instance **pp = &m->instances; *pp; pp = instance_link(*pp))
                 if (*pp == i) {
                         *pp = *instance_link(i);
