@@ -1103,6 +1103,10 @@ Instance **instance_link(Instance *i) {
         return &i->next;
 }
 
+const ScanKey *instance_key(const Instance *i) {
+        return &i->key;
+}
+
 const char *instance_name(const Instance *i) {
         return i->name;
 }

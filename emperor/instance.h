@@ -46,6 +46,8 @@ int instance_adopt(Instance *i, const RunState *s, int pidfd, int *fds);
 /* The link of the manager's list of instances: manager.c's only. */
 Instance **instance_link(Instance *i);
 const char *instance_name(const Instance *i);
+/* The version of its ini it last took (or was told about by a scan). */
+const ScanKey *instance_key(const Instance *i);
 InstanceState instance_state(const Instance *i);
 uid_t instance_owner(const Instance *i);
 bool instance_seen(Instance *i, bool reset);

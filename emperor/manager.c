@@ -327,6 +327,11 @@ static void manager_resolve_conf(Manager *m) {
         manager_watch_link(m);
 }
 
+static const ScanKey *manager_known_key(void *userdata, const char *name) {
+        Instance *i = manager_find(userdata, name);
+        return i ? instance_key(i) : NULL;
+}
+
 void manager_rescan(Manager *m) {
         ScanEntry *entries;
         size_t n;
@@ -337,7 +342,7 @@ void manager_rescan(Manager *m) {
         manager_resolve_conf(m);
         ScanIgnored *ignored;
         size_t n_ignored;
-        r = scan_dir_full(m->conf_dir, &entries, &n, &ignored, &n_ignored);
+        r = scan_dir_full(m->conf_dir, manager_known_key, m, &entries, &n, &ignored, &n_ignored);
         if (r < 0) {
                 log_warning_errno(r, "Cannot read '%s': %m, keeping the fleet as it is",
                                   m->conf_dir);

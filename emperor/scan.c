@@ -106,11 +106,11 @@ void scan_ignored_free(ScanIgnored *e, size_t n) {
 }
 
 int scan_dir(const char *dir, ScanEntry **ret, size_t *ret_n) {
-        return scan_dir_full(dir, ret, ret_n, NULL, NULL);
+        return scan_dir_full(dir, NULL, NULL, ret, ret_n, NULL, NULL);
 }
 
-int scan_dir_full(const char *dir, ScanEntry **ret, size_t *ret_n, ScanIgnored **ret_ignored,
-                  size_t *ret_n_ignored) {
+int scan_dir_full(const char *dir, ScanKnownFunc known, void *userdata, ScanEntry **ret,
+                  size_t *ret_n, ScanIgnored **ret_ignored, size_t *ret_n_ignored) {
         ScanEntry *list = NULL;
         size_t n = 0, allocated = 0;
         char name[256];
@@ -151,7 +151,15 @@ int scan_dir_full(const char *dir, ScanEntry **ret, size_t *ret_n, ScanIgnored *
                         .ino = st.st_ino,
                         .dev = st.st_dev,
                 };
-                int r = hash_file(dirfd(d), de->d_name, &key.hash);
+                const ScanKey *was = known ? known(userdata, name) : NULL;
+                int r = 0;
+                if (st.st_size > SCAN_MAX_SIZE)
+                        r = -EFBIG;
+                else if (was && was->mtime_ns == key.mtime_ns && was->ctime_ns == key.ctime_ns &&
+                         was->size == key.size && was->ino == key.ino && was->dev == key.dev)
+                        key.hash = was->hash; /* unchanged since: not read again */
+                else
+                        r = hash_file(dirfd(d), de->d_name, &key.hash);
                 if (r < 0) {
                         /* Said once by the manager (it compares scans), not every scan. */
                         ignore(ret_ignored, ret_n_ignored, de->d_name,

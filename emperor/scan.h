@@ -39,9 +39,14 @@ typedef struct ScanIgnored {
         char *reason;
 } ScanIgnored;
 
+/* The version of NAME the caller knows from an earlier scan, or NULL: a file whose inode,
+ * size, mtime and ctime are the same is not read again (any write changes its ctime), so the
+ * periodic rescan of a large fleet costs a stat per ini, not a read. */
+typedef const ScanKey *(*ScanKnownFunc)(void *userdata, const char *name);
+
 /* scan_dir(), and what it ignored (both arrays malloc'd; ret_ignored may be NULL). */
-int scan_dir_full(const char *dir, ScanEntry **ret, size_t *ret_n, ScanIgnored **ret_ignored,
-                  size_t *ret_n_ignored);
+int scan_dir_full(const char *dir, ScanKnownFunc known, void *userdata, ScanEntry **ret,
+                  size_t *ret_n, ScanIgnored **ret_ignored, size_t *ret_n_ignored);
 void scan_ignored_free(ScanIgnored *e, size_t n);
 
 /* Whether a file name is a vassal ini by its name alone (for tests). */

@@ -126,6 +126,33 @@ static void test_key_changes_on_edit_and_touch_but_not_otherwise(void **state) {
         scan_free(e4, n4);
 }
 
+static const ScanKey *known_key(void *userdata, const char *name) {
+        return strcmp(name, "a") == 0 ? userdata : NULL;
+}
+
+/* A file whose inode, size and times are what the caller knows is not read again: the hash
+ * comes from the caller (here a made-up one, so the test sees it was not computed); any
+ * write changes the times, and then it is read. */
+static void test_known_unchanged_files_are_not_read(void **state) {
+        Fixture *f = *state;
+        ScanEntry *e1, *e2, *e3;
+        size_t n1, n2, n3;
+
+        write_file(f, "a.ini", "[uwsgi]\nprocesses = 1\n");
+        assert_int_equal(scan_dir(f->dir, &e1, &n1), 0);
+        ScanKey known = e1[0].key;
+        known.hash ^= 0xdeadbeef;
+        assert_int_equal(scan_dir_full(f->dir, known_key, &known, &e2, &n2, NULL, NULL), 0);
+        assert_int_equal(e2[0].key.hash, known.hash);
+        write_file(f, "a.ini", "[uwsgi]\nprocesses = 2\n");
+        assert_int_equal(scan_dir_full(f->dir, known_key, &known, &e3, &n3, NULL, NULL), 0);
+        assert_int_not_equal(e3[0].key.hash, known.hash);
+        assert_int_not_equal(e3[0].key.hash, e1[0].key.hash);
+        scan_free(e1, n1);
+        scan_free(e2, n2);
+        scan_free(e3, n3);
+}
+
 static void test_missing_dir_is_an_error(void **state) {
         ScanEntry *e;
         size_t n;
@@ -137,6 +164,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_ini_names_and_droppings),
                 cmocka_unit_test_setup_teardown(test_scan_lists_inis_and_follows_symlinks, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_known_unchanged_files_are_not_read, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_key_changes_on_edit_and_touch_but_not_otherwise,
                                                 setup, teardown),
