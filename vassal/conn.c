@@ -10,6 +10,7 @@
 #include "log.h"
 #include "macro.h"
 #include "response.h"
+#include "wsgi.h"
 
 int64_t conn_now_ms(void) {
         struct timespec ts;
@@ -160,4 +161,38 @@ void conn_log_request(const VassalConfig *cfg, int statm_fd, pid_t pid, int work
                 line[n - 1] = '\n';
         }
         (void) !write(STDERR_FILENO, line, n);
+}
+
+int64_t conn_serve_request(const VassalConfig *cfg, ScoreboardSlot *slot, ScoreboardCore *core,
+                           WsgiThread *wt, Request *r, char *method, size_t method_size,
+                           char *uri, size_t uri_size) {
+        int64_t start = conn_now_us();
+        bool exception = false;
+
+        scoreboard_request_begin(slot, start);
+        conn_keep_names(r, method, method_size, uri, uri_size);
+        scoreboard_core_begin(core, start, r->method, r->method_len, r->uri, r->uri_len);
+        /* With post-buffering the body is read before the app runs: in a greenlet it holds
+         * only this connection, in threads mode the reader is bounded by the body deadlines. */
+        int k = cfg->post_buffering > 0 ? request_buffer_body(r, cfg->post_buffering) : 0;
+        if (k < 0)
+                response_error(r, k == -EFBIG ? 413 : k == -ETIMEDOUT ? 408 : 400);
+        else {
+                (void) wsgi_handle(wt, r, &exception);
+                if (r->keep_alive && request_drain_body(r) < 0)
+                        r->keep_alive = false;
+        }
+        int64_t elapsed = conn_now_us() - start;
+        scoreboard_request_end(slot, (uint64_t) elapsed, r->bytes_sent, exception, r->status);
+        scoreboard_core_end(core);
+        return elapsed;
+}
+
+bool conn_max_requests_reached(ScoreboardSlot *slot, uint64_t n, uint64_t max, char *why,
+                               size_t why_size) {
+        if (max == 0 || n != max)
+                return false;
+        (void) snprintf(why, why_size, "max-requests reached: %llu", (unsigned long long) n);
+        (void) snprintf(slot->exit_reason, sizeof(slot->exit_reason), "%s", why);
+        return true;
 }

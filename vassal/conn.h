@@ -14,6 +14,7 @@
 #include "config.h"
 #include "http.h"
 #include "request.h"
+#include "scoreboard.h"
 #include "uwsgi.h"
 
 /* What parsing a head needs: the parser's state, and room for the variables it builds. */
@@ -79,3 +80,17 @@ void conn_keep_names(Request *r, char *method, size_t method_size, char *uri, si
 void conn_log_request(const VassalConfig *cfg, int statm_fd, pid_t pid, int worker_id,
                       uint64_t nreq, const ConnInfo *info, const Request *r, int64_t us,
                       ConnLogDate *date);
+
+/* One parsed request through the app, as both engines serve it: the worker's and the core's
+ * scoreboard entries begun and ended, the method and URI kept for them (conn_keep_names), the
+ * body read first with post-buffering (a 4xx when it cannot be), the WSGI call, the rest of the
+ * body drained for keep-alive. Returns the µs it took. */
+typedef struct WsgiThread WsgiThread;
+int64_t conn_serve_request(const VassalConfig *cfg, ScoreboardSlot *slot, ScoreboardCore *core,
+                           WsgiThread *wt, Request *r, char *method, size_t method_size,
+                           char *uri, size_t uri_size);
+
+/* After request number n of a worker: whether max-requests is reached; then its reason is in
+ * the slot (for the master) and in why. */
+bool conn_max_requests_reached(ScoreboardSlot *slot, uint64_t n, uint64_t max, char *why,
+                               size_t why_size);

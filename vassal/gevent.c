@@ -126,38 +126,14 @@ static void begin_stop(GeventWorker *w, const char *why) {
 /* The method and URI outlive the connection buffer (a pipelined request may reuse it). */
 /* Serves one parsed request; returns whether the connection may go on. */
 static bool slot_serve(GeventWorker *w, GSlot *s, Request *r) {
-        int64_t start = conn_now_us();
-        bool exception = false;
-        int k;
-
-        scoreboard_request_begin(w->slot, start);
-        conn_keep_names(r, s->method, sizeof(s->method), s->uri, sizeof(s->uri));
-        scoreboard_core_begin(s->core, start, r->method, r->method_len, r->uri, r->uri_len);
-        if (w->cfg->post_buffering > 0) {
-                /* In a greenlet: a slow body holds no thread, only this connection. */
-                k = request_buffer_body(r, w->cfg->post_buffering);
-                if (k < 0) {
-                        response_error(r, k == -EFBIG ? 413 : k == -ETIMEDOUT ? 408 : 400);
-                        goto done;
-                }
-        }
-        (void) wsgi_handle(s->wt, r, &exception);
-        if (r->keep_alive && request_drain_body(r) < 0)
-                r->keep_alive = false;
-done:;
-        int64_t elapsed = conn_now_us() - start;
-        scoreboard_request_end(w->slot, (uint64_t) elapsed, r->bytes_sent, exception, r->status);
-        scoreboard_core_end(s->core);
+        char why[64];
+        int64_t elapsed = conn_serve_request(w->cfg, w->slot, s->core, s->wt, r, s->method,
+                                             sizeof(s->method), s->uri, sizeof(s->uri));
         uint64_t n = ++w->requests;
         conn_log_request(w->cfg, w->statm_fd, w->pid, w->id, n, &s->info, r, elapsed, &w->date);
         request_done(r);
-        if (w->max_requests > 0 && n == w->max_requests) {
-                char why[64];
-                (void) snprintf(why, sizeof(why), "max-requests reached: %llu",
-                                (unsigned long long) n);
-                (void) snprintf(w->slot->exit_reason, sizeof(w->slot->exit_reason), "%s", why);
+        if (conn_max_requests_reached(w->slot, n, w->max_requests, why, sizeof(why)))
                 begin_stop(w, why);
-        }
         return r->keep_alive;
 }
 

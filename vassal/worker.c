@@ -296,37 +296,14 @@ static bool conn_defer_body(Worker *w, Conn *c, const Request *r, size_t head_at
 /* Serves one parsed request; returns whether the connection may go on. */
 static bool conn_serve(ThreadCtx *t, Conn *c, Request *r) {
         Worker *w = t->w;
-        int64_t start = conn_now_us();
-        bool exception = false;
-        int k;
-
-        scoreboard_request_begin(w->slot, start);
-        conn_keep_names(r, t->method, sizeof(t->method), t->uri, sizeof(t->uri));
-        scoreboard_core_begin(t->core, start, r->method, r->method_len, r->uri, r->uri_len);
-        if (w->cfg->post_buffering > 0) {
-                k = request_buffer_body(r, w->cfg->post_buffering);
-                if (k < 0) {
-                        response_error(r, k == -EFBIG ? 413 : k == -ETIMEDOUT ? 408 : 400);
-                        goto done;
-                }
-        }
-        (void) wsgi_handle(t->wt, r, &exception);
-        if (r->keep_alive && request_drain_body(r) < 0)
-                r->keep_alive = false;
-done:;
-        int64_t elapsed = conn_now_us() - start;
-        scoreboard_request_end(w->slot, (uint64_t) elapsed, r->bytes_sent, exception, r->status);
-        scoreboard_core_end(t->core);
+        char why[64];
+        int64_t elapsed = conn_serve_request(w->cfg, w->slot, t->core, t->wt, r, t->method,
+                                             sizeof(t->method), t->uri, sizeof(t->uri));
         uint64_t n = atomic_fetch_add(&w->requests, 1) + 1;
         conn_log_request(w->cfg, w->statm_fd, w->pid, w->id, n, &c->info, r, elapsed, &t->date);
         request_done(r);
-        if (w->max_requests > 0 && n == w->max_requests) {
-                char why[64];
-                (void) snprintf(why, sizeof(why), "max-requests reached: %llu",
-                                (unsigned long long) n);
-                (void) snprintf(w->slot->exit_reason, sizeof(w->slot->exit_reason), "%s", why);
+        if (conn_max_requests_reached(w->slot, n, w->max_requests, why, sizeof(why)))
                 worker_begin_stop(w, why);
-        }
         /* What the response promised, even when we started stopping meanwhile: the client may
          * have sent its next request already, and it gets an answer ("Connection: close"). */
         return r->keep_alive;
