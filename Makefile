@@ -140,6 +140,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libstore.a $(BUILD)/libcommon.a
 		$(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS) $(PY_LIBS) $(SQLITE_LIBS) $(CMOCKA_LIBS) -lm \
 		$(TEST_LIBS)
 $(BUILD)/tests/test-scan: $(BUILD)/obj/emperor/scan.o
+$(BUILD)/tests/test-notify: $(BUILD)/obj/emperor/notify.o
 # The vassal state machine with every emperor module but main (its ops are faked).
 $(BUILD)/tests/test-instance: $(filter-out $(BUILD)/obj/emperor/main.o,$(EMPEROR_OBJS))
 $(BUILD)/tests/test-request: $(BUILD)/obj/vassal/request.o $(BUILD)/obj/vassal/response.o

@@ -103,6 +103,9 @@ char *format_state(const cJSON *vassal, char *buf, size_t size) {
                 /* Rounded up: "retry in 0s" would read as "now" while it is not. */
                 (void) snprintf(buf, size, "%s (retry in %s)", state,
                                 format_duration(ceil(backoff), d, sizeof(d)));
+        else if (string_of(field(vassal, "phase")))
+                /* The vassal's own doing: "running (reloading)" while it reloads itself. */
+                (void) snprintf(buf, size, "%s (%s)", state, string_of(field(vassal, "phase")));
         else
                 (void) snprintf(buf, size, "%s", state);
         return buf;
@@ -344,7 +347,7 @@ static char *join_array(const cJSON *a, const char *sep) {
 
 /* The fields format_status_detail() prints by name, in the protocol's order. */
 static const char *const known_fields[] = {
-        "name", "state", "backoff", "pid", "uptime", "workers", "worker_pids", "requests",
+        "name", "state", "phase", "backoff", "pid", "uptime", "workers", "worker_pids", "requests",
         "errors", "avg_rt_ms", "p99_rt_ms", "rss", "cpu", "listen_queue", "stats_age",
         "restarts", "ini", "sockets", "uid", "last_exit", "last_error",
 };

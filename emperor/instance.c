@@ -108,6 +108,9 @@ struct Proc {
         uint64_t start_ticks; /* /proc/PID/stat's starttime: its identity in RUN_DIR */
         char boot_id[40];
         bool recorded;       /* it has an entry in RUN_DIR/vassals (runstate.h) */
+        const char *phase;   /* RELOADING=1, STOPPING=1 until READY=1: "reloading", ... */
+        uint64_t watchdog_usec; /* WATCHDOG_USEC= it promised; 0: none */
+        ManagerTimer *watchdog;
         char *status;        /* its last STATUS= */
         VassalStats stats;   /* its last X_STATS=, decoded */
         uint64_t stats_usec; /* when it came (CLOCK_MONOTONIC); 0: none yet */
@@ -217,6 +220,7 @@ static void proc_free(Proc *p) {
         manager_pid_remove(p->m, &p->owner);
         manager_ops(p->m)->release(p->m, p->child);
         manager_ops(p->m)->timer_disarm(p->m, p->timer);
+        manager_ops(p->m)->timer_disarm(p->m, p->watchdog);
         if (manager_detaching(p->m)) {
                 /* The emperor leaves and the vassal stays: its record, cgroup and sockets are
                  * the next emperor's. */
@@ -327,6 +331,7 @@ static void on_proc_exit(void *userdata, const siginfo_t *si, const char *output
         }
         p->child = i->ops->release(i->m, p->child);
         p->timer = i->ops->timer_disarm(i->m, p->timer);
+        p->watchdog = i->ops->timer_disarm(i->m, p->watchdog);
         /* The master is gone: anything it left (workers, an app's grandchildren) goes too. */
         i->ops->kill_tree(i->m, p->pid, p->cgroup);
 
@@ -859,10 +864,12 @@ static int act_hung(Instance *i, EventData *d) {
 
         if (p != i->cur || p->stopping)
                 return 0;
-        log_warning("vassal '%s' (pid %d) sent no stats for %.0f s: hung, killing it", i->name,
-                    p->pid, silent);
-        history_event(manager_history(i->m), i, "hung", "pid %d sent no stats for %.0f s", p->pid,
-                      silent);
+        /* d->message: its own watchdog's word (WATCHDOG_USEC=), else our stats silence. */
+        const char *what = d->message ? "missed its watchdog" : "sent no stats";
+        log_warning("vassal '%s' (pid %d) %s for %.0f s: hung, killing it", i->name, p->pid, what,
+                    silent);
+        history_event(manager_history(i->m), i, d->message ? "watchdog" : "hung",
+                      "pid %d %s for %.0f s", p->pid, what, silent);
         proc_signal(p, SIGKILL);
         i->ops->kill_tree(i->m, p->pid, p->cgroup);
         return 0;
@@ -1204,6 +1211,7 @@ static void proc_on_ready(void *userdata) {
         Proc *p = userdata;
         Instance *i = p->inst;
 
+        p->phase = NULL;
         if (p->ready)
                 return;
         p->ready = true;
@@ -1247,12 +1255,42 @@ static void proc_on_stats(void *userdata, VassalStats *vs) {
         p->stats_usec = p->inst->ops->now(p->m);
 }
 
+static void proc_on_phase(void *userdata, const char *phase) {
+        Proc *p = userdata;
+        p->phase = phase;
+}
+
+static void on_watchdog_deadline(void *userdata) {
+        Proc *p = userdata;
+        Instance *i = p->inst;
+        p->watchdog = i->ops->timer_disarm(i->m, p->watchdog);
+        (void) instance_dispatch(i, EVENT_HUNG,
+                                 &(EventData) { .proc = p, .lived = p->watchdog_usec,
+                                                .message = "watchdog" });
+}
+
+/* WATCHDOG=1 pushes the deadline a period on; WATCHDOG_USEC= sets the period and starts it. */
+static void proc_on_watchdog(void *userdata, uint64_t usec) {
+        Proc *p = userdata;
+        if (usec)
+                p->watchdog_usec = usec;
+        if (p->watchdog_usec)
+                (void) p->inst->ops->timer_arm(p->m, p->watchdog_usec, on_watchdog_deadline, p,
+                                               &p->watchdog);
+}
+
 static const NotifyHandler proc_notify = {
         .ready = proc_on_ready,
         .status = proc_on_status,
         .event = proc_on_event,
         .stats = proc_on_stats,
+        .phase = proc_on_phase,
+        .watchdog = proc_on_watchdog,
 };
+
+const char *instance_phase(const Instance *i) {
+        return i->cur ? i->cur->phase : NULL;
+}
 
 bool instance_notify(Instance *i, pid_t pid, const char *msg, size_t len) {
         Proc *p = instance_proc(i, pid);

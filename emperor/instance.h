@@ -46,6 +46,9 @@ int instance_adopt(Instance *i, const RunState *s, int pidfd, int *fds);
 /* The link of the manager's list of instances: manager.c's only. */
 Instance **instance_link(Instance *i);
 const char *instance_name(const Instance *i);
+/* What its serving process says it is doing on its own (RELOADING=1: "reloading", STOPPING=1:
+ * "stopping") until its next READY=1; NULL: nothing. */
+const char *instance_phase(const Instance *i);
 /* The version of its ini it last took (or was told about by a scan). */
 const ScanKey *instance_key(const Instance *i);
 InstanceState instance_state(const Instance *i);

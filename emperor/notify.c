@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <stdlib.h>
 #include <string.h>
 
 #include "macro.h"
@@ -31,6 +32,22 @@ void notify_parse(const char *msg, size_t len, const NotifyHandler *h, void *use
                 size_t n = nl ? (size_t) (nl - line) : (size_t) (end - line);
                 if (n == 7 && memcmp(line, "READY=1", 7) == 0)
                         h->ready(userdata);
+                else if (n == 11 && memcmp(line, "RELOADING=1", 11) == 0)
+                        h->phase(userdata, "reloading");
+                else if (n == 10 && memcmp(line, "STOPPING=1", 10) == 0)
+                        h->phase(userdata, "stopping");
+                else if (n == 10 && memcmp(line, "WATCHDOG=1", 10) == 0)
+                        h->watchdog(userdata, 0);
+                else if (n > 14 && n < 14 + 21 && memcmp(line, "WATCHDOG_USEC=", 14) == 0) {
+                        char num[24];
+                        memcpy(num, line + 14, n - 14);
+                        num[n - 14] = 0;
+                        char *e;
+                        unsigned long long v = strtoull(num, &e, 10);
+                        /* At least a second, at most a day: a period is a promise. */
+                        if (*e == 0 && v >= 1000000ULL && v <= 86400000000ULL)
+                                h->watchdog(userdata, v);
+                }
                 else if (n > 7 && memcmp(line, "STATUS=", 7) == 0)
                         h->status(userdata, line + 7, n - 7);
                 else if (n > 8 && memcmp(line, "X_EVENT=", 8) == 0)

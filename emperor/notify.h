@@ -2,11 +2,12 @@
 #pragma once
 
 /* What a vassal says on the notify socket (sd_notify(3): newline-separated KEY=VALUE lines),
- * read into calls: READY=1, STATUS=, and our own X_STATS= (its stats, vstats.h) and X_EVENT=
+ * read into calls: READY=1, RELOADING=1, STOPPING=1, WATCHDOG=1, WATCHDOG_USEC=, STATUS=, and our own X_STATS= (its stats, vstats.h) and X_EVENT=
  * (its workers' recycles, harakiris and deaths, its log rotations: vassal/master.c). Anything
  * else is ignored. */
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "vstats.h"
 
@@ -17,6 +18,11 @@ typedef struct NotifyHandler {
         void (*event)(void *userdata, const char *kind, const char *detail, size_t len);
         /* Decoded; the callee takes *vs over. */
         void (*stats)(void *userdata, VassalStats *vs);
+        /* RELOADING=1 ("reloading"), STOPPING=1 ("stopping"): what the vassal is doing on its
+         * own; READY=1 ends it. */
+        void (*phase)(void *userdata, const char *phase);
+        /* WATCHDOG=1 (usec 0), WATCHDOG_USEC=N (the period it promises from now on). */
+        void (*watchdog)(void *userdata, uint64_t usec);
 } NotifyHandler;
 
 void notify_parse(const char *msg, size_t len, const NotifyHandler *h, void *userdata);

@@ -20,6 +20,12 @@ cJSON *status_json(const Instance *i, bool detail) {
                 return NULL;
         cJSON_AddStringToObject(o, "name", instance_name(i));
         cJSON_AddStringToObject(o, "state", instance_state_to_string(instance_state(i)));
+        /* What the vassal itself says it is doing (its own reload, its own stop): null when
+         * nothing. */
+        if (instance_phase(i))
+                cJSON_AddStringToObject(o, "phase", instance_phase(i));
+        else
+                cJSON_AddNullToObject(o, "phase");
         if (pid > 0) {
                 cJSON_AddNumberToObject(o, "pid", pid);
                 cJSON_AddNumberToObject(o, "uptime", instance_uptime(i));

@@ -129,6 +129,10 @@ static const ConfOption vassal_options[] = {
         VKEYS_CREDENTIALS_OPTIONS(VassalConfig),
         { "stats-interval", CONF_INT, F(stats_interval), 0, 86400, NULL,
           "seconds between X_STATS= messages to NOTIFY_SOCKET (0: none; default 1)" },
+        { "watchdog", CONF_INT, F(watchdog), 0, 86400, NULL,
+          "seconds: the master pings its supervisor (WATCHDOG=1) twice per period from its event "
+          "loop, and tells it the period (WATCHDOG_USEC=); a master that misses it is killed and "
+          "restarted (0: off, the default)" },
         { "stats", CONF_STRING, F(stats), 0, 0, NULL,
           "serve the stats JSON on ADDR (127.0.0.1:9191 or a unix path), for uwsgitop" },
         { "stats-server", CONF_STRING, F(stats), 0, 0, NULL, "same as stats" },

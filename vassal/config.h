@@ -86,6 +86,7 @@ typedef struct VassalConfig {
         /* Stats: X_STATS= over sd_notify every this many seconds; 0: never. Without the key,
          * EMPEROR_STATS_INTERVAL (set by the emperor), else 1. */
         int64_t stats_interval;
+        int64_t watchdog; /* seconds; 0: off */
         char *stats;     /* stats server address (TCP or unix), NULL: none */
         bool stats_http; /* it answers HTTP requests instead of raw JSON-and-close */
 

@@ -71,6 +71,7 @@ struct Master {
         int log_pipe[2];
         Logger *logger; /* the log file and the pipe's reader (logger.h) */
         sd_event_source *stats_timer;
+        sd_event_source *watchdog_timer; /* `watchdog`: WATCHDOG=1 twice a period */
         CpuTime *cputime;        /* the master's and its children's CPU (cputime.h) */
         ScoreboardWindow window; /* the last stats interval: p99_rt, cpu (scoreboard.h) */
         pid_t program_pid;       /* exec mode: the program's pid as cputime knows it */
@@ -714,6 +715,18 @@ static void master_send_stats(Master *m) {
                 (void) reporter_send(m->reporter, msg, (size_t) n);
 }
 
+/* `watchdog = N`: the loop is alive as long as this runs (a master stopped, or stuck in a
+ * call, misses it and its supervisor kills it). */
+static int on_watchdog_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Master *m = userdata;
+        uint64_t half = (uint64_t) m->cfg->watchdog * 500000;
+        (void) sd_notify(0, "WATCHDOG=1");
+        int r = sd_event_source_set_time(s, usec + half);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        return r;
+}
+
 /* Each stats interval: what the interval measured (the p99 of its requests, the CPU it used),
  * for X_STATS and the stats server alike. */
 static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -915,6 +928,13 @@ int master_run(VassalConfig *cfg) {
                 r = sd_event_add_time_relative(m.event, &m.stats_timer, CLOCK_MONOTONIC,
                                                (uint64_t) cfg->stats_interval * 1000000, 0,
                                                on_stats_timer, &m);
+        if (r >= 0 && cfg->watchdog > 0 && getenv("NOTIFY_SOCKET")) {
+                (void) sd_notifyf(0, "WATCHDOG_USEC=%llu\nWATCHDOG=1",
+                                  (unsigned long long) cfg->watchdog * 1000000ULL);
+                r = sd_event_add_time_relative(m.event, &m.watchdog_timer, CLOCK_MONOTONIC,
+                                               (uint64_t) cfg->watchdog * 500000, 0,
+                                               on_watchdog_timer, &m);
+        }
         if (r >= 0)
                 r = master_start_guards(&m);
         if (r < 0) {
@@ -959,6 +979,7 @@ finish:
         reload_inherit_done(&m.inherit);
         exec_program_free(m.program);
         sd_event_source_disable_unref(m.stats_timer);
+        sd_event_source_disable_unref(m.watchdog_timer);
         stats_server_free(m.stats);
         reporter_free(m.reporter);
         guard_free(m.guard);
