@@ -40,7 +40,8 @@ enter() {
         local root=$1
         shift
         chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
-                PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
+                PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+                ${NODE_EXTRA_CA_CERTS:+NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt} "$@"
 }
 prepare() {
         local root=$1
@@ -49,6 +50,14 @@ prepare() {
         mount --rbind /sys "$root/sys" && mount --make-rslave "$root/sys"
         mount --rbind /dev "$root/dev" && mount --make-rslave "$root/dev"
         printf '127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n' >"$root/etc/hosts"
+        # The machine's own trust, as its apt sources: a certificate authority it added (here
+        # the egress proxy's, without which npm's registry does not verify), and node told to
+        # use the system's store (NODE_EXTRA_CA_CERTS), as this machine does.
+        if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+                mkdir -p "$root/usr/local/share/ca-certificates"
+                cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+                enter "$root" update-ca-certificates >/dev/null
+        fi
 }
 
 step "mmdebstrap bookworm"
