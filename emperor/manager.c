@@ -263,6 +263,12 @@ Instance *manager_find(Manager *m, const char *name) {
         return NULL;
 }
 
+/* gcc 12's -fanalyzer does not follow a node into the tsearch(3) tree and calls it leaked;
+ * manager_remove() and manager_free() free it. */
+#if !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wanalyzer-malloc-leak"
+#endif
 void manager_add(Manager *m, Instance *i) {
         NameOwner *o = malloc(sizeof(NameOwner));
         NameOwner **node = o ? tsearch((*o = (NameOwner) { instance_name(i), i }, o), &m->names,
@@ -278,6 +284,9 @@ void manager_add(Manager *m, Instance *i) {
         m->instances = i;
         m->n_instances++;
 }
+#if !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 void manager_remove(Manager *m, Instance *i) {
         NameOwner key = { .name = instance_name(i) };
@@ -673,23 +682,15 @@ static bool newest_serving(const RunState *all, size_t n, size_t k) {
 
 /* Takes back the vassals RUN_DIR/vassals/ records (runstate.h): the newest serving process of
  * each name is adopted with its sockets; a process of a reload that was under way is asked to
- * stop; what fails the identity check is left alone. The cgroups of what runs are returned,
- * for cgroup_setup() to keep. */
-static void manager_adopt(Manager *m, char ***ret_keep, size_t *ret_n_keep) {
-        RunState *all = NULL;
-        size_t n = 0, n_keep = 0, adopted = 0;
-        char **keep = NULL;
+ * stop; what fails the identity check is left alone. keep[] (room for n) gets the cgroups of
+ * what runs, for cgroup_setup() to keep, and going[] those of the processes asked to stop,
+ * to be removed once empty: both point into all[]. */
+static void manager_adopt(Manager *m, RunState *all, size_t n, const char **keep,
+                          size_t *ret_n_keep, const char **going, size_t *ret_n_going) {
+        size_t n_keep = 0, n_going = 0, adopted = 0;
+        int r;
 
-        *ret_keep = NULL;
-        *ret_n_keep = 0;
-        int r = runstate_load_all(m->run_dir, &all, &n);
-        if (r < 0) {
-                log_warning_errno(r, "Cannot read '%s/vassals': %m", m->run_dir);
-                return;
-        }
-        if (n > 0)
-                keep = calloc(n, sizeof(char *));
-        for (size_t k = 0; k < n && keep; k++) {
+        for (size_t k = 0; k < n; k++) {
                 RunState *s = &all[k];
                 char why[512];
                 int fds[RUNSTATE_SOCKS_MAX];
@@ -711,7 +712,7 @@ static void manager_adopt(Manager *m, char ***ret_keep, size_t *ret_n_keep) {
                         continue;
                 }
                 if (s->cgroup)
-                        keep[n_keep++] = strdup(s->cgroup);
+                        keep[n_keep++] = s->cgroup;
                 if (!newest_serving(all, n, k) || manager_find(m, s->name)) {
                         /* The old or the new one of a reload under way: it goes. */
                         log_notice("vassal '%s': pid %d was not serving, stopping it", s->name,
@@ -719,7 +720,7 @@ static void manager_adopt(Manager *m, char ***ret_keep, size_t *ret_n_keep) {
                         (void) child_signal_pidfd(pidfd, SIGTERM);
                         safe_close(pidfd);
                         if (s->cgroup)
-                                manager_forget_cgroup(m, strdup(s->cgroup));
+                                going[n_going++] = s->cgroup;
                         runstate_remove(m->run_dir, s->name, s->pid);
                         continue;
                 }
@@ -757,21 +758,33 @@ static void manager_adopt(Manager *m, char ***ret_keep, size_t *ret_n_keep) {
         }
         if (n > 0)
                 log_notice("adopted %zu running vassal(s) of a previous emperor", adopted);
-        runstate_free_all(all, n);
-        *ret_keep = keep;
         *ret_n_keep = n_keep;
+        *ret_n_going = n_going;
 }
 
 int manager_start(Manager *m) {
-        char **keep;
-        size_t n_keep;
+        RunState *all = NULL;
+        size_t n = 0, n_keep = 0, n_going = 0;
         int r;
 
-        manager_adopt(m, &keep, &n_keep);
-        m->cgroup_root = cgroup_setup(m->run_dir, keep, n_keep);
-        for (size_t k = 0; k < n_keep; k++)
-                free(keep[k]);
-        free(keep);
+        r = runstate_load_all(m->run_dir, &all, &n);
+        if (r < 0)
+                log_warning_errno(r, "Cannot read '%s/vassals': %m", m->run_dir);
+        _cleanup_free_ const char **keep = calloc(n + 1, sizeof(char *));
+        _cleanup_free_ const char **going = calloc(n + 1, sizeof(char *));
+        if (!keep || !going) {
+                runstate_free_all(all, n);
+                return log_oom();
+        }
+        manager_adopt(m, all, n, keep, &n_keep, going, &n_going);
+        m->cgroup_root = cgroup_setup(m->run_dir, (char *const *) keep, n_keep);
+        /* What was asked to stop goes once its group is empty (the reaper sees to it). */
+        for (size_t k = 0; k < n_going; k++) {
+                char *path = strdup(going[k]);
+                if (path)
+                        manager_forget_cgroup(m, path);
+        }
+        runstate_free_all(all, n);
         if (m->cgroup_root)
                 log_info("vassals get their own cgroup under '%s'", m->cgroup_root);
         r = manager_notify_socket(m);

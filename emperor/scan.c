@@ -81,21 +81,27 @@ static char *escape_name(const char *s) {
         return out;
 }
 
+/* gcc 12's -fanalyzer loses the strings once stored in the caller's array and calls them
+ * leaked; scan_ignored_free() frees them. */
+#if !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wanalyzer-malloc-leak"
+#endif
 static void ignore(ScanIgnored **list, size_t *n, const char *file, const char *reason) {
         if (!list)
+                return;
+        _cleanup_free_ char *f = escape_name(file), *why = strdup(reason);
+        if (!f || !why)
                 return;
         ScanIgnored *l = reallocarray(*list, *n + 1, sizeof(ScanIgnored));
         if (!l)
                 return;
         *list = l;
-        l[*n] = (ScanIgnored) { escape_name(file), strdup(reason) };
-        if (!l[*n].file || !l[*n].reason) {
-                free(l[*n].file);
-                free(l[*n].reason);
-                return;
-        }
-        (*n)++;
+        l[(*n)++] = (ScanIgnored) { TAKE_PTR(f), TAKE_PTR(why) };
 }
+#if !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 void scan_ignored_free(ScanIgnored *e, size_t n) {
         for (size_t k = 0; e && k < n; k++) {
