@@ -3,7 +3,7 @@
 backup of it (NAME.YYYYMMDD-HHMMSS[-N][.gz]) in its directory, and prints one line:
   lines=N unique=N min=N max=N torn=N files=N backups=N gz=N biggest=BYTES rotated=N
 torn counts lines that are neither a whole numbered line nor a line of the vassal itself
-("NAME: ...", "worker N: ..."); the first few are printed to stderr."""
+("NAME: ...", "NAME worker N: ..."); the first few are printed to stderr."""
 import gzip
 import os
 import re
@@ -13,7 +13,7 @@ path = sys.argv[1]
 directory, base = os.path.split(path)
 backup = re.compile(re.escape(base) + r"\.\d{8}-\d{6}(-[1-9]\d*)?(\.gz)?$")
 numbered = re.compile(rb"L (\d{9}) abcdefghijklmnopqrstuvwxyz0123456789$")
-own = re.compile(rb"(vassal|worker \d+|[\w.-]+): ")
+own = re.compile(rb"([\w.-]+ worker \d+|[\w.-]+): ")
 
 names = sorted(n for n in os.listdir(directory) if backup.match(n))
 files = [os.path.join(directory, n) for n in names]

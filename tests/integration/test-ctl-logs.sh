@@ -71,7 +71,8 @@ expect 0 "a relative logto under chdir"
 assert_contains "$(cat "$T/out")" "L 000000007 " "the file under chdir is read"
 
 # The vassal says where it logs; emperorctl reads that from anywhere, guessing nothing.
-wait_until 10 test -n "$(vassal_field here log)" || fail "status has no log for 'here'"
+has_log() { [ -n "$(vassal_field "$1" log)" ]; }
+wait_until 10 has_log here || fail "status has no log for 'here'"
 assert_eq "$(vassal_field here log)" "$T/emperor-cwd/here.log" "status: the log, absolute"
 assert_eq "$(vassal_field quiet log)" "" "status: no log file for a vassal on stderr"
 curl -sf -o /dev/null -m 5 "http://127.0.0.1:$S/lines?9,1" || fail "request to here"

@@ -25,7 +25,7 @@ before=$(grep -c '=> 200' "$LOG")
 ab -q -n 2000 -c 20 "http://127.0.0.1:$P/" >/dev/null 2>&1 || fail "ab failed"
 wait_until 5 bash -c "[ \$(grep -c '=> 200' '$LOG') -ge $((before + 2000)) ]" || fail "request lines missing"
 assert_eq "$(grep -c '=> 200' "$LOG")" "$((before + 2000))" "one line per request"
-bad=$(grep -v -E '^\[pid: [0-9]+\|worker: [0-9]+\|req: [0-9]+\] |^(vassal|worker [0-9]+): |^Traceback|^  |^[A-Za-z]+Error|^$' "$LOG" | head -3)
+bad=$(grep -v -E '^\[pid: [0-9]+\|worker: [0-9]+\|req: [0-9]+\] |^(vassal|vassal worker [0-9]+): |^Traceback|^  |^[A-Za-z]+Error|^$' "$LOG" | head -3)
 [ -z "$bad" ] || fail "torn or foreign lines: $bad"
 ok "no torn lines"
 
