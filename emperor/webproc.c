@@ -48,19 +48,6 @@ static uint64_t now_usec(void) {
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + ts.tv_nsec / 1000;
 }
 
-static bool address_local(int fd) {
-        struct sockaddr_storage sa;
-        socklen_t len = sizeof(sa);
-        if (getsockname(fd, (struct sockaddr *) &sa, &len) < 0)
-                return false;
-        if (sa.ss_family == AF_UNIX)
-                return true;
-        if (sa.ss_family == AF_INET)
-                return (ntohl(((struct sockaddr_in *) &sa)->sin_addr.s_addr) >> 24) == 127;
-        if (sa.ss_family == AF_INET6)
-                return IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *) &sa)->sin6_addr);
-        return false;
-}
 
 static void webproc_schedule(WebProc *w, uint64_t usec);
 
@@ -214,7 +201,7 @@ int webproc_new(Manager *m, const WebProcOptions *o, WebProc **ret) {
                 webproc_free(w);
                 return 0;
         }
-        if (!w->auth && !w->insecure && !address_local(w->fd)) {
+        if (!w->auth && !w->insecure && !socket_is_local(w->fd)) {
                 log_error("--http %s: not a loopback address, and the dashboard has actions: "
                           "give --http-auth FILE (or --http-insecure)", o->address);
                 webproc_free(w);

@@ -383,3 +383,17 @@ bool socket_matches(int fd, const char *address) {
                 return false;
         return sockaddr_equal(&want, wl, &have, hl);
 }
+
+bool socket_is_local(int fd) {
+        struct sockaddr_storage sa;
+        socklen_t len = sizeof(sa);
+        if (getsockname(fd, (struct sockaddr *) &sa, &len) < 0)
+                return false;
+        if (sa.ss_family == AF_UNIX)
+                return true;
+        if (sa.ss_family == AF_INET)
+                return (ntohl(((struct sockaddr_in *) &sa)->sin_addr.s_addr) >> 24) == 127;
+        if (sa.ss_family == AF_INET6)
+                return IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *) &sa)->sin6_addr);
+        return false;
+}

@@ -58,5 +58,9 @@ void socket_tune(int fd);
  * LISTEN_FDS). */
 bool socket_matches(int fd, const char *address);
 
+/* Whether the socket is bound to a loopback address (127/8, ::1) or is a unix socket: reachable
+ * from this machine only. */
+bool socket_is_local(int fd);
+
 /* The kernel's net.core.somaxconn: the default listen backlog. */
 int socket_somaxconn(void);

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sysexits.h>
@@ -473,21 +472,9 @@ int gevent_worker_run(const WorkerArgs *a) {
         pthread_t control;
         int r, code = 1;
 
-        snprintf(name, sizeof(name), "%s worker %d", a->cfg->name, a->id);
-        log_set_prefix(name);
-        (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
-        (void) prctl(PR_SET_NAME, name);
-
-        if (a->cfg->lazy_apps) {
-                r = wsgi_init(a->cfg);
-                if (r >= 0)
-                        r = wsgi_load_app(a->cfg);
-                if (r < 0) {
-                        scoreboard_set_error(a->scoreboard, wsgi_error());
-                        return EX_CONFIG;
-                }
-        } else
-                wsgi_after_fork_child();
+        r = worker_begin(a, name, sizeof(name));
+        if (r != 0)
+                return r;
         /* The main thread keeps the GIL: it is the hub's. */
 
         gw.slots = calloc(gw.n_slots, sizeof(GSlot *));

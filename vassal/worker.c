@@ -650,6 +650,27 @@ static void raise_fd_limit(void) {
                           (unsigned long long) rl.rlim_cur);
 }
 
+int worker_begin(const WorkerArgs *a, char *name, size_t size) {
+        snprintf(name, size, "%s worker %d", a->cfg->name, a->id);
+        log_set_prefix(name);
+        /* The master's death stops us gracefully; we never outlive it. */
+        (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
+        (void) prctl(PR_SET_NAME, name);
+        if (!a->cfg->lazy_apps) {
+                wsgi_after_fork_child();
+                return 0;
+        }
+        int r = wsgi_init(a->cfg);
+        if (r >= 0)
+                r = wsgi_load_app(a->cfg);
+        if (r < 0) {
+                /* The master tells the supervisor why (STATUS=). */
+                scoreboard_set_error(a->scoreboard, wsgi_error());
+                return EX_CONFIG;
+        }
+        return 0;
+}
+
 int worker_run(const WorkerArgs *a) {
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         Worker w = {
@@ -668,24 +689,10 @@ int worker_run(const WorkerArgs *a) {
         if (a->cfg->gevent > 0)
                 return gevent_worker_run(a); /* greenlets instead of threads (gevent.c) */
 
-        snprintf(name, sizeof(name), "%s worker %d", a->cfg->name, a->id);
-        log_set_prefix(name);
+        r = worker_begin(a, name, sizeof(name));
+        if (r != 0)
+                return r;
         raise_fd_limit();
-        /* The master's death stops us gracefully; we never outlive it. */
-        (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
-        (void) prctl(PR_SET_NAME, name);
-
-        if (a->cfg->lazy_apps) {
-                r = wsgi_init(a->cfg);
-                if (r >= 0)
-                        r = wsgi_load_app(a->cfg);
-                if (r < 0) {
-                        /* The master tells the supervisor why (STATUS=). */
-                        scoreboard_set_error(a->scoreboard, wsgi_error());
-                        return EX_CONFIG;
-                }
-        } else
-                wsgi_after_fork_child();
         wsgi_release_main();
 
         pthread_mutex_init(&w.lock, NULL);

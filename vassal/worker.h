@@ -22,4 +22,9 @@ typedef struct WorkerArgs {
 
 /* Runs in the forked child; returns the exit status (0, or EX_CONFIG when a lazy app fails
  * to import). */
+/* The start every worker makes, threads or greenlets: its name in logs and ps ("APP worker N",
+ * in name), the master's death as its SIGTERM, the app (imported now with lazy-apps, else the
+ * master's, after the fork). 0, or EX_CONFIG when the app does not load (its error in the
+ * scoreboard, for the master to report). */
+int worker_begin(const WorkerArgs *a, char *name, size_t size);
 int worker_run(const WorkerArgs *args);

@@ -72,20 +72,6 @@ static int control_connect(const char *path) {
         return TAKE_FD(fd);
 }
 
-/* Whether the listener is bound to a loopback (or unix) address only. */
-static bool listener_local(int fd) {
-        struct sockaddr_storage sa;
-        socklen_t len = sizeof(sa);
-        if (getsockname(fd, (struct sockaddr *) &sa, &len) < 0)
-                return false;
-        if (sa.ss_family == AF_UNIX)
-                return true;
-        if (sa.ss_family == AF_INET)
-                return (ntohl(((struct sockaddr_in *) &sa)->sin_addr.s_addr) >> 24) == 127;
-        if (sa.ss_family == AF_INET6)
-                return IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *) &sa)->sin6_addr);
-        return false;
-}
 
 /* Becomes user for good: no supplementary groups, its gid and uid, no new privileges (setuid
  * binaries, file capabilities); refuses to go on if root could be taken back. */
@@ -214,7 +200,7 @@ int main(int argc, char **argv) {
                         return EXIT_FAILURE;
                 }
         }
-        if (!auth_path && !insecure && !listener_local(fd)) {
+        if (!auth_path && !insecure && !socket_is_local(fd)) {
                 log_error("refusing to serve a non-loopback address without --http-auth "
                           "(or --http-insecure)");
                 return EX_CONFIG; /* the emperor does not retry */
