@@ -38,8 +38,9 @@ wait_until 30 new_master || fail "the hung master was not replaced: $(ctl status
 took=$((SECONDS - start))
 [ "$took" -ge 9 ] || fail "replaced after $took s, before the 10 s limit"
 ok "the hung master was replaced after $took s"
-gone "$master" || fail "the hung master $master is still there"
-for w in $workers; do gone "$w" || fail "its worker $w is still there"; done
+# Killed, and reaped by the emperor (they are its orphans) within its reaper's round.
+wait_until 10 gone "$master" || fail "the hung master $master is still there"
+for w in $workers; do wait_until 10 gone "$w" || fail "its worker $w is still there"; done
 ok "the hung master and its workers are gone"
 wait_until 15 http_ok http://127.0.0.1:$P/ || fail "app does not serve after the restart"
 ok "the new master serves"
