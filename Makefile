@@ -211,9 +211,12 @@ DEBIAN_DEPS = build-essential pkg-config libsystemd-dev libcjson-dev libsqlite3-
               curl apache2-utils wrk nginx-light uwsgi uwsgi-plugin-python3 gunicorn procps \
               iproute2 binutils python3-prometheus-client python3-gevent \
               uwsgi-plugin-gevent-python3 systemd \
-              debhelper dpkg-dev lintian libcrypt-dev whois nodejs npm chromium
+              debhelper dpkg-dev lintian libcrypt-dev whois chromium \
+              $(NODE_DEPS)
 # whois: mkpasswd (the dashboard's --http-auth hashes); nodejs, npm: uPlot and playwright-core
-# from package-lock.json; chromium: the browser test's browser.
+# from package-lock.json; chromium: the browser test's browser. A machine that has an npm
+# already (a node of its own, whose package bundles npm and conflicts with Debian's) keeps it.
+NODE_DEPS = $(if $(shell command -v npm 2>/dev/null),,nodejs npm)
 deps:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 \
