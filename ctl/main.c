@@ -334,6 +334,8 @@ static int ctl_connect(const char *path, double timeout) {
         return TAKE_FD(fd);
 }
 
+/* 0, -1 when the emperor closed the connection (its answer, if any, is still to be read), or
+ * a CTL_EXIT_* code once said why. */
 static int send_all(int fd, const char *buf, size_t n, const char *path) {
         while (n > 0) {
                 ssize_t k = send(fd, buf, n, MSG_NOSIGNAL);
@@ -342,6 +344,10 @@ static int send_all(int fd, const char *buf, size_t n, const char *path) {
                 if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
                         return err(CTL_EXIT_FAILED, "the emperor is not reading requests on %s",
                                    path);
+                /* The emperor may have answered and closed already (a refusal when it is full):
+                 * its answer is still there to read. */
+                if (k < 0 && (errno == EPIPE || errno == ECONNRESET))
+                        return -1;
                 if (k < 0)
                         return err(CTL_EXIT_FAILED, "cannot send the request to %s: %m", path);
                 buf += k;
@@ -464,7 +470,7 @@ int ctl_request(const char *cmd, const char *app, bool all, bool print_json, cJS
         if (fd < 0)
                 return -fd;
         r = send_all(fd, text, n + 1, path);
-        if (r != 0)
+        if (r > 0)
                 return r;
         r = recv_line(fd, timeout, path, &line, &len);
         if (r != 0)
