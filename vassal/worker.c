@@ -102,6 +102,7 @@ struct Worker {
         unsigned threads_failed;
         Conn *conns;
         atomic_uint n_conns;
+        atomic_uint accepting; /* threads between a listener's event and their conn_new() */
         atomic_bool stopping;
         pthread_mutex_t accept_lock; /* guards listening and the listeners' epoll entries */
         bool listening;              /* the listeners are in the epoll set */
@@ -173,6 +174,13 @@ static void worker_signal_done(Worker *w) {
         (void) !write(w->done_fd, &one, sizeof(one));
 }
 
+/* Whether a stopping worker may exit: no connection open, and no thread about to accept one
+ * (a thread woken by the listener just before the stop would otherwise accept after the last
+ * connection closed, and the exit would reset the client it took). */
+static bool worker_drained(Worker *w) {
+        return atomic_load(&w->n_conns) == 0 && atomic_load(&w->accepting) == 0;
+}
+
 /* Stops taking connections; idle keep-alive connections are closed, requests in flight finish.
  * Callable from any thread. */
 static void worker_begin_stop(Worker *w, const char *why) {
@@ -195,7 +203,7 @@ static void worker_begin_stop(Worker *w, const char *why) {
                         (void) shutdown(c->fd, SHUT_RD); /* its thread wakes up to EOF */
         pthread_mutex_unlock(&w->lock);
 
-        if (atomic_load(&w->n_conns) == 0)
+        if (worker_drained(w))
                 worker_signal_done(w);
 }
 
@@ -242,7 +250,8 @@ static void conn_close(Worker *w, Conn *c) {
         free(c->in.data);
         free(c->body);
         free(c);
-        if (atomic_fetch_sub(&w->n_conns, 1) == 1 && atomic_load(&w->stopping))
+        if (atomic_fetch_sub(&w->n_conns, 1) == 1 && atomic_load(&w->stopping) &&
+            worker_drained(w))
                 worker_signal_done(w);
 }
 
@@ -424,11 +433,27 @@ static void conn_run(ThreadCtx *t, Conn *c) {
         conn_close(w, c);
 }
 
+/* The end of an accept (see worker_drained()): the last one of a stopping worker with no
+ * connection left lets it exit. */
+static void accept_done(Worker *w) {
+        if (atomic_fetch_sub(&w->accepting, 1) == 1 && atomic_load(&w->stopping) &&
+            worker_drained(w))
+                worker_signal_done(w);
+}
+
 static void on_listener(ThreadCtx *t, ListenerRef *lr) {
         Worker *w = t->w;
         struct sockaddr_storage peer;
         socklen_t len = sizeof(peer);
 
+        /* Counted before stopping is read, the stopper sets stopping before it reads the count
+         * (both sequentially consistent): either it sees this accept, or this sees the stop
+         * and leaves the connection in the queue for the next worker. */
+        atomic_fetch_add(&w->accepting, 1);
+        if (atomic_load(&w->stopping)) {
+                accept_done(w);
+                return;
+        }
         int fd = accept4(lr->l->fd, (struct sockaddr *) &peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
                 if (errno == EMFILE || errno == ENFILE) {
@@ -441,12 +466,14 @@ static void on_listener(ThreadCtx *t, ListenerRef *lr) {
                                                   w->id);
                         }
                 }
+                accept_done(w);
                 return; /* EAGAIN: another thread or process took it */
         }
         listener_rotate(w, lr);
         if (!lr->l->tcp)
                 peer.ss_family = AF_UNIX;
         Conn *c = conn_new(w, fd, lr, &peer);
+        accept_done(w);
         if (!c) {
                 log_oom();
                 safe_close(fd);
@@ -532,7 +559,7 @@ static int on_done(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         uint64_t v;
         (void) revents;
         (void) !read(fd, &v, sizeof(v));
-        if (atomic_load(&w->n_conns) == 0)
+        if (worker_drained(w))
                 return sd_event_exit(sd_event_source_get_event(s), 0);
         return 0;
 }
