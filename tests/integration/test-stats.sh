@@ -94,14 +94,14 @@ ok "errors, rt_hist (count = $N + 1, cumulative) and the last interval's p99_rt 
 python3 - "$P" <<'EOF' &
 import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-s.sendall(b'GET /stuck?3&q="a\\b"%FF\xff HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+s.sendall(b'GET /stuck?6&q="a\\b"%FF\xff HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
 while s.recv(65536):
     pass
 EOF
 weird=$!
 PIDS+=("$weird")
-want='/stuck?3&q="a\b"%FF'$'\xef\xbf\xbd'
-wait_until 3 raw_ok 127.0.0.1:$SP "any(c['in_request'] for w in s['workers'] for c in w['cores'])" ||
+want='/stuck?6&q="a\b"%FF'$'\xef\xbf\xbd'
+wait_until 5 raw_ok 127.0.0.1:$SP "any(c['in_request'] for w in s['workers'] for c in w['cores'])" ||
         fail "the request in flight is not in the stats"
 fetch 127.0.0.1:$SP | WANT="$want" check "
 [v for w in s['workers'] for c in w['cores'] if c['in_request'] for v in c['vars']] ==
@@ -134,6 +134,8 @@ stop_pid "$u_pid"
 ok "its socket file is removed at exit"
 
 # ---- stats-http, and the listen queue: listen = 4, one thread, one slow request, 20 waiting ----
+# (the slow request lasts 12 s: starting 20 clients and seeing the warning may take seconds on a
+# loaded machine, and the queue must still be full then)
 P=$(free_port) SP=$(free_port)
 start_vassal h --http-socket 127.0.0.1:$P --wsgi-file "$APPS/testapp.py" --processes 1 \
         --threads 1 --listen 4 --disable-logging --stats 127.0.0.1:$SP --stats-http
@@ -144,12 +146,12 @@ assert_contains "$head" "Content-Type: application/json" "... of application/jso
 check "s['requests'] == 1 and s['workers'][0]['pid'] > 0" <"$T/stats.json" ||
         fail "stats-http body: $(head -c 400 "$T/stats.json")"
 ok "... whose body is the stats JSON"
-curl -s -o /dev/null "http://127.0.0.1:$P/sleep?6" &
+curl -s -o /dev/null "http://127.0.0.1:$P/sleep?12" &
 PIDS+=($!)
 wait_until 5 http_ok_stats 127.0.0.1:$SP "s['load'] == 1" || fail "the slow request is not in flight"
 waiting=()
 for i in $(seq 20); do
-        curl -s -o /dev/null --max-time 15 http://127.0.0.1:$P/ &
+        curl -s -o /dev/null --max-time 30 http://127.0.0.1:$P/ &
         waiting+=($!)
         PIDS+=($!)
 done
