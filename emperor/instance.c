@@ -1233,6 +1233,8 @@ static void proc_on_ready(void *userdata) {
 #endif
 static void proc_on_status(void *userdata, const char *s, size_t n) {
         Proc *p = userdata;
+        if (p->status && strlen(p->status) == n && memcmp(p->status, s, n) == 0)
+                return; /* said every interval, mostly the same */
         char *v = strndup(s, n);
         if (!v)
                 return;
@@ -1252,6 +1254,15 @@ static void proc_on_stats(void *userdata, VassalStats *vs) {
         Proc *p = userdata;
         vstats_done(&p->stats);
         p->stats = *vs;
+        p->stats_usec = p->inst->ops->now(p->m);
+}
+
+/* Only over stats it holds: a process that never sent any has nothing to apply them to. */
+static void proc_on_measures(void *userdata, const VassalMeasures *m) {
+        Proc *p = userdata;
+        if (!p->stats_usec)
+                return;
+        vstats_set_measures(&p->stats, m);
         p->stats_usec = p->inst->ops->now(p->m);
 }
 
@@ -1284,6 +1295,7 @@ static const NotifyHandler proc_notify = {
         .status = proc_on_status,
         .event = proc_on_event,
         .stats = proc_on_stats,
+        .measures = proc_on_measures,
         .phase = proc_on_phase,
         .watchdog = proc_on_watchdog,
 };

@@ -52,6 +52,11 @@ void notify_parse(const char *msg, size_t len, const NotifyHandler *h, void *use
                         h->status(userdata, line + 7, n - 7);
                 else if (n > 8 && memcmp(line, "X_EVENT=", 8) == 0)
                         notify_event(line + 8, n - 8, h, userdata);
+                else if (n > 13 && memcmp(line, "X_STATS_SAME=", 13) == 0) {
+                        VassalMeasures m;
+                        if (vstats_parse_measures(line + 13, n - 13, &m) == 0)
+                                h->measures(userdata, &m);
+                }
                 else if (n > 8 && memcmp(line, "X_STATS=", 8) == 0) {
                         /* Decoded once here; the JSON is not kept. */
                         VassalStats vs;

@@ -2,7 +2,7 @@
 #pragma once
 
 /* What a vassal says on the notify socket (sd_notify(3): newline-separated KEY=VALUE lines),
- * read into calls: READY=1, RELOADING=1, STOPPING=1, WATCHDOG=1, WATCHDOG_USEC=, STATUS=, and our own X_STATS= (its stats, vstats.h) and X_EVENT=
+ * read into calls: READY=1, RELOADING=1, STOPPING=1, WATCHDOG=1, WATCHDOG_USEC=, STATUS=, our own X_STATS= (its stats, vstats.h), X_STATS_SAME= (vassal/report.h) and X_EVENT=
  * (its workers' recycles, harakiris and deaths, its log rotations: vassal/master.c). Anything
  * else is ignored. */
 
@@ -18,6 +18,8 @@ typedef struct NotifyHandler {
         void (*event)(void *userdata, const char *kind, const char *detail, size_t len);
         /* Decoded; the callee takes *vs over. */
         void (*stats)(void *userdata, VassalStats *vs);
+        /* X_STATS_SAME=: the stats last given are unchanged but for these measures. */
+        void (*measures)(void *userdata, const VassalMeasures *m);
         /* RELOADING=1 ("reloading"), STOPPING=1 ("stopping"): what the vassal is doing on its
          * own; READY=1 ends it. */
         void (*phase)(void *userdata, const char *phase);

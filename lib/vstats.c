@@ -35,6 +35,28 @@ static void decode_histogram(const cJSON *h, VassalStats *s) {
         s->hist_sum_us = number(h, "sum_us", 0);
 }
 
+static void decode_measures(const cJSON *o, VassalMeasures *m) {
+        *m = (VassalMeasures) { .p99_rt_ms = NAN, .cpu = NAN, .cpu_time_s = NAN };
+        if (number(o, "p99_rt", -1) >= 0)
+                m->p99_rt_ms = number(o, "p99_rt", 0) / 1000;
+        if (number(o, "cpu", -1) >= 0)
+                m->cpu = number(o, "cpu", 0);
+        if (number(o, "cpu_time", -1) >= 0)
+                m->cpu_time_s = number(o, "cpu_time", 0) / 1e6;
+}
+
+void vstats_set_measures(VassalStats *s, const VassalMeasures *m) {
+        s->p99_rt_ms = m->p99_rt_ms;
+        s->cpu = m->cpu;
+        s->cpu_time_s = m->cpu_time_s;
+}
+
+int vstats_parse_measures(const char *text, size_t len, VassalMeasures *ret) {
+        _cleanup_(cJSON_Deletep) cJSON *j = cJSON_ParseWithLength(text, len);
+        decode_measures(j, ret);
+        return cJSON_IsObject(j) ? 0 : -EINVAL;
+}
+
 int vstats_from_json(const cJSON *stats, VassalStats *ret) {
         const cJSON *workers = cJSON_GetObjectItemCaseSensitive(stats, "workers"), *w;
         double rt_sum = 0;
@@ -49,12 +71,9 @@ int vstats_from_json(const cJSON *stats, VassalStats *ret) {
          * vassal's "exceptions", which an older vassal's errors are limited to. */
         ret->errors = (uint64_t) number(stats, "errors", (double) ret->exceptions);
         ret->listen_queue = (uint64_t) number(stats, "listen_queue", 0);
-        if (number(stats, "p99_rt", -1) >= 0)
-                ret->p99_rt_ms = number(stats, "p99_rt", 0) / 1000;
-        if (number(stats, "cpu", -1) >= 0)
-                ret->cpu = number(stats, "cpu", 0);
-        if (number(stats, "cpu_time", -1) >= 0)
-                ret->cpu_time_s = number(stats, "cpu_time", 0) / 1e6;
+        VassalMeasures m;
+        decode_measures(stats, &m);
+        vstats_set_measures(ret, &m);
         decode_histogram(cJSON_GetObjectItemCaseSensitive(stats, "rt_hist"), ret);
         const cJSON *log = cJSON_GetObjectItemCaseSensitive(stats, "log");
         /* Only an absolute path or none: a relative one would be read from the reader's own

@@ -13,6 +13,15 @@
 
 #define VSTATS_HIST_MAX 64
 
+/* What the master measured over its last interval ("p99_rt", "cpu", "cpu_time"): all that
+ * changes in an idle vassal's report, sent alone as X_STATS_SAME= once the emperor holds the
+ * rest (vassal/report.h). */
+typedef struct VassalMeasures {
+        double p99_rt_ms;  /* NaN: none (idle, or not measured) */
+        double cpu;        /* % of one core; NaN: unknown */
+        double cpu_time_s; /* the master's and its workers' CPU time; NaN: unknown */
+} VassalMeasures;
+
 typedef struct VassalStats {
         uint64_t requests;
         uint64_t exceptions;
@@ -44,3 +53,7 @@ int vstats_from_json(const cJSON *stats, VassalStats *ret);
 /* The same from the report's text. */
 int vstats_parse(const char *text, size_t len, VassalStats *ret);
 void vstats_done(VassalStats *s);
+/* Decodes an X_STATS_SAME= object: 0, or -EINVAL when it is not an object. */
+int vstats_parse_measures(const char *text, size_t len, VassalMeasures *ret);
+/* Puts the measures into s, which keeps the rest. */
+void vstats_set_measures(VassalStats *s, const VassalMeasures *m);

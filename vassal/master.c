@@ -697,22 +697,39 @@ static void master_send_stats(Master *m) {
                                         restarts == 1 ? "" : "s");
         } else
                 scoreboard_status(m->scoreboard, status, sizeof(status));
-        _cleanup_free_ char *json = stats_json(m->scoreboard, &m->listeners, m->guard, &m->window,
-                                               m->cfg->log_path, false,
-                                               STATS_MESSAGE_MAX - sizeof(status) - 32);
-        if (!json)
-                log_warning("Failed to build the stats (out of memory), sending STATUS only");
+        size_t max = STATS_MESSAGE_MAX - sizeof(status) - 32;
         if (!m->reporter) {
+                _cleanup_free_ char *json = stats_json(m->scoreboard, &m->listeners, m->guard,
+                                                       &m->window, m->cfg->log_path, false, max);
+                if (!json)
+                        log_warning("Failed to build the stats (out of memory), sending STATUS only");
                 (void) sd_notifyf(0, "STATUS=%s%s%s", status, json ? "\nX_STATS=" : "",
                                   strempty(json));
                 return;
         }
+
+        /* To the emperor: the stats without the interval's measures first; when the emperor
+         * holds those already, the measures alone go (report.h). */
+        _cleanup_free_ char *held = stats_json(m->scoreboard, &m->listeners, m->guard, NULL,
+                                               m->cfg->log_path, false, max);
         _cleanup_free_ char *msg = NULL;
-        int n = asprintf(&msg, "STATUS=%s%s%s", status, json ? "\nX_STATS=" : "", strempty(json));
-        if (n < 0)
-                msg = NULL;
+        int n;
+        if (reporter_holds(m->reporter, held)) {
+                _cleanup_free_ char *measures = scoreboard_window_json(&m->window);
+                n = measures ? asprintf(&msg, "STATUS=%s\nX_STATS_SAME=%s", status, measures) : -1;
+                if (n >= 0 && reporter_send_brief(m->reporter, msg, (size_t) n))
+                        return;
+                msg = mfree(msg);
+        }
+        _cleanup_free_ char *json = stats_json(m->scoreboard, &m->listeners, m->guard, &m->window,
+                                               m->cfg->log_path, false, max);
+        if (!json)
+                log_warning("Failed to build the stats (out of memory), sending STATUS only");
+        n = asprintf(&msg, "STATUS=%s%s%s", status, json ? "\nX_STATS=" : "", strempty(json));
+        if (n >= 0)
+                (void) reporter_send(m->reporter, msg, (size_t) n, json ? held : NULL);
         else
-                (void) reporter_send(m->reporter, msg, (size_t) n);
+                msg = NULL;
 }
 
 /* `watchdog = N`: the loop is alive as long as this runs (a master stopped, or stuck in a

@@ -13,7 +13,8 @@
 struct Reporter {
         struct sockaddr_un sa;
         socklen_t sa_len;
-        int fd; /* -1: not connected */
+        int fd;     /* -1: not connected */
+        char *held; /* the stats part of the last whole report this connection carried */
 };
 
 int reporter_new_from_env(Reporter **ret) {
@@ -40,14 +41,21 @@ int reporter_new_from_env(Reporter **ret) {
 Reporter *reporter_free(Reporter *r) {
         if (r) {
                 safe_close(r->fd);
+                free(r->held);
                 free(r);
         }
         return NULL;
 }
 
+/* The connection ends: what it carried is no longer held. */
+static void reporter_disconnect(Reporter *r) {
+        r->fd = safe_close(r->fd);
+        r->held = mfree(r->held);
+}
+
 void reporter_forget(Reporter *r) {
         if (r)
-                r->fd = safe_close(r->fd);
+                reporter_disconnect(r);
 }
 
 static int reporter_connect(Reporter *r) {
@@ -65,7 +73,23 @@ static int reporter_connect(Reporter *r) {
         return 0;
 }
 
-bool reporter_send(Reporter *r, const char *msg, size_t len) {
+/* One send over the connection as it is: 1 sent, 0 dropped (full queue), -1 the connection
+ * is over (now closed). */
+static int reporter_write(Reporter *r, const char *msg, size_t len) {
+        if (send(r->fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+                return 1;
+        if (errno == EAGAIN || errno == EINTR) {
+                /* The emperor has not read the last ones: this one waits no more. */
+                log_debug("stats socket full, report dropped");
+                return 0;
+        }
+        /* EPIPE, ECONNRESET: that emperor is gone. */
+        log_debug_errno(errno, "stats socket: %m");
+        reporter_disconnect(r);
+        return -1;
+}
+
+bool reporter_send(Reporter *r, const char *msg, size_t len, const char *held) {
         for (int attempt = 0; attempt < 2; attempt++) {
                 if (r->fd < 0) {
                         int e = reporter_connect(r);
@@ -74,16 +98,24 @@ bool reporter_send(Reporter *r, const char *msg, size_t len) {
                                 return false;
                         }
                 }
-                if (send(r->fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
-                        return true;
-                if (errno == EAGAIN || errno == EINTR) {
-                        /* The emperor has not read the last ones: this one waits no more. */
-                        log_debug("stats socket full, report dropped");
-                        return false;
+                int k = reporter_write(r, msg, len);
+                if (k < 0)
+                        continue; /* once more with a new connection */
+                if (k > 0) {
+                        /* The emperor holds this one now (out of memory, or none given:
+                         * nothing is held, and the next report goes whole). */
+                        free(r->held);
+                        r->held = held ? strdup(held) : NULL;
                 }
-                /* EPIPE, ECONNRESET: that emperor is gone; once more with a new connection. */
-                log_debug_errno(errno, "stats socket: %m");
-                r->fd = safe_close(r->fd);
+                return k > 0;
         }
         return false;
+}
+
+bool reporter_holds(const Reporter *r, const char *held) {
+        return r->fd >= 0 && r->held && held && streq(r->held, held);
+}
+
+bool reporter_send_brief(Reporter *r, const char *msg, size_t len) {
+        return r->fd >= 0 && r->held && reporter_write(r, msg, len) > 0;
 }

@@ -439,15 +439,9 @@ static cJSON *histogram_json(const ScoreboardHistogram *h) {
         return TAKE_PTR(o);
 }
 
-/* The fields past uWSGI's: "rt_hist", and what the master measured over its last interval. */
-static bool add_measures(cJSON *root, const ScoreboardInfo *info, const ScoreboardHistogram *h) {
-        const ScoreboardWindow *w = info->window;
-        cJSON *hist = histogram_json(h);
-
-        if (!hist || !cJSON_AddItemToObject(root, "rt_hist", hist)) {
-                cJSON_Delete(hist);
-                return false;
-        }
+/* What the master measured over its last interval: "p99_rt", "cpu", "cpu_time" (none while
+ * w is NULL or not measured yet). */
+static bool add_window(cJSON *root, const ScoreboardWindow *w) {
         if (!w || !w->measured)
                 return true;
         /* No request in the interval: its p99 is unknown, which 0 would misstate. Whole µs
@@ -457,6 +451,22 @@ static bool add_measures(cJSON *root, const ScoreboardInfo *info, const Scoreboa
                 return false;
         return add_number(root, "cpu", (double) (uint64_t) (w->cpu * 100 + 0.5) / 100) &&
                add_number(root, "cpu_time", (double) w->cpu_time);
+}
+
+/* The fields past uWSGI's: "rt_hist", and the last interval's measures. */
+static bool add_measures(cJSON *root, const ScoreboardInfo *info, const ScoreboardHistogram *h) {
+        cJSON *hist = histogram_json(h);
+
+        if (!hist || !cJSON_AddItemToObject(root, "rt_hist", hist)) {
+                cJSON_Delete(hist);
+                return false;
+        }
+        return add_window(root, info->window);
+}
+
+char *scoreboard_window_json(const ScoreboardWindow *w) {
+        _cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateObject();
+        return root && add_window(root, w) ? cJSON_PrintUnformatted(root) : NULL;
 }
 
 /* The object with the first n_workers slots. */

@@ -266,6 +266,10 @@ typedef struct ScoreboardInfo {
  * Returns a malloc'd string, or NULL when out of memory or max_size is too small for even an
  * empty workers array. */
 char *scoreboard_stats_json(const Scoreboard *sb, const ScoreboardInfo *info, size_t max_size);
+/* The last interval's measures alone ({"p99_rt": .., "cpu": .., "cpu_time": ..}, as in the
+ * stats object; {} before the first interval ended): what changes in an idle vassal's report
+ * (report.h). NULL when out of memory. */
+char *scoreboard_window_json(const ScoreboardWindow *w);
 
 /* "2 workers, 1 busy, 1234 requests" into buf. */
 void scoreboard_status(const Scoreboard *sb, char *buf, size_t size);

@@ -48,7 +48,9 @@ assert_eq "$(curl -s --max-time 5 --unix-socket "$T/pub/ok.sock" http://x/)" "hi
 ok_ino=$(inode "$T/pub/ok.sock")
 
 # The emperor's control socket: refused, it stays the emperor's.
-nobody_ini hijack "socket = $RUN/control.sock" "exec = /bin/sleep 1000"
+# (a program only this test runs, so no other process on the machine matches it)
+ln -s /bin/sleep "$T/hijack-sleep"
+nobody_ini hijack "socket = $RUN/control.sock" "exec = $T/hijack-sleep 1000"
 wait_until 15 bash -c "[ \"\$(\"$CTL\" --run-dir \"$RUN\" --json status hijack 2>/dev/null |
         python3 -c 'import json,sys; print(json.load(sys.stdin)[\"vassals\"][0][\"state\"])')\" = config-error ]" ||
         fail "an ini binding RUN_DIR/control.sock was not refused: $(ctl status hijack 2>&1)"
@@ -58,7 +60,7 @@ capture ctl status
 expect 0 "root's emperorctl status still answers"
 capture ctl stop hijack
 expect 0 "and root's emperorctl stop acts"
-pgrep -f "/bin/sleep 1000" >/dev/null && fail "the hijacking program runs"
+pgrep -f "$T/hijack-sleep" >/dev/null && fail "the hijacking program runs"
 ok "the hijacking program never ran"
 
 # Root's socket in a 0700 directory, directly and through nobody's symlink to it.

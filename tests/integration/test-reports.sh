@@ -46,3 +46,19 @@ curl -s -o /dev/null http://127.0.0.1:$P/
 wait_until 10 bash -c "[ \"\$('$CTL' --run-dir '$RUN' --json status app | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"vassals\"][0][\"requests\"])')\" = 8 ]" ||
         fail "request 8 not reported"
 ok "reports keep coming"
+
+# Idle, a vassal's report is its measures alone (X_STATS_SAME=, vassal/report.h): the stats
+# the emperor holds stay fresh and keep their counts while the CPU time moves on.
+t0=$(vassal_field app cpu_time) w0=$(vassal_field app workers)
+sleep 4
+age=$(vassal_field app stats_age)
+python3 -c "import sys; sys.exit(0 if float('$age') < 3 else 1)" || fail "idle: stats_age $age"
+assert_eq "$(vassal_field app requests)" 8 "idle: the requests held"
+assert_eq "$(vassal_field app workers)" "$w0" "idle: the workers held"
+t1=$(vassal_field app cpu_time)
+python3 -c "import sys; sys.exit(0 if float('$t1') > float('$t0') else 1)" || fail "idle: cpu_time $t0 -> $t1"
+ok "idle reports keep the stats fresh (stats_age $age s) and the CPU time moving ($t0 -> $t1 s)"
+curl -s -o /dev/null http://127.0.0.1:$P/
+wait_until 10 bash -c "[ \"\$('$CTL' --run-dir '$RUN' --json status app | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"vassals\"][0][\"requests\"])')\" = 9 ]" ||
+        fail "request 9 not reported after the idle spell"
+ok "a request after the idle spell is reported whole"
