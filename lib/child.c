@@ -346,6 +346,24 @@ static int child_watch(Child *c) {
         return 0;
 }
 
+/* A Child for pid, watched by pidfd (not yet: child_watch()), started now as far as we know. */
+static Child *child_new(sd_event *e, pid_t pid, int pidfd, const ChildSpec *s) {
+        Child *c = calloc(1, sizeof(Child));
+        if (!c)
+                return NULL;
+        *c = (Child) {
+                .event = sd_event_ref(e),
+                .pid = pid,
+                .pidfd = pidfd,
+                .flags = s->flags,
+                .started_usec = now_usec(),
+                .on_exit = s->on_exit,
+                .on_kill = s->on_kill,
+                .userdata = s->userdata,
+        };
+        return c;
+}
+
 int child_spawn(sd_event *e, const ChildSpec *s, Child **ret) {
         pid_t pid;
         int pidfd, setup_errno;
@@ -358,23 +376,13 @@ int child_spawn(sd_event *e, const ChildSpec *s, Child **ret) {
                 (void) waitpid(pid, NULL, 0); /* it exits at once */
                 return -setup_errno;
         }
-        Child *c = calloc(1, sizeof(Child));
+        Child *c = child_new(e, pid, pidfd, s);
         if (!c) {
                 safe_close(pidfd);
                 (void) kill(pid, SIGKILL);
                 (void) waitpid(pid, NULL, 0);
                 return -ENOMEM;
         }
-        *c = (Child) {
-                .event = sd_event_ref(e),
-                .pid = pid,
-                .pidfd = pidfd,
-                .flags = s->flags,
-                .started_usec = now_usec(),
-                .on_exit = s->on_exit,
-                .on_kill = s->on_kill,
-                .userdata = s->userdata,
-        };
         r = child_watch(c);
         if (r < 0) {
                 child_free(c); /* kills and reaps it: nobody else would */
@@ -396,21 +404,11 @@ int child_adopt(sd_event *e, pid_t pid, const ChildSpec *s, Child **ret) {
                 safe_close(pidfd);
                 return r == -ECHILD ? -ESRCH : r;
         }
-        Child *c = calloc(1, sizeof(Child));
+        Child *c = child_new(e, pid, pidfd, s);
         if (!c) {
                 safe_close(pidfd);
                 return -ENOMEM;
         }
-        *c = (Child) {
-                .event = sd_event_ref(e),
-                .pid = pid,
-                .pidfd = pidfd,
-                .flags = s->flags,
-                .started_usec = now_usec(),
-                .on_exit = s->on_exit,
-                .on_kill = s->on_kill,
-                .userdata = s->userdata,
-        };
         int r = child_watch(c);
         if (r < 0) {
                 /* Not ours to kill on the way out: leave it to whoever watched it before. */
