@@ -788,7 +788,7 @@ void logger_on_rotate(Logger *l, void (*fn)(const char *backup, void *userdata),
 }
 
 /* A logger of one file (path; NULL: stderr) with the config's rotation. */
-static int logger_new_one(const VassalConfig *c, const char *path, bool own_stdio,
+static int logger_new_one(const VassalConfig *c, const char *path, bool own_stdio, bool req,
                           Logger **ret) {
         _cleanup_(logger_freep) Logger *l = calloc(1, sizeof(Logger));
         int r;
@@ -802,7 +802,7 @@ static int logger_new_one(const VassalConfig *c, const char *path, bool own_stdi
                 /* log-backupname is one fixed name: the main log's. A request log gets stamped
                  * backups of its own name. */
                 if (!l->path ||
-                    (own_stdio && c->log_backupname && !(l->backupname = strdup(c->log_backupname))))
+                    (!req && c->log_backupname && !(l->backupname = strdup(c->log_backupname))))
                         return log_oom();
                 l->maxsize = c->log_maxsize;
                 l->maxbackups = c->log_maxbackups;
@@ -811,7 +811,7 @@ static int logger_new_one(const VassalConfig *c, const char *path, bool own_stdi
                 r = logger_open(l);
                 if (r < 0)
                         return log_error_errno(r, "Failed to open %s '%s': %m",
-                                               own_stdio ? "logto" : "req-logger", l->path);
+                                               req ? "req-logger" : "logto", l->path);
         }
         *ret = TAKE_PTR(l);
         return 0;
@@ -822,22 +822,21 @@ int logger_new(const VassalConfig *c, bool own_stdio, Logger **ret) {
         const char *path = c->logto ?: c->daemonize;
         int r;
 
-        r = logger_new_one(c, path, own_stdio, &l);
+        r = logger_new_one(c, path, own_stdio, false, &l);
         if (r < 0)
                 return r;
         l->buf = malloc(LOGGER_BUF_SIZE);
         if (!l->buf)
                 return log_oom();
         if (c->req_logger) {
-                r = logger_new_one(c, c->req_logger, false, &l->req);
+                r = logger_new_one(c, c->req_logger, false, true, &l->req);
                 if (r < 0)
                         return r;
         }
-        if (c->req_logger || c->log_date) {
-                l->out = malloc(LOGGER_OUT_SIZE);
-                if (!l->out)
-                        return log_oom();
-        }
+        /* Even without req-logger and log-date: workers of an older config may mark lines. */
+        l->out = malloc(LOGGER_OUT_SIZE);
+        if (!l->out)
+                return log_oom();
         if (c->log_date) {
                 l->date = true;
                 if (c->log_date[0] && !(l->date_format = strdup(c->log_date)))
