@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <assert.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -825,6 +826,7 @@ int logger_new(const VassalConfig *c, bool own_stdio, Logger **ret) {
         r = logger_new_one(c, path, own_stdio, false, &l);
         if (r < 0)
                 return r;
+        assert(l); /* set on success: the analyzer cannot tell log_oom() is negative */
         l->buf = malloc(LOGGER_BUF_SIZE);
         if (!l->buf)
                 return log_oom();
