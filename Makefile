@@ -146,8 +146,10 @@ $(BUILD)/tests/test-instance: $(filter-out $(BUILD)/obj/emperor/main.o,$(EMPEROR
 $(BUILD)/tests/test-request: $(BUILD)/obj/vassal/request.o $(BUILD)/obj/vassal/response.o
 $(BUILD)/tests/test-response: $(BUILD)/obj/vassal/request.o $(BUILD)/obj/vassal/response.o
 $(BUILD)/tests/test-logger: $(BUILD)/obj/vassal/logger.o
+$(BUILD)/tests/test-logformat: $(BUILD)/obj/vassal/logformat.o
 # config.o checks exec commands (exec.o); uid/gid names are lib's (users.c).
-CONFIG_OBJS = $(BUILD)/obj/vassal/config.o $(BUILD)/obj/vassal/exec.o
+CONFIG_OBJS = $(BUILD)/obj/vassal/config.o $(BUILD)/obj/vassal/exec.o \
+              $(BUILD)/obj/vassal/logformat.o
 $(BUILD)/tests/test-config: $(CONFIG_OBJS)
 $(BUILD)/tests/test-socket: $(BUILD)/obj/vassal/socket.o $(CONFIG_OBJS)
 $(BUILD)/tests/test-scoreboard: $(BUILD)/obj/vassal/scoreboard.o
@@ -169,6 +171,8 @@ build/fuzz/fuzz-block: store/block.c store/block.h
 build/fuzz/fuzz-since: FUZZ_EXTRA = store/query.c store/block.c
 build/fuzz/fuzz-since: FUZZ_LIBS = $(SQLITE_LIBS)
 build/fuzz/fuzz-since: store/query.c store/query.h
+build/fuzz/fuzz-logformat: FUZZ_EXTRA = -Ivassal vassal/logformat.c
+build/fuzz/fuzz-logformat: vassal/logformat.c vassal/logformat.h
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) lib/*.h
 	@mkdir -p $(@D)
 	$(call say,FUZZ,$@)$(FUZZ_CC) -g -O1 -std=gnu17 -D_GNU_SOURCE -Ilib $(STORE_INC) \

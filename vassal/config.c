@@ -15,6 +15,7 @@
 #include "config.h"
 #include "exec.h"
 #include "log.h"
+#include "logformat.h"
 #include "sockutil.h"
 #include "users.h"
 #include "vkeys.h"
@@ -53,6 +54,100 @@ static int parse_command(const ConfOption *opt, const char *value, void *field,
         *(char **) field = copy;
         return 0;
 }
+/* ---- request log (logformat.c, logger.c) ---- */
+
+static char logformat_expected[192];
+
+/* logformat: compiled here once to report a bad format at its line; compiled again with the
+ * final options (logformat-strftime, log-micros ...) by logging_config_finish(). */
+static int parse_logformat(const ConfOption *opt, const char *value, void *field,
+                           const char **ret_expected) {
+        _cleanup_(logformat_freep) LogFormat *f = NULL;
+        (void) opt;
+        int r = logformat_compile(value, &(LogFormatOptions) {}, &f, logformat_expected,
+                                  sizeof(logformat_expected));
+        if (r == -EINVAL) {
+                *ret_expected = logformat_expected;
+                return r;
+        }
+        if (r < 0)
+                return r;
+        char *copy = strdup(value);
+        if (!copy)
+                return -ENOMEM;
+        free(*(char **) field);
+        *(char **) field = copy;
+        return 0;
+}
+
+/* log-date: a boolean (uWSGI's bare flag: ctime's form) or a strftime(3) format. */
+static int parse_log_date(const ConfOption *opt, const char *value, void *field,
+                          const char **ret_expected) {
+        bool b;
+        char *v = NULL;
+        (void) opt;
+        (void) ret_expected;
+        if (conf_parse_bool(value, &b) < 0 || b) {
+                v = strdup(conf_parse_bool(value, &b) < 0 ? value : "");
+                if (!v)
+                        return -ENOMEM;
+        }
+        free(*(char **) field);
+        *(char **) field = v;
+        return 0;
+}
+
+/* logger, req-logger: "file:PATH", or uWSGI's named form "NAME file:PATH" (the name only
+ * serves log-route, which we do not have). Every other logger plugin is refused by name. */
+static int parse_logger(const ConfOption *opt, const char *value, void *field,
+                        const char **ret_expected) {
+        const char *v = value, *space = strchr(value, ' ');
+        (void) opt;
+        if (strncmp(value, "file:", 5) != 0 && space)
+                v = space + strspn(space, " ");
+        if (strncmp(v, "file:", 5) != 0 || v[5] == 0) {
+                *ret_expected = "file:PATH (the only logger here: syslog:, rsyslog:, socket:, "
+                                "redislog:, mongodblog:, zeromq: and the other uWSGI logger "
+                                "plugins are not supported; logto also writes a file)";
+                return -EINVAL;
+        }
+        char *copy = strdup(v + 5);
+        if (!copy)
+                return -ENOMEM;
+        free(*(char **) field);
+        *(char **) field = copy;
+        return 0;
+}
+
+/* After the whole config is read: the format compiled with its options, logger's file as
+ * logto. Returns 0 or -EINVAL (reported). */
+static int logging_config_finish(VassalConfig *c) {
+        char msg[256];
+        LogFormatOptions o = {
+                .strftime = c->logformat_strftime,
+                .micros = c->log_micros,
+                .x_forwarded_for = c->log_x_forwarded_for,
+                .date_format = c->log_date && c->log_date[0] ? c->log_date : NULL,
+        };
+        int r = logformat_compile(c->logformat, &o, &c->log_format, msg, sizeof(msg));
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0) /* parse_logformat() said it at its line already */
+                return -EINVAL;
+        if (msg[0])
+                log_warning("logformat: %s", msg);
+        if (c->logger_file) {
+                if (c->logto && !streq(c->logto, c->logger_file))
+                        log_warning("logger = file:%s replaces logto = %s", c->logger_file,
+                                    c->logto);
+                free(c->logto);
+                c->logto = strdup(c->logger_file);
+                if (!c->logto)
+                        return log_oom();
+        }
+        return 0;
+}
+
 #define NOT_YET "not implemented yet, ignored"
 
 /* Every key a vassal understands. Aliases are separate rows pointing at the same field, as in
@@ -151,6 +246,38 @@ static const ConfOption vassal_options[] = {
         { "memory-report", CONF_BOOL, F(memory_report), 0, 0, NULL,
           "add the worker's address space and rss to each request log line" },
 
+        /* Request log: its format, which requests, the loggers (logformat.c, logger.c) */
+        { "logformat", CONF_CUSTOM, F(logformat), 0, 0, parse_logformat,
+          "the request line's format: %(addr), %(method), %(uri), %(status), %(msecs) ... "
+          "(default: uWSGI's line)" },
+        { "log-format", CONF_CUSTOM, F(logformat), 0, 0, parse_logformat, "alias of logformat" },
+        { "logformat-strftime", CONF_BOOL, F(logformat_strftime), 0, 0, NULL,
+          "apply strftime(3) to logformat's text (%Y, %H ... outside %(...))" },
+        { "log-format-strftime", CONF_BOOL, F(logformat_strftime), 0, 0, NULL,
+          "alias of logformat-strftime" },
+        { "log-date", CONF_CUSTOM, F(log_date), 0, 0, parse_log_date,
+          "prefix every log line with the date (true: ctime's form, else a strftime format)" },
+        { "logdate", CONF_CUSTOM, F(log_date), 0, 0, parse_log_date, "alias of log-date" },
+        { "log-x-forwarded-for", CONF_BOOL, F(log_x_forwarded_for), 0, 0, NULL,
+          "log X-Forwarded-For's first address as %(addr) instead of REMOTE_ADDR" },
+        { "log-micros", CONF_BOOL, F(log_micros), 0, 0, NULL,
+          "the default request line says micros instead of msecs" },
+        { "log-4xx", CONF_BOOL, F(log_4xx), 0, 0, NULL,
+          "log 4xx responses even with disable-logging" },
+        { "log-5xx", CONF_BOOL, F(log_5xx), 0, 0, NULL,
+          "log 5xx responses even with disable-logging" },
+        { "log-slow", CONF_INT, F(log_slow), 0, INT32_MAX, NULL,
+          "log requests slower than this many ms even with disable-logging (0: off)" },
+        { "log-zero", CONF_BOOL, F(log_zero), 0, 0, NULL,
+          "log responses without a body even with disable-logging" },
+        { "log-big", CONF_SIZE, F(log_big), 0, 0, NULL,
+          "log responses of at least this many body bytes even with disable-logging (0: off)" },
+        { "req-logger", CONF_CUSTOM, F(req_logger), 0, 0, parse_logger,
+          "file:PATH: request lines go to this file, rotated with log-maxsize" },
+        { "logger-req", CONF_CUSTOM, F(req_logger), 0, 0, parse_logger, "alias of req-logger" },
+        { "logger", CONF_CUSTOM, F(logger_file), 0, 0, parse_logger,
+          "file:PATH: the log goes to this file (as logto)" },
+
         /* Accepted for compatibility: what they ask for is how we always work. The flags are
          * parsed as booleans (into a field nobody reads) so `--master app.ini` keeps app.ini
          * as the ini and a bad value is still reported. */
@@ -227,6 +354,11 @@ void vassal_config_done(VassalConfig *c) {
         free(c->name);
         free(c->gevent_origin);
         free(c->log_path);
+        free(c->logformat); /* CONF_CUSTOM, as exec */
+        free(c->log_date);
+        free(c->req_logger);
+        free(c->logger_file);
+        logformat_free(c->log_format);
         *c = (VassalConfig) {};
 }
 
@@ -354,6 +486,9 @@ int vassal_config_load(VassalConfig *c, const char *ini_spec, int argc, char **a
                 return -EINVAL;
         }
         r = conf_apply(vassal_options, ELEMENTSOF(vassal_options), c, ini, on_diag, NULL);
+        if (r < 0)
+                return r;
+        r = logging_config_finish(c);
         if (r < 0)
                 return r;
 

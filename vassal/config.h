@@ -99,6 +99,19 @@ typedef struct VassalConfig {
         bool memory_report;         /* address space and rss in every request log line */
 
         bool compat_flag; /* uWSGI flags we accept and ignore (master, enable-threads, ...) */
+
+        /* Request log: its format (logformat.c), which requests, and the loggers (logger.c) */
+        char *logformat;          /* NULL: uWSGI's default line */
+        bool logformat_strftime;  /* strftime(3) applies to the format's literal text */
+        char *log_date;           /* NULL: off; "": ctime's form; else a strftime format */
+        bool log_x_forwarded_for; /* %(addr) from X-Forwarded-For */
+        bool log_micros;          /* the default line's time in µs */
+        bool log_4xx, log_5xx, log_zero; /* log these even with disable-logging */
+        int64_t log_slow;         /* ms: log slower requests even with disable-logging; 0: off */
+        uint64_t log_big;         /* bytes: log bigger responses even so; 0: off */
+        char *req_logger;         /* req-logger = file:PATH: request lines go there */
+        char *logger_file;        /* logger = file:PATH: the log, as logto */
+        struct LogFormat *log_format; /* compiled from logformat at load */
 } VassalConfig;
 
 /* Sets every default. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include "conn.h"
 #include "guard.h"
 #include "log.h"
+#include "logger.h"
 #include "macro.h"
 #include "response.h"
 #include "wsgi.h"
@@ -126,40 +128,61 @@ void conn_keep_names(Request *r, char *method, size_t method_size, char *uri, si
         r->uri_len = ul;
 }
 
-static const char *log_date(ConnLogDate *d) {
-        time_t now = time(NULL);
-        if (now != d->sec) {
-                struct tm tm;
-                localtime_r(&now, &tm);
-                strftime(d->text, sizeof(d->text), "%a %b %e %H:%M:%S %Y", &tm);
-                d->sec = now;
-        }
-        return d->text;
+/* uWSGI's rule: everything is logged, unless disable-logging; then only what log-4xx, log-5xx,
+ * log-slow, log-zero or log-big ask for. */
+static bool conn_log_wanted(const VassalConfig *cfg, const Request *r, int64_t us) {
+        if (!cfg->disable_logging)
+                return true;
+        int s = r->status;
+        return (cfg->log_4xx && s >= 400 && s < 500) || (cfg->log_5xx && s >= 500 && s < 600) ||
+               (cfg->log_slow > 0 && us / 1000 > cfg->log_slow) ||
+               (cfg->log_zero && r->bytes_sent == 0) ||
+               (cfg->log_big > 0 && r->bytes_sent >= cfg->log_big);
 }
 
-void conn_log_request(const VassalConfig *cfg, int statm_fd, pid_t pid, int worker_id,
-                      uint64_t nreq, const ConnInfo *info, const Request *r, int64_t us,
-                      ConnLogDate *date) {
-        char line[1536], mem[128];
+/* "req: N/M"'s M: every worker's requests, from the scoreboard (a few relaxed loads). */
+static uint64_t total_requests(Scoreboard *sb) {
+        uint64_t n = 0;
+        size_t k = sb ? scoreboard_size(sb) : 0;
+        for (size_t i = 1; i <= k; i++)
+                n += atomic_load_explicit(&scoreboard_slot(sb, i)->requests, memory_order_relaxed);
+        return n;
+}
 
-        if (cfg->disable_logging)
+void conn_log_request(const ConnLogCtx *ctx, uint64_t nreq, const Request *r, int64_t us,
+                      ConnLogDate *date) {
+        const VassalConfig *cfg = ctx->cfg;
+        char line[1 + 256 + LOGFORMAT_LINE_MAX];
+        size_t n = 0;
+        struct timespec ts;
+
+        if (!conn_log_wanted(cfg, r, us))
                 return;
-        /* memory-report: uWSGI's "{address space usage: ...} {rss usage: ...} " first. */
-        mem[0] = 0;
-        if (statm_fd >= 0)
-                guard_memory_report(statm_fd, mem, sizeof(mem));
-        int n = snprintf(line, sizeof(line),
-                         "%s[pid: %d|worker: %d|req: %llu] %s () [%s] %.*s %.*s => %d, %llu "
-                         "bytes in %lld.%03lld ms\n",
-                         mem, pid, worker_id, (unsigned long long) nreq,
-                         info->remote_addr[0] ? info->remote_addr : "-", log_date(date),
-                         (int) r->method_len, r->method, (int) r->uri_len, r->uri, r->status,
-                         (unsigned long long) r->bytes_sent, (long long) (us / 1000),
-                         (long long) (us % 1000));
-        if (n >= (int) sizeof(line)) {
-                n = sizeof(line) - 1;
-                line[n - 1] = '\n';
+        /* The master tells request lines from the rest by this mark: req-logger sends them
+         * to their own file, log-date dates only the rest (logger.c). */
+        if (cfg->req_logger || cfg->log_date)
+                line[n++] = LOGGER_REQ_MARK;
+        /* memory-report: uWSGI's "{address space usage: ...} {rss usage: ...} " first, on its
+         * default line. */
+        if (ctx->statm_fd >= 0 && !cfg->logformat) {
+                guard_memory_report(ctx->statm_fd, line + n, 256);
+                n += strlen(line + n);
         }
+        LogRequest q = {
+                .r = r,
+                .pid = ctx->pid,
+                .worker_id = ctx->worker_id,
+                .core = ctx->core,
+                .worker_requests = nreq,
+                .total_requests = total_requests(ctx->scoreboard),
+                .elapsed_us = us,
+        };
+        clock_gettime(CLOCK_REALTIME, &ts);
+        q.end_realtime_us = (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+        if (ctx->statm_fd >= 0 && logformat_needs_memory(cfg->log_format))
+                (void) guard_read_statm(ctx->statm_fd, &q.vsz, &q.rss);
+        n += logformat_render(cfg->log_format, &q, date, line + n);
+        /* One write(), under PIPE_BUF: lines from every worker and thread stay whole. */
         (void) !write(STDERR_FILENO, line, n);
 }
 

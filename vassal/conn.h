@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "http.h"
+#include "logformat.h"
 #include "request.h"
 #include "scoreboard.h"
 #include "uwsgi.h"
@@ -53,11 +54,8 @@ typedef struct ConnClock {
  * per body-min-rate bytes, as request.c gives a body the app reads. */
 int64_t conn_wait_left(const VassalConfig *cfg, const ConnClock *c, bool stopping, int64_t now);
 
-/* The request log's date, formatted once a second. */
-typedef struct ConnLogDate {
-        char text[64];
-        time_t sec;
-} ConnLogDate;
+/* The request log's time texts, formatted once a second (per thread). */
+typedef LogClock ConnLogDate;
 
 /* "1.2.3.4" and "80" (empty for a unix socket). */
 void conn_format_addr(const struct sockaddr_storage *sa, char *addr, size_t addr_size, char *port,
@@ -74,11 +72,21 @@ int conn_parse_head(Request *r, int fd, SocketProto proto, ConnBuffer *in, const
  * while the body is read: the log still names them. */
 void conn_keep_names(Request *r, char *method, size_t method_size, char *uri, size_t uri_size);
 
-/* One line per request, in uWSGI's spirit, written with one write() so lines from every worker
- * and thread stay whole in the master's log pipe; nothing with disable-logging. statm_fd: the
- * worker's /proc/self/statm for memory-report, or -1. */
-void conn_log_request(const VassalConfig *cfg, int statm_fd, pid_t pid, int worker_id,
-                      uint64_t nreq, const ConnInfo *info, const Request *r, int64_t us,
+/* Who logs: what the request line says of the worker and thread besides the request. */
+typedef struct ConnLogCtx {
+        const VassalConfig *cfg;
+        Scoreboard *scoreboard; /* for the every-worker request count */
+        int statm_fd;           /* the worker's /proc/self/statm for memory-report, or -1 */
+        pid_t pid;
+        int worker_id;
+        int core; /* the thread's (or greenlet slot's) index */
+} ConnLogCtx;
+
+/* One line per request in the logformat (uWSGI's default line unless set), written with one
+ * write() so lines from every worker and thread stay whole in the master's log pipe. Which
+ * requests: all, or with disable-logging only those log-4xx, log-5xx, log-slow, log-zero and
+ * log-big ask for. nreq: this worker's requests, this one included; us: its duration. */
+void conn_log_request(const ConnLogCtx *ctx, uint64_t nreq, const Request *r, int64_t us,
                       ConnLogDate *date);
 
 /* One parsed request through the app, as both engines serve it: the worker's and the core's

@@ -129,7 +129,8 @@ static bool slot_serve(GeventWorker *w, GSlot *s, Request *r) {
         int64_t elapsed = conn_serve_request(w->cfg, w->slot, s->core, s->wt, r, s->method,
                                              sizeof(s->method), s->uri, sizeof(s->uri));
         uint64_t n = ++w->requests;
-        conn_log_request(w->cfg, w->statm_fd, w->pid, w->id, n, &s->info, r, elapsed, &w->date);
+        ConnLogCtx log = { w->cfg, w->scoreboard, w->statm_fd, w->pid, w->id, s->index };
+        conn_log_request(&log, n, r, elapsed, &w->date);
         request_done(r);
         if (conn_max_requests_reached(w->slot, n, w->max_requests, why, sizeof(why)))
                 begin_stop(w, why);

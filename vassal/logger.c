@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <assert.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -26,6 +27,8 @@
 #define LOGGER_TOUCH_DEBOUNCE_USEC (100 * 1000ULL)
 /* Backups waiting for gzip; past this they stay uncompressed (said once each). */
 #define LOGGER_COMPRESS_QUEUE_MAX 64
+/* Lines routed one by one (req-logger, log-date) are written in runs of at most this. */
+#define LOGGER_OUT_SIZE (64 * 1024)
 /* NAME.STAMP-1 ... NAME.STAMP-N within one second, at most. */
 #define LOGGER_BACKUP_TRIES 100000
 
@@ -71,6 +74,19 @@ struct Logger {
         size_t n_touch;
         sd_event_source *touch_timer;
         const char *touched; /* which touch file fired, for the log */
+
+        /* Lines by kind: request lines come marked (LOGGER_REQ_MARK) when req-logger or
+         * log-date is set. They go to req (req-logger's file, a Logger of its own with the
+         * same rotation) or unmarked here; log-date dates the other lines. */
+        Logger *req;
+        bool date;
+        char *date_format; /* NULL: ctime's form and " - ", as uWSGI */
+        time_t date_sec;
+        char date_text[256];
+        size_t date_len;
+        char *out; /* LOGGER_OUT_SIZE: a run of lines for one destination */
+        size_t out_len;
+        Logger *out_dst;
 };
 
 /* ---- pure helpers ---- */
@@ -310,6 +326,78 @@ static void logger_write(Logger *l, const char *data, size_t n) {
                 write_all(l->fd, data, n);
 }
 
+/* log-date's prefix for this second. */
+static const char *logger_date(Logger *l, size_t *ret_len) {
+        time_t now = time(NULL);
+        if (now != l->date_sec || l->date_len == 0) {
+                struct tm tm;
+                size_t k = 0;
+                l->date_sec = now;
+                if (localtime_r(&now, &tm)) {
+                        if (l->date_format) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+                                /* The user's format, by design. */
+                                k = strftime(l->date_text, sizeof(l->date_text), l->date_format,
+                                             &tm);
+#pragma GCC diagnostic pop
+                        } else
+                                k = strftime(l->date_text, sizeof(l->date_text),
+                                             "%a %b %e %H:%M:%S %Y - ", &tm);
+                }
+                l->date_len = k;
+        }
+        *ret_len = l->date_len;
+        return l->date_text;
+}
+
+static void logger_out_flush(Logger *l) {
+        if (l->out_len > 0)
+                logger_write(l->out_dst, l->out, l->out_len);
+        l->out_len = 0;
+}
+
+static void logger_out_add(Logger *l, Logger *dst, const char *prefix, size_t prefix_len,
+                           const char *line, size_t n) {
+        if (dst != l->out_dst || l->out_len + prefix_len + n > LOGGER_OUT_SIZE) {
+                logger_out_flush(l);
+                l->out_dst = dst;
+        }
+        if (prefix_len + n > LOGGER_OUT_SIZE) {
+                /* Longer than a run: written as it is, after its prefix. */
+                logger_write(dst, prefix, prefix_len);
+                logger_write(dst, line, n);
+                return;
+        }
+        memcpy(l->out + l->out_len, prefix, prefix_len);
+        memcpy(l->out + l->out_len + prefix_len, line, n);
+        l->out_len += prefix_len + n;
+}
+
+/* Writes lines (or a piece of an overlong one), each where it belongs: without req-logger,
+ * log-date or a marked line in sight, all at once as they came. */
+static void logger_route(Logger *l, const char *data, size_t n) {
+        if (!l->req && !l->date && !memchr(data, LOGGER_REQ_MARK, n)) {
+                logger_write(l, data, n);
+                return;
+        }
+        for (const char *p = data, *end = data + n; p < end;) {
+                const char *nl = memchr(p, '\n', (size_t) (end - p));
+                size_t len = nl ? (size_t) (nl - p) + 1 : (size_t) (end - p);
+                size_t prefix_len = 0;
+                const char *prefix = "";
+                if (*p == LOGGER_REQ_MARK)
+                        logger_out_add(l, l->req ?: l, "", 0, p + 1, len - 1);
+                else {
+                        if (l->date)
+                                prefix = logger_date(l, &prefix_len);
+                        logger_out_add(l, l, prefix, prefix_len, p, len);
+                }
+                p += len;
+        }
+        logger_out_flush(l);
+}
+
 /* n bytes were just read into buf after the pending partial line: writes every whole line and
  * keeps the rest for the next read. */
 static void logger_consume(Logger *l, size_t n) {
@@ -318,11 +406,11 @@ static void logger_consume(Logger *l, size_t n) {
         size_t whole = nl ? (size_t) (nl - l->buf) + 1 : 0;
 
         if (whole > 0)
-                logger_write(l, l->buf, whole);
+                logger_route(l, l->buf, whole);
         size_t rest = total - whole;
         if (rest >= LOGGER_LINE_MAX) {
                 /* A line this long is written in pieces (documented): the buffer is finite. */
-                logger_write(l, l->buf + whole, rest);
+                logger_route(l, l->buf + whole, rest);
                 rest = 0;
         } else if (rest > 0 && whole > 0)
                 memmove(l->buf, l->buf + whole, rest);
@@ -362,21 +450,27 @@ void logger_flush(Logger *l) {
                 return;
         (void) logger_drain(l, LOGGER_FLUSH_READS);
         if (l->pending > 0) {
-                logger_write(l, l->buf, l->pending);
+                logger_route(l, l->buf, l->pending);
                 l->pending = 0;
         }
 }
 
 int logger_reopen(Logger *l, const char *why) {
-        if (!l || !l->path)
+        if (!l || (!l->path && !(l->req && l->req->path)))
                 return 0;
         /* What is in the pipe now was logged before the reopen was asked for. */
         (void) logger_drain(l, LOGGER_READS_PER_WAKEUP);
-        int r = logger_open(l);
+        int r = l->path ? logger_open(l) : 0;
         if (r < 0)
                 return log_warning_errno(r, "Failed to reopen '%s' (%s): %m, keeping the old file",
                                          l->path, why);
         log_info("log reopened (%s)", why);
+        if (l->req && l->req->path) {
+                r = logger_open(l->req);
+                if (r < 0)
+                        return log_warning_errno(r, "Failed to reopen '%s' (%s): %m, keeping "
+                                                 "the old file", l->req->path, why);
+        }
         return 0;
 }
 
@@ -690,20 +784,66 @@ static int logger_watch_touch(Logger *l) {
 void logger_on_rotate(Logger *l, void (*fn)(const char *backup, void *userdata), void *userdata) {
         l->on_rotate = fn;
         l->on_rotate_userdata = userdata;
+        if (l->req)
+                logger_on_rotate(l->req, fn, userdata);
 }
 
-int logger_new(const VassalConfig *c, bool own_stdio, Logger **ret) {
+/* A logger of one file (path; NULL: stderr) with the config's rotation. */
+static int logger_new_one(const VassalConfig *c, const char *path, bool own_stdio, bool req,
+                          Logger **ret) {
         _cleanup_(logger_freep) Logger *l = calloc(1, sizeof(Logger));
-        const char *path = c->logto ?: c->daemonize;
         int r;
 
         if (!l)
                 return log_oom();
         l->fd = l->pipe_fd = -1;
         l->own_stdio = own_stdio;
+        if (path) {
+                l->path = strdup(path);
+                /* log-backupname is one fixed name: the main log's. A request log gets stamped
+                 * backups of its own name. */
+                if (!l->path ||
+                    (!req && c->log_backupname && !(l->backupname = strdup(c->log_backupname))))
+                        return log_oom();
+                l->maxsize = c->log_maxsize;
+                l->maxbackups = c->log_maxbackups;
+                l->compress = c->log_compress;
+                l->reopen_on_reload = c->log_reopen;
+                r = logger_open(l);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to open %s '%s': %m",
+                                               req ? "req-logger" : "logto", l->path);
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+int logger_new(const VassalConfig *c, bool own_stdio, Logger **ret) {
+        _cleanup_(logger_freep) Logger *l = NULL;
+        const char *path = c->logto ?: c->daemonize;
+        int r;
+
+        r = logger_new_one(c, path, own_stdio, false, &l);
+        if (r < 0)
+                return r;
+        assert(l); /* set on success: the analyzer cannot tell log_oom() is negative */
         l->buf = malloc(LOGGER_BUF_SIZE);
         if (!l->buf)
                 return log_oom();
+        if (c->req_logger) {
+                r = logger_new_one(c, c->req_logger, false, true, &l->req);
+                if (r < 0)
+                        return r;
+        }
+        /* Even without req-logger and log-date: workers of an older config may mark lines. */
+        l->out = malloc(LOGGER_OUT_SIZE);
+        if (!l->out)
+                return log_oom();
+        if (c->log_date) {
+                l->date = true;
+                if (c->log_date[0] && !(l->date_format = strdup(c->log_date)))
+                        return log_oom();
+        }
         if (!path) {
                 if (c->log_maxsize || c->log_backupname || c->log_maxbackups || c->log_compress ||
                     c->log_reopen || c->touch_logreopen)
@@ -713,13 +853,6 @@ int logger_new(const VassalConfig *c, bool own_stdio, Logger **ret) {
                 *ret = TAKE_PTR(l);
                 return 0;
         }
-        l->path = strdup(path);
-        if (!l->path || (c->log_backupname && !(l->backupname = strdup(c->log_backupname))))
-                return log_oom();
-        l->maxsize = c->log_maxsize;
-        l->maxbackups = c->log_maxbackups;
-        l->compress = c->log_compress;
-        l->reopen_on_reload = c->log_reopen;
         size_t n_touch = 0;
         while (c->touch_logreopen && c->touch_logreopen[n_touch])
                 n_touch++;
@@ -733,10 +866,6 @@ int logger_new(const VassalConfig *c, bool own_stdio, Logger **ret) {
         }
         if (l->maxbackups > 0 && l->backupname)
                 log_warning("log-maxbackups has no effect with log-backupname (one backup)");
-
-        r = logger_open(l);
-        if (r < 0)
-                return log_error_errno(r, "Failed to open logto '%s': %m", l->path);
         if (own_stdio)
                 log_set_level_prefix(0);
         *ret = TAKE_PTR(l);
@@ -770,6 +899,12 @@ int logger_attach(Logger *l, sd_event *e, int pipe_fd) {
                 return r;
         if (l->path && !l->backupname && (l->compress || l->maxbackups > 0))
                 logger_tidy_backups(l);
+        if (l->req) {
+                /* No pipe of its own: it only needs the loop for gzip. */
+                l->req->event = sd_event_ref(e);
+                if (l->req->path && (l->req->compress || l->req->maxbackups > 0))
+                        logger_tidy_backups(l->req);
+        }
         return 0;
 }
 
@@ -795,5 +930,8 @@ Logger *logger_free(Logger *l) {
         free(l->buf);
         free(l->path);
         free(l->backupname);
+        logger_free(l->req);
+        free(l->date_format);
+        free(l->out);
         return mfree(l);
 }

@@ -13,6 +13,9 @@
  * time, never blocking the loop). Reopening (SIGUSR1, touch-logreopen, log-reopen on reloads)
  * is for an outside logrotate that renamed the file: never copy-and-truncate.
  *
+ * req-logger = file:PATH gives request lines a file of their own, rotated and reopened as the
+ * log is; log-date prefixes the other lines with the date.
+ *
  * Without a log file the log is our stderr (the supervisor's journal) and nothing rotates.
  * The master's own log lines go to stderr, which is the same file (dup2 after every open). */
 
@@ -22,6 +25,11 @@
 #include <time.h>
 
 #include "config.h"
+
+/* Starts a request line in the pipe when req-logger or log-date is set (conn.c): the master
+ * sends such lines to req-logger's file (or the log), and does not date them (they carry
+ * their own date). Removed before writing. ASCII's record separator: no text starts so. */
+#define LOGGER_REQ_MARK '\x1e'
 
 /* The longest line kept whole; a longer one is written in pieces of this size. */
 #define LOGGER_LINE_MAX (64 * 1024)

@@ -303,13 +303,15 @@ static bool conn_defer_body(Worker *w, Conn *c, const Request *r, size_t head_at
 #pragma GCC diagnostic pop
 
 /* Serves one parsed request; returns whether the connection may go on. */
-static bool conn_serve(ThreadCtx *t, Conn *c, Request *r) {
+static bool conn_serve(ThreadCtx *t, Request *r) {
         Worker *w = t->w;
         char why[64];
         int64_t elapsed = conn_serve_request(w->cfg, w->slot, t->core, t->wt, r, t->method,
                                              sizeof(t->method), t->uri, sizeof(t->uri));
         uint64_t n = atomic_fetch_add(&w->requests, 1) + 1;
-        conn_log_request(w->cfg, w->statm_fd, w->pid, w->id, n, &c->info, r, elapsed, &t->date);
+        ConnLogCtx log = { w->cfg, w->scoreboard, w->statm_fd, w->pid, w->id,
+                           (int) (t - w->threads) };
+        conn_log_request(&log, n, r, elapsed, &t->date);
         request_done(r);
         if (conn_max_requests_reached(w->slot, n, w->max_requests, why, sizeof(why)))
                 worker_begin_stop(w, why);
@@ -338,7 +340,7 @@ static int conn_process(ThreadCtx *t, Conn *c) {
         /* Stopping: this request is served, and its response says the connection closes. */
         if (atomic_load(&w->stopping))
                 r->keep_alive = false;
-        return conn_serve(t, c, r) ? 1 : -1;
+        return conn_serve(t, r) ? 1 : -1;
 }
 
 /* Runs a connection until it has to wait for bytes (back into the epoll set) or is done. */

@@ -119,7 +119,7 @@ wait_until 10 bash -c "new=\$(curl -s http://127.0.0.1:$P/pid); [ -n \"\$new\" ]
         fail "the leaking worker was not replaced"
 ok "a new worker serves"
 assert_file_contains "$T/r.log" "worker 1 (pid $old) exited with status 0" "the leaking worker exited gracefully"
-last=$(grep "\[pid: $old|worker: 1|req: .*GET /leak?20" "$T/r.log" | tail -1)
+last=$(grep "\[pid: $old|app: 0|req: .*GET /leak?20" "$T/r.log" | tail -1)
 printf '%s\n' "$last" | grep -Eq "^\{address space usage: [0-9]+ bytes/[0-9]+MB\} \{rss usage: [0-9]+ bytes/[0-9]+MB\} \[pid: " ||
         fail "memory-report: no address space and rss in the request line: $last"
 rss4=$(printf '%s\n' "$last" | sed -E 's/.*\{rss usage: [0-9]+ bytes\/([0-9]+)MB\}.*/\1/')

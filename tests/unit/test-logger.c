@@ -368,6 +368,66 @@ static void test_backups_within_one_second_get_numbers(void **state) {
         listing_done(&ls);
 }
 
+/* req-logger: marked lines go, unmarked, to their own file; the rest stays in the log. Both
+ * rotate with log-maxsize. */
+static void test_req_logger_splits_request_lines(void **state) {
+        Fixture *f = *state;
+        char req[160];
+        size_t n;
+        snprintf(req, sizeof(req), "%s/req.log", f->dir);
+        f->cfg.req_logger = req;
+        f->cfg.log_maxsize = 40;
+        open_logger(f);
+
+        const char in[] = "app line\n\x1e[pid: 1] GET /a\n\x1e[pid: 1] GET /b\nother\n";
+        logger_feed(f->l, in, sizeof(in) - 1);
+        char *data = read_all(f->path, &n);
+        assert_int_equal(n, 15);
+        assert_memory_equal(data, "app line\nother\n", 15);
+        free(data);
+        data = read_all(req, &n);
+        assert_int_equal(n, 32);
+        assert_memory_equal(data, "[pid: 1] GET /a\n[pid: 1] GET /b\n", 32);
+        free(data);
+        /* Past 40 bytes the request log rotates to a stamped backup of its own name. */
+        logger_feed(f->l, "\x1e[pid: 1] GET /c\n", 17);
+        data = read_all(req, &n);
+        assert_int_equal(n, 16);
+        assert_memory_equal(data, "[pid: 1] GET /c\n", 16);
+        free(data);
+        f->cfg.req_logger = NULL;
+}
+
+/* log-date: every line but the request lines starts with the date, in the format given. */
+static void test_log_date_dates_other_lines(void **state) {
+        Fixture *f = *state;
+        size_t n;
+        f->cfg.log_date = (char *) "[%Y] ";
+        open_logger(f);
+
+        logger_feed(f->l, "hello\n\x1e" "request\n", 16);
+        char *data = read_all(f->path, &n);
+        f->cfg.log_date = NULL;
+        data[n] = 0;
+        assert_int_equal(n, 7 + 6 + 8);
+        assert_true(data[0] == '[' && data[5] == ']' && data[6] == ' ');
+        assert_memory_equal(data + 7, "hello\nrequest\n", 14);
+        free(data);
+}
+
+/* A marked line without req-logger or log-date (left by workers of an older config) is
+ * written unmarked. */
+static void test_mark_is_always_removed(void **state) {
+        Fixture *f = *state;
+        size_t n;
+        open_logger(f);
+        logger_feed(f->l, "\x1e" "request\n", 9);
+        char *data = read_all(f->path, &n);
+        assert_int_equal(n, 8);
+        assert_memory_equal(data, "request\n", 8);
+        free(data);
+}
+
 int main(void) {
         log_set_max_level(LOG_WARNING); /* not every "log rotated to" */
         const struct CMUnitTest pure[] = {
@@ -392,6 +452,10 @@ int main(void) {
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_backups_within_one_second_get_numbers, setup,
                                                 teardown),
+                cmocka_unit_test_setup_teardown(test_req_logger_splits_request_lines, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_log_date_dates_other_lines, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_mark_is_always_removed, setup, teardown),
         };
         return cmocka_run_group_tests_name("logger helpers", pure, NULL, NULL) |
                cmocka_run_group_tests_name("logger files", files, NULL, NULL);
