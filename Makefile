@@ -146,8 +146,12 @@ $(BUILD)/tests/test-instance: $(filter-out $(BUILD)/obj/emperor/main.o,$(EMPEROR
 $(BUILD)/tests/test-request: $(BUILD)/obj/vassal/request.o $(BUILD)/obj/vassal/response.o
 $(BUILD)/tests/test-response: $(BUILD)/obj/vassal/request.o $(BUILD)/obj/vassal/response.o
 $(BUILD)/tests/test-logger: $(BUILD)/obj/vassal/logger.o
-# config.o checks exec commands (exec.o); uid/gid names are lib's (users.c).
-CONFIG_OBJS = $(BUILD)/obj/vassal/config.o $(BUILD)/obj/vassal/exec.o
+# config.o checks exec commands (exec.o) and builds the static file rules (static.o, which
+# answers through request.o and response.o); uid/gid names are lib's (users.c).
+STATIC_OBJS = $(BUILD)/obj/vassal/static.o $(BUILD)/obj/vassal/request.o \
+              $(BUILD)/obj/vassal/response.o
+CONFIG_OBJS = $(BUILD)/obj/vassal/config.o $(BUILD)/obj/vassal/exec.o $(STATIC_OBJS)
+$(BUILD)/tests/test-static: $(STATIC_OBJS)
 $(BUILD)/tests/test-config: $(CONFIG_OBJS)
 $(BUILD)/tests/test-socket: $(BUILD)/obj/vassal/socket.o $(CONFIG_OBJS)
 $(BUILD)/tests/test-scoreboard: $(BUILD)/obj/vassal/scoreboard.o
@@ -169,6 +173,8 @@ build/fuzz/fuzz-block: store/block.c store/block.h
 build/fuzz/fuzz-since: FUZZ_EXTRA = store/query.c store/block.c
 build/fuzz/fuzz-since: FUZZ_LIBS = $(SQLITE_LIBS)
 build/fuzz/fuzz-since: store/query.c store/query.h
+build/fuzz/fuzz-static: FUZZ_EXTRA = vassal/static.c vassal/request.c vassal/response.c
+build/fuzz/fuzz-static: vassal/static.c vassal/static.h
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) lib/*.h
 	@mkdir -p $(@D)
 	$(call say,FUZZ,$@)$(FUZZ_CC) -g -O1 -std=gnu17 -D_GNU_SOURCE -Ilib $(STORE_INC) \
