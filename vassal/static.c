@@ -317,8 +317,8 @@ static int hex_value(char c) {
 }
 
 int static_path_normalize(const char *path, size_t len, char *out, size_t out_size) {
-        size_t o = 0, seg_start = 0, seg = 0;
-        bool in_segment = false;
+        size_t o = 0, seg_start = 0, seg_len = 0;
+        bool in_segment = false, seg_dots = true;
 
         /* A segment is written as it is decoded, after a '/' when one came before it; when it
          * ends, an empty or "." one is taken back with its '/', and ".." refuses the path:
@@ -327,10 +327,9 @@ int static_path_normalize(const char *path, size_t len, char *out, size_t out_si
                 if (i == len || path[i] == '/') {
                         if (!in_segment)
                                 continue;
-                        size_t n = o - seg;
-                        if (n == 2 && out[seg] == '.' && out[seg + 1] == '.')
+                        if (seg_dots && seg_len == 2)
                                 return -EPERM;
-                        if (n == 0 || (n == 1 && out[seg] == '.'))
+                        if (seg_dots && seg_len <= 1)
                                 o = seg_start;
                         in_segment = false;
                         continue;
@@ -342,7 +341,8 @@ int static_path_normalize(const char *path, size_t len, char *out, size_t out_si
                                         return -ENAMETOOLONG;
                                 out[o++] = '/';
                         }
-                        seg = o;
+                        seg_len = 0;
+                        seg_dots = true;
                         in_segment = true;
                 }
                 unsigned char c = path[i];
@@ -363,6 +363,8 @@ int static_path_normalize(const char *path, size_t len, char *out, size_t out_si
                 if (o + 1 >= out_size)
                         return -ENAMETOOLONG;
                 out[o++] = (char) c;
+                seg_len++;
+                seg_dots &= c == '.';
         }
         if (out_size == 0)
                 return -ENAMETOOLONG;
