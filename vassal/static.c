@@ -21,6 +21,10 @@
 #include "response.h"
 #include "static.h"
 
+/* Files up to this size are read and sent with their head in one write; larger ones go out
+ * by sendfile(2). */
+#define STATIC_SMALL 16384
+
 typedef enum StaticKind {
         STATIC_MAP,   /* static-map: the path after the mount point, under the root */
         STATIC_MAP2,  /* static-map2: the whole path, mount point included, under the root */
@@ -693,7 +697,16 @@ static bool serve_file(const StaticFiles *s, Request *r, int fd, const struct st
         }
         if (k >= 0 && (status == 200 || status == 206))
                 k = response_set_length(r, length);
-        if (k >= 0 && (status == 200 || status == 206))
+        if (k >= 0 && (status == 200 || status == 206) && !r->head && length <= STATIC_SMALL) {
+                /* Read, and sent with the head in one write: one packet, where the head's
+                 * write and sendfile(2) would make two (and cost the client a wake-up). */
+                _cleanup_free_ char *buf = malloc(MAX(length, 1));
+                ssize_t n = buf ? pread(fd, buf, length, (off_t) offset) : -1;
+                if (n == (ssize_t) length)
+                        k = response_write(r, &(struct iovec) { buf, length }, 1);
+                else
+                        k = n < 0 ? -errno : -EIO;
+        } else if (k >= 0 && (status == 200 || status == 206))
                 k = response_sendfile(r, fd, (off_t) offset, length);
         if (k >= 0)
                 k = response_finish(r);
