@@ -17,6 +17,7 @@
 #include "log.h"
 #include "logformat.h"
 #include "sockutil.h"
+#include "static.h"
 #include "users.h"
 #include "vkeys.h"
 
@@ -277,6 +278,30 @@ static const ConfOption vassal_options[] = {
         { "logger-req", CONF_CUSTOM, F(req_logger), 0, 0, parse_logger, "alias of req-logger" },
         { "logger", CONF_CUSTOM, F(logger_file), 0, 0, parse_logger,
           "file:PATH: the log goes to this file (as logto)" },
+        /* Static files (static.c): served by the worker in C before the app, uWSGI's keys.
+         * Checked and compiled by build_statics() from the ini entries, so a bad value is
+         * reported at its own line. */
+        { "static-map", CONF_STRV, F(static_map), 0, 0, NULL,
+          "serve MOUNT=PATH: /MOUNT/x from PATH/x, without the app (repeatable; a missing file "
+          "goes on to the next mapping, then the app)" },
+        { "static-map2", CONF_STRV, F(static_map2), 0, 0, NULL,
+          "like static-map, but the whole URL path is appended to PATH (/MOUNT/x from "
+          "PATH/MOUNT/x)" },
+        { "check-static", CONF_STRV, F(check_static), 0, 0, NULL,
+          "serve any URL whose path names a file under DIR, before the app (repeatable)" },
+        { "static-index", CONF_STRV, F(static_index), 0, 0, NULL,
+          "serve this file for a directory, such as index.html (repeatable; without it a "
+          "directory goes to the app)" },
+        { "static-skip-ext", CONF_STRV, F(static_skip_ext), 0, 0, NULL,
+          "leave paths with this ending to the app, such as .py (repeatable)" },
+        { "static-expires-uri", CONF_STRV, F(static_expires_uri), 0, 0, NULL,
+          "REGEX SECONDS: static files whose request URI matches get Expires and "
+          "Cache-Control: max-age (repeatable, first match wins)" },
+        { "static-expires", CONF_STRV, F(static_expires), 0, 0, NULL,
+          "REGEX SECONDS: the same, matched against the file's path" },
+        { "offload-threads", CONF_INT, F(offload_threads), 0, 1024, NULL,
+          "accepted for uWSGI configs: static files go out by sendfile(2) from the worker "
+          "thread or greenlet itself, which waits for a slow client without the GIL" },
 
         /* Accepted for compatibility: what they ask for is how we always work. The flags are
          * parsed as booleans (into a field nobody reads) so `--master app.ini` keeps app.ini
@@ -349,6 +374,7 @@ void vassal_config_init(VassalConfig *c) {
 void vassal_config_done(VassalConfig *c) {
         free(c->exec); /* CONF_CUSTOM: conf_free() does not know it is a string */
         c->exec = NULL;
+        c->statics = static_files_free(c->statics);
         conf_free(vassal_options, ELEMENTSOF(vassal_options), c);
         free(c->ini_path);
         free(c->name);
@@ -416,6 +442,35 @@ _printf_(3, 4) static void key_error(const Ini *ini, const char *key, const char
         (void) vsnprintf(message + n, sizeof(message) - n, fmt, ap);
         va_end(ap);
         on_diag(NULL, INI_ERROR, file, line, message);
+}
+
+/* The static file rules (static.c), from the ini's entries in their order, each bad value
+ * reported at its own line; c->statics stays NULL without any. */
+static int build_statics(VassalConfig *c, const Ini *ini) {
+        _cleanup_(static_files_freep) StaticFiles *s = NULL;
+        int r = 0;
+
+        for (size_t i = 0; i < ini_size(ini); i++) {
+                const IniEntry *e = ini_entry(ini, i);
+                const char *expected = NULL;
+                if (!static_files_key(e->key))
+                        continue;
+                if (!s && static_files_new(&s) < 0)
+                        return log_oom();
+                int k = static_files_add(s, e->key, e->value, &expected);
+                if (k == -ENOMEM)
+                        return log_oom();
+                if (k < 0) {
+                        char message[400];
+                        (void) snprintf(message, sizeof(message), "%s: expected %s", e->key,
+                                        expected);
+                        on_diag(NULL, INI_ERROR, e->file, e->line, message);
+                        r = -EINVAL;
+                }
+        }
+        if (r == 0 && static_files_active(s))
+                c->statics = TAKE_PTR(s);
+        return r;
 }
 
 /* The combinations the gevent engine does not serve, refused where the key is. */
@@ -493,6 +548,9 @@ int vassal_config_load(VassalConfig *c, const char *ini_spec, int argc, char **a
                 return r;
 
         r = check_gevent(c, ini);
+        if (r < 0)
+                return r;
+        r = build_statics(c, ini);
         if (r < 0)
                 return r;
 

@@ -112,6 +112,18 @@ typedef struct VassalConfig {
         char *req_logger;         /* req-logger = file:PATH: request lines go there */
         char *logger_file;        /* logger = file:PATH: the log, as logto */
         struct LogFormat *log_format; /* compiled from logformat at load */
+        /* Static files (static.c): the keys as given, for --help and the tests; statics is
+         * what the workers serve from, built from them by vassal_config_load(), NULL when no
+         * mapping is set. */
+        char **static_map;         /* MOUNT=PATH: the path after MOUNT under PATH */
+        char **static_map2;        /* MOUNT=PATH: the whole path under PATH */
+        char **check_static;       /* DIR: the whole path, else the app */
+        char **static_index;       /* names tried in a requested directory */
+        char **static_skip_ext;    /* endings left to the app */
+        char **static_expires_uri; /* "REGEX SECONDS" against REQUEST_URI */
+        char **static_expires;     /* "REGEX SECONDS" against the file's path */
+        int64_t offload_threads;   /* accepted; files go out by sendfile from the worker */
+        struct StaticFiles *statics;
 } VassalConfig;
 
 /* Sets every default. */

@@ -12,6 +12,7 @@
 #include "logger.h"
 #include "macro.h"
 #include "response.h"
+#include "static.h"
 #include "wsgi.h"
 
 int64_t conn_now_ms(void) {
@@ -195,10 +196,15 @@ int64_t conn_serve_request(const VassalConfig *cfg, ScoreboardSlot *slot, Scoreb
         scoreboard_request_begin(slot, start);
         conn_keep_names(r, method, method_size, uri, uri_size);
         scoreboard_core_begin(core, start, r->method, r->method_len, r->uri, r->uri_len);
-        /* With post-buffering the body is read before the app runs: in a greenlet it holds
-         * only this connection, in threads mode the reader is bounded by the body deadlines. */
-        int k = cfg->post_buffering > 0 ? request_buffer_body(r, cfg->post_buffering) : 0;
-        if (k < 0)
+        /* A mapped static file is answered here, in C, without the GIL (static.c). With
+         * post-buffering the body is read before the app runs: in a greenlet it holds only
+         * this connection, in threads mode the reader is bounded by the body deadlines. */
+        int k = 0;
+        if (static_serve(cfg->statics, r)) {
+                if (r->keep_alive && request_drain_body(r) < 0)
+                        r->keep_alive = false;
+        } else if (cfg->post_buffering > 0 &&
+                   (k = request_buffer_body(r, cfg->post_buffering)) < 0)
                 response_error(r, k == -EFBIG ? 413 : k == -ETIMEDOUT ? 408 : 400);
         else {
                 (void) wsgi_handle(wt, r, &exception);
