@@ -147,7 +147,9 @@ $(BUILD)/tests/test-request: $(BUILD)/obj/vassal/request.o $(BUILD)/obj/vassal/r
 $(BUILD)/tests/test-response: $(BUILD)/obj/vassal/request.o $(BUILD)/obj/vassal/response.o
 $(BUILD)/tests/test-logger: $(BUILD)/obj/vassal/logger.o
 # config.o checks exec commands (exec.o); uid/gid names are lib's (users.c).
-CONFIG_OBJS = $(BUILD)/obj/vassal/config.o $(BUILD)/obj/vassal/exec.o
+CONFIG_OBJS = $(BUILD)/obj/vassal/config.o $(BUILD)/obj/vassal/exec.o \
+              $(BUILD)/obj/vassal/daemons.o $(BUILD)/obj/vassal/cron.o $(BUILD)/obj/vassal/logger.o
+$(BUILD)/tests/test-cron: $(BUILD)/obj/vassal/cron.o
 $(BUILD)/tests/test-config: $(CONFIG_OBJS)
 $(BUILD)/tests/test-socket: $(BUILD)/obj/vassal/socket.o $(CONFIG_OBJS)
 $(BUILD)/tests/test-scoreboard: $(BUILD)/obj/vassal/scoreboard.o
@@ -169,6 +171,8 @@ build/fuzz/fuzz-block: store/block.c store/block.h
 build/fuzz/fuzz-since: FUZZ_EXTRA = store/query.c store/block.c
 build/fuzz/fuzz-since: FUZZ_LIBS = $(SQLITE_LIBS)
 build/fuzz/fuzz-since: store/query.c store/query.h
+build/fuzz/fuzz-cron: FUZZ_EXTRA = -iquote vassal vassal/cron.c
+build/fuzz/fuzz-cron: vassal/cron.c vassal/cron.h
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) lib/*.h
 	@mkdir -p $(@D)
 	$(call say,FUZZ,$@)$(FUZZ_CC) -g -O1 -std=gnu17 -D_GNU_SOURCE -Ilib $(STORE_INC) \
