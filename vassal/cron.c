@@ -241,6 +241,10 @@ int cron_parse2(const char *value, CronEntry *ret, const char **ret_why) {
                 if (!opts)
                         return -ENOMEM;
                 p += n;
+                if (opts[n - 1] == ',') {
+                        *ret_why = "options without spaces (minute=1,hour=2 COMMAND)";
+                        return -EINVAL;
+                }
                 char *save = NULL;
                 for (char *kv = strtok_r(opts, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
                         char *v = strchr(kv, '=');
