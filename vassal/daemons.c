@@ -16,6 +16,7 @@
 #include "child.h"
 #include "conf.h"
 #include "daemons.h"
+#include "exec.h"
 #include "log.h"
 #include "macro.h"
 #include "users.h"
@@ -291,6 +292,7 @@ typedef struct Daemon {
         size_t index;
         DaemonSpec spec;
         char *name;
+        char *script; /* what /bin/sh -c runs */
         uint64_t hash;
 
         /* dumb: the daemon itself (lib/child: killed if freed while it runs) */
@@ -481,9 +483,9 @@ static const char chdir_script[] = "cd -- \"$1\" || exit 127; eval \"$2\"";
 static int dumb_start(Daemon *m) {
         Daemons *d = m->d;
         int pipefd[2];
-        char *argv_plain[] = { (char *) "/bin/sh", (char *) "-c", m->spec.command, NULL };
+        char *argv_plain[] = { (char *) "/bin/sh", (char *) "-c", m->script, NULL };
         char *argv_chdir[] = { (char *) "/bin/sh", (char *) "-c", (char *) chdir_script,
-                               (char *) "sh", m->spec.chdir, m->spec.command, NULL };
+                               (char *) "sh", m->spec.chdir, m->script, NULL };
 
         if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0)
                 return -errno;
@@ -552,7 +554,9 @@ static void smart_unwatch(Daemon *m) {
 
 static void smart_stop_waiting(Daemon *m) {
         m->waiting = false;
-        m->pidfile_watch = sd_event_source_disable_unref(m->pidfile_watch);
+        /* Only off: freed from its own callback, libsystemd's inotify source can leave the
+         * loop spinning on the events still queued for it (seen with systemd 252). */
+        (void) sd_event_source_set_enabled(m->pidfile_watch, SD_EVENT_OFF);
         m->pidfile_timer = sd_event_source_disable_unref(m->pidfile_timer);
 }
 
@@ -697,9 +701,9 @@ static int reaper_add(Daemons *d, pid_t pid, int pidfd) {
 
 static int smart_start(Daemon *m) {
         Daemons *d = m->d;
-        char *argv_plain[] = { (char *) "/bin/sh", (char *) "-c", m->spec.command, NULL };
+        char *argv_plain[] = { (char *) "/bin/sh", (char *) "-c", m->script, NULL };
         char *argv_chdir[] = { (char *) "/bin/sh", (char *) "-c", (char *) chdir_script,
-                               (char *) "sh", m->spec.chdir, m->spec.command, NULL };
+                               (char *) "sh", m->spec.chdir, m->script, NULL };
 
         if (smart_check_pidfile(m)) {
                 log_notice("daemon '%s' already running (pid %d, from '%s')", m->name,
@@ -766,9 +770,13 @@ static int smart_start(Daemon *m) {
         char *slash = strrchr(dir, '/');
         if (slash)
                 *slash = 0;
-        r = sd_event_add_inotify(d->event, &m->pidfile_watch, slash ? (dir[0] ? dir : "/") : ".",
-                                 IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_MODIFY,
-                                 on_pidfile_change, m);
+        if (m->pidfile_watch)
+                r = sd_event_source_set_enabled(m->pidfile_watch, SD_EVENT_ON);
+        else
+                r = sd_event_add_inotify(d->event, &m->pidfile_watch,
+                                         slash ? (dir[0] ? dir : "/") : ".",
+                                         IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE,
+                                         on_pidfile_change, m);
         if (r < 0)
                 log_warning_errno(r, "daemon '%s': cannot watch '%s', checking it when the "
                                   "command ends: %m", m->name, m->spec.pidfile);
@@ -846,6 +854,7 @@ static int daemon_watch_touch(Daemon *m) {
 static void daemon_done(Daemon *m) {
         m->restart_timer = sd_event_source_disable_unref(m->restart_timer);
         smart_stop_waiting(m);
+        m->pidfile_watch = sd_event_source_disable_unref(m->pidfile_watch);
         smart_unwatch(m);
         for (size_t i = 0; i < m->n_touch; i++)
                 sd_event_source_disable_unref(m->touch[i]);
@@ -855,6 +864,20 @@ static void daemon_done(Daemon *m) {
         output_free(m->out);
         daemon_spec_done(&m->spec);
         free(m->name);
+        free(m->script);
+}
+
+/* A simple command (no shell operators: exec.h's rules) is run as `exec COMMAND`: the shell
+ * becomes the program, so the parent-death signal and the stop signal reach the program itself
+ * rather than a shell that would leave it behind. Anything else runs as written. */
+static char *daemon_script(const char *command) {
+        char **argv = NULL;
+        const char *why;
+        char *script = NULL;
+        if (exec_split(command, &argv, &why) < 0)
+                return strdup(command);
+        exec_argv_free(argv);
+        return asprintf(&script, "exec %s", command) < 0 ? NULL : script;
 }
 
 /* The first word of the command, without its directory. */
@@ -966,7 +989,8 @@ int daemons_new(const DaemonsParams *p, Daemons **ret) {
                         d->n++;
                         *m = (Daemon) { .d = d, .index = d->n - 1, .spec = m->spec };
                         m->name = daemon_name(m->spec.command);
-                        if (!m->name)
+                        m->script = daemon_script(m->spec.command);
+                        if (!m->name || !m->script)
                                 return log_oom();
                         m->hash = hash_string(m->spec.command);
                         if (!d->root && (m->spec.uid || m->spec.gid))
