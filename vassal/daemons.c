@@ -673,7 +673,13 @@ static int on_reaped(sd_event_source *src, const siginfo_t *si, void *userdata) 
         return 0;
 }
 
-/* Reaps pid, a child of ours, when it exits, without ever killing it. */
+/* Reaps pid, a child of ours, when it exits, without ever killing it. gcc 12's -fanalyzer
+ * loses the array stored in d (reached through a Daemon) and calls it leaked; daemons_free()
+ * frees it. */
+#if !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wanalyzer-malloc-leak"
+#endif
 static int reaper_add(Daemons *d, pid_t pid, int pidfd) {
         Reaper *r = calloc(1, sizeof(Reaper));
         if (!r) {
@@ -694,10 +700,13 @@ static int reaper_add(Daemons *d, pid_t pid, int pidfd) {
                 reaper_free(r);
                 return -ENOMEM;
         }
+        l[d->n_reapers++] = r;
         d->reapers = l;
-        d->reapers[d->n_reapers++] = r;
         return 0;
 }
+#if !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 static int smart_start(Daemon *m) {
         Daemons *d = m->d;
