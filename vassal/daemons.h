@@ -35,8 +35,11 @@
  * unprefixed: a pipe that the master read would break (SIGPIPE) once it is gone.
  *
  * The master's death: a dumb daemon gets SIGKILL by parent-death signal (PR_SET_PDEATHSIG), as
- * an exec program does; what it forked in its own process group is not reached that way, but
- * the daemon stays in the vassal's cgroup, which the emperor kills whole when the master dies.
+ * an exec program does. Only the daemon itself gets it, not what it forked; those stay in the
+ * vassal's cgroup, which the emperor kills whole when the master dies (smart daemons too: the
+ * emperor's rule, not ours). Chosen over a cgroup of our own (needs delegation, absent when run
+ * by hand) and over a watcher process (one more process per daemon, and its own death to
+ * handle); the parent-death signal works with or without a supervisor.
  * A reload is an exec of the same thread, not a death: the parent-death signal does not fire,
  * and the new image adopts the children (VASSAL_DAEMON_CHILDREN in the environment). */
 

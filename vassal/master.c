@@ -1004,8 +1004,12 @@ int master_run(VassalConfig *cfg) {
                 r = master_watch_touch(&m);
         if (r < 0)
                 goto finish;
-        if (m.degraded)
+        if (m.degraded) {
                 r = master_old_alive(&m) > 0 ? 0 : -ESRCH;
+                /* No new worker will get ready: the old ones serve, the daemons run. */
+                daemons_start(m.daemons);
+                cron_start(m.cron);
+        }
         else
                 r = cfg->exec ? master_start_program(&m) : master_start_workers(&m);
         if (r < 0) {
