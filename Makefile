@@ -148,13 +148,15 @@ $(BUILD)/tests/test-response: $(BUILD)/obj/vassal/request.o $(BUILD)/obj/vassal/
 $(BUILD)/tests/test-logger: $(BUILD)/obj/vassal/logger.o
 $(BUILD)/tests/test-logformat: $(BUILD)/obj/vassal/logformat.o
 # config.o checks exec commands (exec.o), compiles the request log format (logformat.o) and
-# builds the static file rules (static.o, which
-# answers through request.o and response.o); uid/gid names are lib's (users.c).
+# builds the static file rules (static.o, which answers through request.o and response.o) and
+# the daemons' and cron's (daemons.o, cron.o, logger.o); uid/gid names are lib's (users.c).
 STATIC_OBJS = $(BUILD)/obj/vassal/static.o $(BUILD)/obj/vassal/request.o \
               $(BUILD)/obj/vassal/response.o
 CONFIG_OBJS = $(BUILD)/obj/vassal/config.o $(BUILD)/obj/vassal/exec.o \
-              $(BUILD)/obj/vassal/logformat.o $(STATIC_OBJS)
+              $(BUILD)/obj/vassal/logformat.o $(STATIC_OBJS) \
+              $(BUILD)/obj/vassal/daemons.o $(BUILD)/obj/vassal/cron.o $(BUILD)/obj/vassal/logger.o
 $(BUILD)/tests/test-static: $(STATIC_OBJS)
+$(BUILD)/tests/test-cron: $(BUILD)/obj/vassal/cron.o
 $(BUILD)/tests/test-config: $(CONFIG_OBJS)
 $(BUILD)/tests/test-socket: $(BUILD)/obj/vassal/socket.o $(CONFIG_OBJS)
 $(BUILD)/tests/test-scoreboard: $(BUILD)/obj/vassal/scoreboard.o
@@ -180,6 +182,8 @@ build/fuzz/fuzz-logformat: FUZZ_EXTRA = -Ivassal vassal/logformat.c
 build/fuzz/fuzz-logformat: vassal/logformat.c vassal/logformat.h
 build/fuzz/fuzz-static: FUZZ_EXTRA = vassal/static.c vassal/request.c vassal/response.c
 build/fuzz/fuzz-static: vassal/static.c vassal/static.h
+build/fuzz/fuzz-cron: FUZZ_EXTRA = -iquote vassal vassal/cron.c
+build/fuzz/fuzz-cron: vassal/cron.c vassal/cron.h
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) lib/*.h
 	@mkdir -p $(@D)
 	$(call say,FUZZ,$@)$(FUZZ_CC) -g -O1 -std=gnu17 -D_GNU_SOURCE -Ilib $(STORE_INC) \

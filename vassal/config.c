@@ -13,6 +13,8 @@
 
 #include "conf.h"
 #include "config.h"
+#include "cron.h"
+#include "daemons.h"
 #include "exec.h"
 #include "log.h"
 #include "logformat.h"
@@ -150,6 +152,69 @@ static int logging_config_finish(VassalConfig *c) {
 }
 
 #define NOT_YET "not implemented yet, ignored"
+
+/* ---- attached daemons and cron (daemons.c, cron.c) ---- */
+
+/* Checks a daemon or cron line the way the master will parse it, so a bad one is
+ * "file:line: key: expected ..." in --check, then keeps the value as written. */
+/* gcc 12's -fanalyzer loses track of a pointer stored through the field, as in lib/conf.c. */
+#if !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wanalyzer-malloc-leak"
+#endif
+static int keep_checked(const char *value, void *field) {
+        char ***l = field;
+        size_t n = 0;
+        while (*l && (*l)[n])
+                n++;
+        char *copy = strdup(value);
+        if (!copy)
+                return -ENOMEM;
+        char **v = reallocarray(*l, n + 2, sizeof(char *));
+        if (!v) {
+                free(copy);
+                return -ENOMEM;
+        }
+        v[n] = copy;
+        v[n + 1] = NULL;
+        *l = v;
+        return 0;
+}
+#if !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+static int parse_daemon(const ConfOption *opt, const char *value, void *field,
+                        const char **ret_expected) {
+        DaemonKind kind = streq(opt->name, "attach-daemon")         ? DAEMON_ATTACH
+                          : streq(opt->name, "smart-attach-daemon")  ? DAEMON_SMART
+                          : streq(opt->name, "smart-attach-daemon2") ? DAEMON_SMART2
+                                                                     : DAEMON_KEYVAL;
+        DaemonSpec s;
+        int r = daemon_spec_parse(kind, value, &s, ret_expected);
+        if (r < 0)
+                return r;
+        daemon_spec_done(&s);
+        return keep_checked(value, field);
+}
+
+static int parse_cron(const ConfOption *opt, const char *value, void *field,
+                      const char **ret_expected) {
+        CronEntry e;
+        int r = streq(opt->name, "cron2") ? cron_parse2(value, &e, ret_expected)
+                                          : cron_parse(value, false, &e, ret_expected);
+        if (r < 0)
+                return r;
+        cron_entry_done(&e);
+        return keep_checked(value, field);
+}
+
+static void free_checked(char ***l) {
+        for (char **p = *l; p && *p; p++)
+                free(*p);
+        free(*l);
+        *l = NULL;
+}
 
 /* Every key a vassal understands. Aliases are separate rows pointing at the same field, as in
  * uWSGI. The modules other programs read too (sockets, credentials, stop, logging, workdir)
@@ -306,6 +371,31 @@ static const ConfOption vassal_options[] = {
         /* Accepted for compatibility: what they ask for is how we always work. The flags are
          * parsed as booleans (into a field nobody reads) so `--master app.ini` keeps app.ini
          * as the ini and a bad value is still reported. */
+        /* ---- attached daemons and cron (daemons.c, cron.c) ---- */
+        { "attach-daemon", CONF_CUSTOM, F(attach_daemons), 0, 0, parse_daemon,
+          "run COMMAND (/bin/sh -c) beside the app: restarted with backoff when it dies and on "
+          "a reload, stopped with the vassal, its output in the log as '[daemon NAME] ...'" },
+        { "smart-attach-daemon", CONF_CUSTOM, F(smart_daemons), 0, 0, parse_daemon,
+          "PIDFILE COMMAND: a daemon governed by its pidfile, not started while that pid runs, "
+          "restarted when it dies, left running across reloads and stops" },
+        { "smart-attach-daemon2", CONF_CUSTOM, F(smart_daemons2), 0, 0, parse_daemon,
+          "PIDFILE COMMAND: like smart-attach-daemon for a program that stays in the "
+          "foreground; the master writes its pid to PIDFILE" },
+        { "attach-daemon2", CONF_CUSTOM, F(attach_daemons2), 0, 0, parse_daemon,
+          "cmd=COMMAND[,pidfile=P,daemonize=1,freq=N,control=1,touch=F1;F2,stopsignal=S,"
+          "reloadsignal=S,stdin=1,uid=U,gid=G,chdir=D]: a daemon with uWSGI's key=value "
+          "options" },
+        { "cron", CONF_CUSTOM, F(crons), 0, 0, parse_cron,
+          "MINUTE HOUR DAY MONTH WEEKDAY COMMAND: run COMMAND at those times (-1: any, -N: "
+          "every N), from the master" },
+        { "unique-cron", CONF_CUSTOM, F(unique_crons), 0, 0, parse_cron,
+          "like cron, but not started again while its previous run is still running" },
+        { "cron2", CONF_CUSTOM, F(crons2), 0, 0, parse_cron,
+          "[minute=M,hour=H,day=D,month=MO,week=W,unique=1,harakiri=S] COMMAND: cron with "
+          "key=value fields (each defaults to any)" },
+        { "cron-harakiri", CONF_INT, F(cron_harakiri), 0, 604800, NULL,
+          "kill a cron run still running after this many seconds (0: never)" },
+
         { "master", CONF_BOOL, F(compat_flag), 0, 0, NULL, NULL },
         { "enable-threads", CONF_BOOL, F(compat_flag), 0, 0, NULL, NULL },
         { "plugins", CONF_IGNORED, 0, 0, 0, NULL, NULL },
@@ -375,6 +465,13 @@ void vassal_config_done(VassalConfig *c) {
         free(c->exec); /* CONF_CUSTOM: conf_free() does not know it is a string */
         c->exec = NULL;
         c->statics = static_files_free(c->statics);
+        free_checked(&c->attach_daemons); /* CONF_CUSTOM lists, likewise */
+        free_checked(&c->smart_daemons);
+        free_checked(&c->smart_daemons2);
+        free_checked(&c->attach_daemons2);
+        free_checked(&c->crons);
+        free_checked(&c->unique_crons);
+        free_checked(&c->crons2);
         conf_free(vassal_options, ELEMENTSOF(vassal_options), c);
         free(c->ini_path);
         free(c->name);

@@ -124,6 +124,16 @@ typedef struct VassalConfig {
         char **static_expires;     /* "REGEX SECONDS" against the file's path */
         int64_t offload_threads;   /* accepted; files go out by sendfile from the worker */
         struct StaticFiles *statics;
+        /* Attached daemons and cron (daemons.c, cron.c): the values as written, each checked
+         * when loaded (CONF_CUSTOM), parsed again by the master */
+        char **attach_daemons;  /* attach-daemon = COMMAND */
+        char **smart_daemons;   /* smart-attach-daemon = PIDFILE COMMAND */
+        char **smart_daemons2;  /* smart-attach-daemon2 = PIDFILE COMMAND */
+        char **attach_daemons2; /* attach-daemon2 = key=value,... */
+        char **crons;           /* cron = MIN HOUR DAY MONTH WEEKDAY COMMAND */
+        char **unique_crons;    /* unique-cron = the same */
+        char **crons2;          /* cron2 = [key=value,...] COMMAND */
+        int64_t cron_harakiri;  /* seconds a cron run may take; 0: no limit */
 } VassalConfig;
 
 /* Sets every default. */

@@ -14,7 +14,9 @@
 #include "backoff.h"
 #include "child.h"
 #include "cputime.h"
+#include "cron.h"
 #include "daemon.h"
+#include "daemons.h"
 #include "exec.h"
 #include "exitcodes.h"
 #include "guard.h"
@@ -93,6 +95,9 @@ struct Master {
         sd_event_source **touch;   /* touch-reload and touch-chain-reload watches */
         size_t n_touch;
         const char *error; /* why we exit EX_CONFIG, for STATUS= */
+
+        Daemons *daemons; /* attach-daemon and friends (daemons.h) */
+        Cron *cron;       /* cron and friends (cron.h) */
 };
 
 static void old_stop(OldWorker *o);
@@ -104,13 +109,19 @@ static uint64_t now_usec(void) {
         return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static size_t master_alive(const Master *m) {
+/* Workers (or the exec program) running. */
+static size_t master_workers_alive(const Master *m) {
         size_t n = 0;
         for (size_t i = 0; i < m->n_slots; i++)
                 n += m->slots[i].pid > 0;
         if (m->program && exec_program_alive(m->program))
                 n++;
         return n;
+}
+
+/* What a stop waits for: the workers, and the daemons and cron jobs. */
+static size_t master_alive(const Master *m) {
+        return master_workers_alive(m) + daemons_alive(m->daemons) + cron_alive(m->cron);
 }
 
 static void on_worker_exit(Child *c, const siginfo_t *si, void *userdata);
@@ -354,6 +365,8 @@ static int on_ready(sd_event_source *src, int fd, uint32_t revents, void *userda
                 (void) sd_notifyf(0, "READY=1\nSTATUS=%zu workers ready\nMAINPID=%d", m->n_slots,
                                   (int) getpid());
                 daemon_ready();
+                daemons_start(m->daemons);
+                cron_start(m->cron);
         }
         return 0;
 }
@@ -376,7 +389,7 @@ static void master_stop(Master *m, bool graceful) {
                 log_notice("%s stop", graceful ? "graceful" : "immediate");
         else
                 log_notice("%s stop: %zu worker(s) running", graceful ? "graceful" : "immediate",
-                           master_alive(m));
+                           master_workers_alive(m));
         for (size_t i = 0; i < m->n_old; i++) {
                 if (graceful)
                         old_stop(&m->old[i]);
@@ -392,6 +405,8 @@ static void master_stop(Master *m, bool graceful) {
         }
         if (m->program)
                 exec_program_stop(m->program, graceful); /* it keeps its own deadline */
+        daemons_stop(m->daemons, graceful);
+        cron_stop(m->cron, graceful);
         master_maybe_exit(m);
 }
 
@@ -404,7 +419,7 @@ static void master_restart_workers(Master *m) {
                 m->notified_ready = false;
                 return;
         }
-        log_notice("restarting %zu worker(s)", master_alive(m));
+        log_notice("restarting %zu worker(s)", master_workers_alive(m));
         for (size_t i = 0; i < m->n_slots; i++) {
                 WorkerSlot *s = &m->slots[i];
                 if (s->pid <= 0)
@@ -488,6 +503,8 @@ _Noreturn static void master_exec_reload(Master *m, bool chain) {
         for (size_t i = 0; pids && i < m->n_old; i++)
                 if (m->old[i].pid > 0)
                         pids[k++] = m->old[i].pid;
+        daemons_prepare_reload(m->daemons);
+        cron_prepare_reload(m->cron);
         int r = reload_exec(&m->listeners, m->log_pipe, pids, k, chain);
         log_error_errno(r, "reload: cannot re-execute '%s': %m", reload_exe());
         _exit(EXIT_RUNTIME);
@@ -785,6 +802,8 @@ static void on_program_event(ExecProgram *p, ExecEvent event, void *userdata) {
                 (void) sd_notifyf(0, "READY=1\nSTATUS=program '%s' running (pid %d)\nMAINPID=%d",
                                   exec_program_name(p), (int) pid, (int) getpid());
                 daemon_ready();
+                daemons_start(m->daemons);
+                cron_start(m->cron);
                 break;
         case EXEC_EVENT_FAILED:
                 scoreboard_slot_exited(slot);
@@ -833,6 +852,43 @@ static int master_start_workers(Master *m) {
                         break;
                 }
         return 0;
+}
+
+/* A stop's last daemon or cron job went. */
+static void on_extras_gone(void *userdata) {
+        master_maybe_exit(userdata);
+}
+
+/* attach-daemon2's control=1: its death is the vassal's (uWSGI). */
+static void on_control_death(const char *name, void *userdata) {
+        Master *m = userdata;
+        master_event("daemon-exit", "control daemon '%s' died", name);
+        m->exit_code = EXIT_RUNTIME;
+        master_stop(m, true);
+}
+
+/* The daemons and cron jobs of the ini (daemons.h, cron.h); they start once the workers are
+ * ready. */
+static int master_new_extras(Master *m) {
+        DaemonsParams dp = {
+                .event = m->event,
+                .cfg = m->cfg,
+                .logger = m->logger,
+                .mercy_usec = (uint64_t) m->cfg->reload_mercy * 1000000,
+                .on_gone = on_extras_gone,
+                .on_control_death = on_control_death,
+                .userdata = m,
+        };
+        CronParams cp = {
+                .event = m->event,
+                .cfg = m->cfg,
+                .log_fd = m->log_pipe[1],
+                .mercy_usec = (uint64_t) m->cfg->reload_mercy * 1000000,
+                .on_gone = on_extras_gone,
+                .userdata = m,
+        };
+        int r = daemons_new(&dp, &m->daemons);
+        return r < 0 ? r : cron_new(&cp, &m->cron);
 }
 
 int master_run(VassalConfig *cfg) {
@@ -960,11 +1016,17 @@ int master_run(VassalConfig *cfg) {
         }
 
         master_adopt_old(&m);
-        r = master_watch_touch(&m);
+        r = master_new_extras(&m);
+        if (r >= 0)
+                r = master_watch_touch(&m);
         if (r < 0)
                 goto finish;
-        if (m.degraded)
+        if (m.degraded) {
                 r = master_old_alive(&m) > 0 ? 0 : -ESRCH;
+                /* No new worker will get ready: the old ones serve, the daemons run. */
+                daemons_start(m.daemons);
+                cron_start(m.cron);
+        }
         else
                 r = cfg->exec ? master_start_program(&m) : master_start_workers(&m);
         if (r < 0) {
@@ -993,6 +1055,8 @@ finish:
                 sd_event_source_disable_unref(m.touch[i]);
         free(m.touch);
         child_free(m.check);
+        daemons_free(m.daemons);
+        cron_free(m.cron);
         reload_inherit_done(&m.inherit);
         exec_program_free(m.program);
         sd_event_source_disable_unref(m.stats_timer);
