@@ -528,10 +528,13 @@ static int apply_mount(VassalConfig *c, const Ini *ini) {
                 return log_oom();
         bool file = strchr(app, '/') || (n > 3 && streq(app + n - 3, ".py")) ||
                     (n > 5 && streq(app + n - 5, ".wsgi"));
-        char **field = file ? &c->wsgi_file : &c->module;
-        *field = strdup(app);
-        if (!*field)
+        char *copy = strdup(app);
+        if (!copy)
                 return log_oom();
+        if (file)
+                c->wsgi_file = copy;
+        else
+                c->module = copy;
         return 0;
 }
 
