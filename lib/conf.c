@@ -260,6 +260,7 @@ static int conf_set(const ConfOption *opt, void *config, const char *value, char
 
         switch (opt->type) {
         case CONF_BOOL:
+        case CONF_STRICT:
                 /* uWSGI writes flags as "master =" too. */
                 if (!*value) {
                         *(bool *) field = true;
@@ -274,9 +275,18 @@ static int conf_set(const ConfOption *opt, void *config, const char *value, char
         case CONF_SIZE:
                 return conf_set_size(opt, value, field, phrase, n);
         case CONF_STRING:
-                return conf_set_string(value, field);
         case CONF_STRV:
-                return conf_strv_append(value, field);
+                if (opt->parse) {
+                        r = opt->parse(opt, value, NULL, &expected);
+                        if (r == -ENOMEM)
+                                return r;
+                        if (r < 0) {
+                                (void) snprintf(phrase, n, "%s", expected ?: "a valid value");
+                                return -EINVAL;
+                        }
+                }
+                return opt->type == CONF_STRING ? conf_set_string(value, field)
+                                                : conf_strv_append(value, field);
         case CONF_MODE:
                 /* uWSGI's bare "chmod-socket" means 666. */
                 if (!*value) {
@@ -297,6 +307,7 @@ static int conf_set(const ConfOption *opt, void *config, const char *value, char
                 }
                 return 0;
         case CONF_IGNORED:
+        case CONF_REFUSED:
                 return 0;
         }
         /* A table entry with a type this file does not know is a programming error. */
@@ -304,9 +315,19 @@ static int conf_set(const ConfOption *opt, void *config, const char *value, char
         return -EINVAL;
 }
 
+/* "route-*" matches "route-if" (and "route-" itself, which uWSGI does not have either). */
+static bool conf_prefix_matches(const ConfOption *opt, const char *key) {
+        size_t l = strlen(opt->name);
+        return opt->type == CONF_REFUSED && l > 1 && opt->name[l - 1] == '*' &&
+               strncmp(opt->name, key, l - 1) == 0;
+}
+
 const ConfOption *conf_find(const ConfOption *table, size_t n, const char *key) {
         for (size_t i = 0; i < n; i++)
                 if (streq(table[i].name, key))
+                        return &table[i];
+        for (size_t i = 0; i < n; i++)
+                if (conf_prefix_matches(&table[i], key))
                         return &table[i];
         return NULL;
 }
@@ -355,6 +376,9 @@ const char *conf_suggest(const ConfOption *table, size_t n, const char *key) {
         const char *found = NULL;
 
         for (size_t i = 0; i < n; i++) {
+                /* Suggesting a key we refuse, or a pattern, helps nobody. */
+                if (table[i].type == CONF_REFUSED)
+                        continue;
                 size_t d = conf_name_distance(key, table[i].name);
                 if (d < best) {
                         best = d;
@@ -364,9 +388,30 @@ const char *conf_suggest(const ConfOption *table, size_t n, const char *key) {
         return found;
 }
 
+/* Whether a CONF_STRICT row's key is true in ini: its last valid value, wherever it is, so a
+ * `strict = true` at the end of the file covers the keys above it too. */
+static bool conf_strict(const ConfOption *table, size_t n, const Ini *ini) {
+        bool strict = false;
+
+        for (size_t i = 0; i < ini_size(ini); i++) {
+                const IniEntry *e = ini_entry(ini, i);
+                const ConfOption *opt = conf_find(table, n, e->key);
+                bool b;
+
+                if (!opt || opt->type != CONF_STRICT)
+                        continue;
+                if (!*e->value)
+                        strict = true;
+                else if (conf_parse_bool(e->value, &b) == 0)
+                        strict = b;
+        }
+        return strict;
+}
+
 int conf_apply(const ConfOption *table, size_t n, void *config, const Ini *ini,
                IniDiagFunc diag, void *userdata) {
         size_t count = ini_size(ini);
+        bool strict = conf_strict(table, n, ini);
         int r = 0;
 
         for (size_t i = 0; i < count; i++) {
@@ -382,12 +427,28 @@ int conf_apply(const ConfOption *table, size_t n, void *config, const Ini *ini,
                         if (e->referenced)
                                 continue;
                         s = conf_suggest(table, n, e->key);
-                        if (s)
+                        if (strict) {
+                                r = -EINVAL;
+                                if (s)
+                                        conf_report(diag, userdata, INI_ERROR, e->file, e->line,
+                                                    "unknown key '%s' (strict mode); did you "
+                                                    "mean '%s'?", e->key, s);
+                                else
+                                        conf_report(diag, userdata, INI_ERROR, e->file, e->line,
+                                                    "unknown key '%s' (strict mode)", e->key);
+                        } else if (s)
                                 conf_report(diag, userdata, INI_WARNING, e->file, e->line,
                                             "unknown key '%s', ignored; did you mean '%s'?", e->key, s);
                         else
                                 conf_report(diag, userdata, INI_WARNING, e->file, e->line,
                                             "unknown key '%s', ignored", e->key);
+                        continue;
+                }
+                if (opt->type == CONF_REFUSED) {
+                        conf_report(diag, userdata, INI_ERROR, e->file, e->line,
+                                    "'%s' is not supported: %s", e->key,
+                                    opt->help ?: "a uWSGI feature this server does not have");
+                        r = -EINVAL;
                         continue;
                 }
                 if (opt->type == CONF_IGNORED) {
@@ -441,7 +502,7 @@ static int conf_argv_value(const ConfOption *opt, int argc, char **argv, int *i,
         const char *next = *i + 1 < argc ? argv[*i + 1] : NULL;
         bool b;
 
-        if (opt && opt->type == CONF_BOOL) {
+        if (opt && (opt->type == CONF_BOOL || opt->type == CONF_STRICT)) {
                 /* "--master app.ini": app.ini is not a boolean, so it stays positional. */
                 if (next && conf_parse_bool(next, &b) == 0) {
                         *ret = next;
@@ -450,7 +511,7 @@ static int conf_argv_value(const ConfOption *opt, int argc, char **argv, int *i,
                         *ret = "true";
                 return 0;
         }
-        if (opt && opt->type != CONF_IGNORED) {
+        if (opt && opt->type != CONF_IGNORED && opt->type != CONF_REFUSED) {
                 if (!next || conf_is_option(next))
                         return -EINVAL;
                 *ret = next;

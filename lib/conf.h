@@ -21,6 +21,10 @@ typedef enum ConfType {
         CONF_MODE,   /* int: octal file mode 0-07777; empty = 0666 (uWSGI's chmod-socket) */
         CONF_CUSTOM, /* parsed by .parse */
         CONF_IGNORED, /* accepted for compatibility; has no effect (.help says why) */
+        CONF_REFUSED, /* a uWSGI feature we do not offer: an error saying what to use instead
+                       * (.help). A name ending in '*' matches every key with that prefix. */
+        CONF_STRICT,  /* bool, as CONF_BOOL; true anywhere in the file makes every unknown key
+                       * of the whole file an error (uWSGI's strict mode) */
 } ConfType;
 
 typedef struct ConfOption ConfOption;
@@ -42,11 +46,14 @@ struct ConfOption {
         ConfType type;
         size_t offset; /* of the field in the config struct */
         int64_t min, max; /* CONF_INT and CONF_SIZE; both 0 = no bound */
-        ConfParseFunc parse; /* CONF_CUSTOM */
+        /* CONF_CUSTOM: parses into the field. CONF_STRING and CONF_STRV: when set, checks the
+         * value before it is stored (called with field NULL). */
+        ConfParseFunc parse;
         const char *help;
 };
 
-/* Looks key up: exact name. NULL when unknown. */
+/* Looks key up: its exact name, else a CONF_REFUSED prefix row ("route-*"). NULL when
+ * unknown. */
 const ConfOption *conf_find(const ConfOption *table, size_t n, const char *key);
 /* The known name closest to key (edit distance, at most a third of the key's length, at least
  * 2), or NULL when nothing is close. Used for "did you mean ...?". */
@@ -58,7 +65,9 @@ size_t conf_name_distance(const char *key, const char *name);
 /* Applies every entry of ini, in order, to config. Returns 0, or -EINVAL when any value was
  * bad (all of them are reported, not only the first). An unknown key is a warning with the
  * closest known key ("did you mean 'enable-threads'?"), except a key that a later %(key)
- * referenced (entry->referenced): that is the user's own variable (project = site1). */
+ * referenced (entry->referenced): that is the user's own variable (project = site1). When a
+ * CONF_STRICT row's key is true (its last value, wherever it is in the file), unknown keys are
+ * errors instead: "unknown key 'x' (strict mode)". A CONF_REFUSED key is always an error. */
 int conf_apply(const ConfOption *table, size_t n, void *config, const Ini *ini,
                IniDiagFunc diag, void *userdata);
 

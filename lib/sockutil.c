@@ -19,9 +19,10 @@
 #include "sockutil.h"
 #include "users.h"
 
+/* As uWSGI (and lib/vkeys.c's check): a '/' anywhere, or no ':' at all ("app.sock"). */
 static bool address_is_unix(const char *address) {
         return address[0] == '/' || address[0] == '@' || address[0] == '.' ||
-               strchr(address, '/') != NULL;
+               strchr(address, '/') != NULL || strchr(address, ':') == NULL;
 }
 
 int sockaddr_parse(const char *address, struct sockaddr_storage *ret, socklen_t *ret_len) {

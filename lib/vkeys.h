@@ -28,25 +28,32 @@
 
 #include "conf.h"
 
+/* Checks a socket address as uWSGI writes them, without binding or resolving: HOST:PORT,
+ * :PORT, *:PORT, [IPv6]:PORT (port 0-65535), a unix socket path (anything with a '/' or
+ * without a ':', shorter than sun_path) or @abstract. A ConfParseFunc for CONF_STRV rows
+ * (field NULL: validate only); -EINVAL with what is wrong in *ret_expected. */
+int vkeys_parse_address(const ConfOption *opt, const char *value, void *field,
+                        const char **ret_expected);
+
 /* Sockets: the emperor binds them (and hands them over as LISTEN_FDS), a standalone vassal
  * binds them itself. http sockets first, then uwsgi ones: the order they are adopted in. */
-#define VKEYS_SOCKET_OPTIONS(T)                                                                  \
-        { "http-socket", CONF_STRV, CONF_FIELD(T, http_sockets, char **), 0, 0, NULL,            \
-          "serve HTTP/1.1 on ADDR" },                                                            \
-        { "http", CONF_STRV, CONF_FIELD(T, http_sockets, char **), 0, 0, NULL,                   \
-          "same as http-socket" },                                                               \
-        { "http11-socket", CONF_STRV, CONF_FIELD(T, http_sockets, char **), 0, 0, NULL,          \
-          "same as http-socket" },                                                               \
-        { "socket", CONF_STRV, CONF_FIELD(T, uwsgi_sockets, char **), 0, 0, NULL,                \
-          "serve the uwsgi protocol on ADDR" },                                                  \
-        { "uwsgi-socket", CONF_STRV, CONF_FIELD(T, uwsgi_sockets, char **), 0, 0, NULL,          \
-          "same as socket" },                                                                    \
-        { "chmod-socket", CONF_MODE, CONF_FIELD(T, chmod_socket, int), 0, 0, NULL,               \
-          "mode of unix sockets" },                                                              \
-        { "chown-socket", CONF_STRING, CONF_FIELD(T, chown_socket, char *), 0, 0, NULL,          \
-          "owner of unix sockets" },                                                             \
-        { "listen", CONF_INT, CONF_FIELD(T, listen, int64_t), 1, 65535, NULL,                    \
-          "listen backlog (default: somaxconn)" }
+#define VKEYS_SOCKET_OPTIONS(T)                                                            \
+        { "http-socket", CONF_STRV, CONF_FIELD(T, http_sockets, char **), 0, 0,            \
+          vkeys_parse_address, "serve HTTP/1.1 on ADDR (HOST:PORT, :PORT, a unix path)" }, \
+        { "http", CONF_STRV, CONF_FIELD(T, http_sockets, char **), 0, 0,                   \
+          vkeys_parse_address, "same as http-socket (no separate router process)" },       \
+        { "http11-socket", CONF_STRV, CONF_FIELD(T, http_sockets, char **), 0, 0,          \
+          vkeys_parse_address, "same as http-socket" },                                    \
+        { "socket", CONF_STRV, CONF_FIELD(T, uwsgi_sockets, char **), 0, 0,                \
+          vkeys_parse_address, "serve the uwsgi protocol (nginx uwsgi_pass) on ADDR" },    \
+        { "uwsgi-socket", CONF_STRV, CONF_FIELD(T, uwsgi_sockets, char **), 0, 0,          \
+          vkeys_parse_address, "same as socket" },                                         \
+        { "chmod-socket", CONF_MODE, CONF_FIELD(T, chmod_socket, int), 0, 0, NULL,         \
+          "mode of unix sockets (octal; a bare key: 666)" },                               \
+        { "chown-socket", CONF_STRING, CONF_FIELD(T, chown_socket, char *), 0, 0, NULL,    \
+          "owner of unix sockets (user[:group])" },                                        \
+        { "listen", CONF_INT, CONF_FIELD(T, listen, int64_t), 1, 65535, NULL,              \
+          "listen backlog (default: the kernel's somaxconn)" }
 /* chmod-socket -1: the umask's mode; listen 0: the system's somaxconn. */
 #define VKEYS_SOCKET_DEFAULTS .chmod_socket = -1, .listen = 0
 

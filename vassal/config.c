@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -151,6 +152,77 @@ static int logging_config_finish(VassalConfig *c) {
         return 0;
 }
 
+/* add-header: "Name: value", a token for the name and no control byte in the value (a CR or
+ * LF would let the ini inject headers or split the response). Checked only: stored as
+ * written (CONF_STRV with a check). */
+static int parse_header(const ConfOption *opt, const char *value, void *field,
+                        const char **ret_expected) {
+        const char *colon = strchr(value, ':');
+        (void) opt;
+        (void) field;
+        if (!colon || colon == value) {
+                *ret_expected = "'Name: value'";
+                return -EINVAL;
+        }
+        for (const char *p = value; p < colon; p++)
+                if (!(isalnum((unsigned char) *p) || strchr("!#$%&'*+-.^_`|~", *p))) {
+                        *ret_expected = "'Name: value' with a header name of letters, digits "
+                                        "and -";
+                        return -EINVAL;
+                }
+        for (const char *p = colon + 1; *p; p++)
+                if (((unsigned char) *p < 0x20 && *p != '\t') || *p == 0x7f) {
+                        *ret_expected = "'Name: value' without CR, LF or other control bytes";
+                        return -EINVAL;
+                }
+        return 0;
+}
+
+/* mount: "/PREFIX=APP", the prefix a path without a trailing slash ("" for the root is
+ * written "/"), APP a file or a module. Checked only; config.c splits it after the load. */
+static int parse_mount(const ConfOption *opt, const char *value, void *field,
+                       const char **ret_expected) {
+        const char *eq = strchr(value, '=');
+        (void) opt;
+        (void) field;
+        if (!eq || value[0] != '/' || !eq[1] || (eq - value > 1 && eq[-1] == '/')) {
+                *ret_expected = "/PREFIX=APP (app.py or pkg.mod[:callable]), the prefix "
+                                "without a trailing slash";
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* plugins: uWSGI loads languages and engines as plugins; ours are built in. Python, gevent
+ * and the few the core does itself are accepted; another language cannot run here. */
+static int parse_plugins(const ConfOption *opt, const char *value, void *field,
+                         const char **ret_expected) {
+        static const char *const builtin[] = { "python", "gevent", "greenlet", "http",
+                                               "corerouter", "logfile", "syslog", "rsyslog",
+                                               "router_static", "notfound" };
+        (void) opt;
+        (void) field;
+        for (const char *p = value; *p;) {
+                size_t n = strcspn(p, ", \t");
+                bool ok = n == 0;
+                for (size_t i = 0; i < ELEMENTSOF(builtin) && !ok; i++) {
+                        size_t l = strlen(builtin[i]);
+                        /* python3, python311, gevent_python3, ... */
+                        ok = n >= l && strncmp(p, builtin[i], l) == 0 &&
+                             (n == l || streq(builtin[i], "python") ||
+                              streq(builtin[i], "gevent"));
+                }
+                if (!ok) {
+                        *ret_expected = "python or gevent: this server runs Python WSGI apps "
+                                        "only (for another language, run its server with exec)";
+                        return -EINVAL;
+                }
+                p += n;
+                p += strspn(p, ", \t");
+        }
+        return 0;
+}
+
 #define NOT_YET "not implemented yet, ignored"
 
 /* ---- attached daemons and cron (daemons.c, cron.c) ---- */
@@ -222,13 +294,16 @@ static void free_checked(char ***l) {
  * threaded) are CONF_IGNORED so configs that carry them load without noise. */
 static const ConfOption vassal_options[] = {
         { "processes", CONF_INT, F(processes), 1, 1024, NULL, "worker processes" },
-        { "workers", CONF_INT, F(processes), 1, 1024, NULL, "alias of processes" },
+        { "workers", CONF_INT, F(processes), 1, 1024, NULL, "same as processes" },
         { "threads", CONF_INT, F(threads), 1, 10000, NULL, "threads per worker" },
         { "thread-stacksize", CONF_CUSTOM, F(thread_stacksize), 0, 0, parse_stacksize,
           "stack size of each worker thread (a bare number is KiB, as in uWSGI)" },
-        { "threads-stacksize", CONF_CUSTOM, F(thread_stacksize), 0, 0, parse_stacksize, "alias" },
-        { "thread-stack-size", CONF_CUSTOM, F(thread_stacksize), 0, 0, parse_stacksize, "alias" },
-        { "threads-stack-size", CONF_CUSTOM, F(thread_stacksize), 0, 0, parse_stacksize, "alias" },
+        { "threads-stacksize", CONF_CUSTOM, F(thread_stacksize), 0, 0, parse_stacksize,
+          "same as thread-stacksize" },
+        { "thread-stack-size", CONF_CUSTOM, F(thread_stacksize), 0, 0, parse_stacksize,
+          "same as thread-stacksize" },
+        { "threads-stack-size", CONF_CUSTOM, F(thread_stacksize), 0, 0, parse_stacksize,
+          "same as thread-stacksize" },
         { "gevent", CONF_INT, F(gevent), 0, 100000, NULL,
           "serve up to N connections at once per worker in gevent greenlets (0: threads)" },
         { "gevent-monkey-patch", CONF_BOOL, F(gevent_monkey_patch), 0, 0, NULL,
@@ -252,7 +327,7 @@ static const ConfOption vassal_options[] = {
         { "limit-post", CONF_SIZE, F(limit_post), 0, 0, NULL, "largest request body (413)" },
         { "socket-timeout", CONF_INT, F(socket_timeout), 1, 3600, NULL,
           "seconds a client may stall mid-request (408)" },
-        { "http-timeout", CONF_INT, F(socket_timeout), 1, 3600, NULL, "alias of socket-timeout" },
+        { "http-timeout", CONF_INT, F(socket_timeout), 1, 3600, NULL, "same as socket-timeout" },
         { "keepalive-timeout", CONF_INT, F(keepalive_timeout), 1, 3600, NULL,
           "seconds an idle keep-alive connection is kept open" },
         { "header-timeout", CONF_INT, F(header_timeout), 1, 3600, NULL,
@@ -367,6 +442,28 @@ static const ConfOption vassal_options[] = {
         { "offload-threads", CONF_INT, F(offload_threads), 0, 1024, NULL,
           "accepted for uWSGI configs: static files go out by sendfile(2) from the worker "
           "thread or greenlet itself, which waits for a slow client without the GIL" },
+        /* ---- uWSGI compatibility: strictness, worker lifecycle, headers, mounts ---- */
+        { "strict", CONF_STRICT, F(strict), 0, 0, NULL,
+          "unknown keys anywhere in the file are errors instead of warnings" },
+        { "limit-as", CONF_INT, F(limit_as), 0, INT32_MAX, NULL,
+          "each worker's address space limit in MB (setrlimit RLIMIT_AS; 0: none)" },
+        { "max-worker-lifetime", CONF_INT, F(max_worker_lifetime), 0, INT32_MAX, NULL,
+          "replace a worker gracefully once it has run this many seconds (0: never)" },
+        { "max-worker-lifetime-delta", CONF_INT, F(max_worker_lifetime_delta), 0, INT32_MAX,
+          NULL, "worker N lives max-worker-lifetime + N * this seconds, so they do not all go "
+          "at once" },
+        { "reload-on-exception", CONF_BOOL, F(reload_on_exception), 0, 0, NULL,
+          "replace a worker gracefully once a request whose app raised is answered" },
+        { "add-header", CONF_STRV, F(add_header), 0, 0, parse_header,
+          "add 'Name: value' to every response of the app (repeatable)" },
+        { "need-app", CONF_BOOL, F(need_app), 0, 0, NULL,
+          "exit (78) when the app does not load (default true); false: serve 500s without it" },
+        { "mount", CONF_STRV, F(mount), 0, 0, parse_mount,
+          "load the app at a mount point: /PREFIX=app.py or /PREFIX=pkg.mod[:callable]" },
+        { "manage-script-name", CONF_BOOL, F(manage_script_name), 0, 0, NULL,
+          "split PATH_INFO at the mount point: SCRIPT_NAME=/PREFIX, PATH_INFO=the rest" },
+        { "pyargv", CONF_STRING, F(pyargv), 0, 0, NULL,
+          "the app's sys.argv[1:], words separated by spaces" },
 
         /* Accepted for compatibility: what they ask for is how we always work. The flags are
          * parsed as booleans (into a field nobody reads) so `--master app.ini` keeps app.ini
@@ -396,23 +493,72 @@ static const ConfOption vassal_options[] = {
         { "cron-harakiri", CONF_INT, F(cron_harakiri), 0, 604800, NULL,
           "kill a cron run still running after this many seconds (0: never)" },
 
-        { "master", CONF_BOOL, F(compat_flag), 0, 0, NULL, NULL },
-        { "enable-threads", CONF_BOOL, F(compat_flag), 0, 0, NULL, NULL },
-        { "plugins", CONF_IGNORED, 0, 0, 0, NULL, NULL },
-        { "plugin", CONF_IGNORED, 0, 0, 0, NULL, NULL },
-        { "die-on-term", CONF_BOOL, F(compat_flag), 0, 0, NULL, NULL },
-        { "strict", CONF_BOOL, F(compat_flag), 0, 0, NULL, NULL },
-        { "need-app", CONF_BOOL, F(compat_flag), 0, 0, NULL, NULL },
-        { "single-interpreter", CONF_BOOL, F(compat_flag), 0, 0, NULL, NULL },
-        { "thunder-lock", CONF_BOOL, F(compat_flag), 0, 0, NULL, NULL },
-        { "http-keepalive", CONF_BOOL, F(compat_flag), 0, 0, NULL, NULL },
-        { "auto-procname", CONF_BOOL, F(compat_flag), 0, 0, NULL, NULL },
+        { "master", CONF_BOOL, F(compat_flag), 0, 0, NULL,
+          "accepted: there is always a master" },
+        { "enable-threads", CONF_BOOL, F(compat_flag), 0, 0, NULL,
+          "accepted: Python threads always work" },
+        { "plugins", CONF_CUSTOM, F(compat_flag), 0, 0, parse_plugins,
+          "accepted for python and gevent (built in); other languages are refused" },
+        { "plugin", CONF_CUSTOM, F(compat_flag), 0, 0, parse_plugins, "same as plugins" },
+        { "die-on-term", CONF_BOOL, F(compat_flag), 0, 0, NULL,
+          "accepted: SIGTERM always stops gracefully (it never reloads)" },
+        { "single-interpreter", CONF_BOOL, F(compat_flag), 0, 0, NULL,
+          "accepted: there is always one interpreter" },
+        { "thunder-lock", CONF_BOOL, F(compat_flag), 0, 0, NULL,
+          "accepted: workers never stampede on accept" },
+        { "http-keepalive", CONF_BOOL, F(compat_flag), 0, 0, NULL,
+          "accepted: http-socket always does keep-alive" },
+        { "auto-procname", CONF_BOOL, F(compat_flag), 0, 0, NULL,
+          "accepted: workers are named 'NAME worker N'" },
         { "procname-prefix", CONF_IGNORED, 0, 0, 0, NULL, NULL },
         { "procname-prefix-spaced", CONF_IGNORED, 0, 0, 0, NULL, NULL },
-        { "py-call-osafterfork", CONF_BOOL, F(compat_flag), 0, 0, NULL, NULL },
+        { "py-call-osafterfork", CONF_BOOL, F(compat_flag), 0, 0, NULL,
+          "accepted: workers run Python's after-fork hooks" },
 
         /* uWSGI keys we know and will implement; until then they warn. */
         { "cheaper", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
+
+        /* ---- uWSGI features we do not offer (an error: what they were, what to use) ---- */
+#define REFUSED(key, why) { key, CONF_REFUSED, 0, 0, 0, NULL, why }
+        REFUSED("spooler", "uWSGI's spooler ran queued tasks in separate processes; run a "
+                "task queue (Celery, RQ) with attach-daemon or as its own vassal (exec)"),
+        REFUSED("spooler-*", "uWSGI's spooler ran queued tasks in separate processes; run a "
+                "task queue (Celery, RQ) with attach-daemon or as its own vassal (exec)"),
+        REFUSED("mule", "uWSGI's mules were helper processes for background work; run it "
+                "with attach-daemon or as its own vassal (exec)"),
+        REFUSED("mules", "uWSGI's mules were helper processes for background work; run it "
+                "with attach-daemon or as its own vassal (exec)"),
+        REFUSED("farm", "a farm grouped uWSGI mules; run background work with attach-daemon"),
+        REFUSED("route", "uWSGI's internal routing (rewrites, redirects, access rules); do it in "
+                "the front server (nginx rewrite, return, location)"),
+        REFUSED("route-*", "uWSGI's internal routing (rewrites, redirects, access rules); do it "
+                "in the front server (nginx rewrite, return, location)"),
+        REFUSED("final-route*", "uWSGI's internal routing; do it in the front server (nginx)"),
+        REFUSED("error-route*", "uWSGI's internal routing; do it in the front server (nginx)"),
+        REFUSED("response-route*", "uWSGI's internal routing; do it in the front server "
+                "(nginx)"),
+        REFUSED("ugreen", "uWSGI's green threads; use gevent = N for many connections per "
+                "worker, or threads"),
+        REFUSED("async", "uWSGI's async cores for a loop engine; use gevent = N for many "
+                "connections per worker, or threads"),
+        REFUSED("emperor", "an emperor started from a vassal's ini; run the emperor daemon "
+                "(emperor DIR, emperor(8)) over a directory of vassal inis"),
+        REFUSED("cache2", "uWSGI's shared in-memory cache; use Redis or memcached (Django's "
+                "and Flask's cache backends speak both)"),
+        REFUSED("cache", "uWSGI's shared in-memory cache; use Redis or memcached"),
+        REFUSED("legion*", "legions elected one node among servers (floating IPs, failover); "
+                "use keepalived, Pacemaker or the orchestrator"),
+        REFUSED("subscribe-to", "subscribed the instance to a uWSGI fastrouter; point nginx or "
+                "the load balancer at the vassal's sockets"),
+        REFUSED("subscribe2", "subscribed the instance to a uWSGI fastrouter; point nginx or "
+                "the load balancer at the vassal's sockets"),
+        REFUSED("fastrouter", "uWSGI's proxy in front of instances; use nginx (uwsgi_pass) or "
+                "HAProxy"),
+        REFUSED("fastrouter-*", "uWSGI's proxy in front of instances; use nginx (uwsgi_pass) "
+                "or HAProxy"),
+        REFUSED("http-to", "sent uWSGI's HTTP router to uwsgi sockets; the vassal serves HTTP "
+                "itself: http-socket = ADDR"),
+#undef REFUSED
 };
 
 /* The first error reported, for STATUS= when the vassal exits EX_CONFIG. */
@@ -442,7 +588,8 @@ _printf_(2, 3) static void config_error(const char *where, const char *fmt, ...)
         remember_error("%s: %s", where, message);
 }
 
-void vassal_config_init(VassalConfig *c) {
+/* Every default, without touching the error state (vassal_config_default() uses it). */
+static void config_defaults(VassalConfig *c) {
         *c = (VassalConfig) {
                 VKEYS_SOCKET_DEFAULTS,
                 VKEYS_STOP_DEFAULTS,
@@ -457,7 +604,12 @@ void vassal_config_init(VassalConfig *c) {
                 .body_timeout = 10,
                 .body_min_rate = 1024,
                 .stats_interval = -1, /* unset: see vassal_config_load() */
+                .need_app = true,
         };
+}
+
+void vassal_config_init(VassalConfig *c) {
+        config_defaults(c);
         first_error[0] = 0;
 }
 
@@ -482,6 +634,7 @@ void vassal_config_done(VassalConfig *c) {
         free(c->req_logger);
         free(c->logger_file);
         logformat_free(c->log_format);
+        free(c->mount_prefix);
         *c = (VassalConfig) {};
 }
 
@@ -616,6 +769,58 @@ static int check_gevent(VassalConfig *c, const Ini *ini) {
         return r;
 }
 
+/* Where the n-th (0-based) occurrence of key is. False when there are fewer. */
+static bool key_nth_origin(const Ini *ini, const char *key, size_t nth, const char **ret_file,
+                           unsigned *ret_line) {
+        for (size_t i = 0; i < ini_size(ini); i++) {
+                const IniEntry *e = ini_entry(ini, i);
+                if (streq(e->key, key) && nth-- == 0) {
+                        *ret_file = e->file;
+                        *ret_line = e->line;
+                        return true;
+                }
+        }
+        return false;
+}
+
+/* mount: one app per vassal (one interpreter, one callable: wsgi.c), so one mount point; it
+ * becomes the app (wsgi-file or module) and the prefix manage-script-name splits at. */
+static int apply_mount(VassalConfig *c, const Ini *ini) {
+        if (!c->mount)
+                return 0;
+        if (c->mount[1]) {
+                const char *file = "command line";
+                unsigned line = 0;
+                (void) key_nth_origin(ini, "mount", 1, &file, &line);
+                on_diag(NULL, INI_ERROR, file, line, "mount: a second mount point: one vassal "
+                        "serves one app here; run a vassal per app (and route by path in the "
+                        "front server)");
+                return -EINVAL;
+        }
+        if (c->module || c->wsgi_file) {
+                key_error(ini, "mount", "'%s' is set too: one vassal serves one app here; "
+                          "give the app only as mount = /PREFIX=APP",
+                          c->module ? "module" : "wsgi-file");
+                return -EINVAL;
+        }
+        const char *eq = strchr(c->mount[0], '=');
+        const char *app = eq + 1;
+        size_t n = strlen(app);
+        c->mount_prefix = strndup(c->mount[0], eq - c->mount[0] == 1 ? 0 : eq - c->mount[0]);
+        if (!c->mount_prefix)
+                return log_oom();
+        bool file = strchr(app, '/') || (n > 3 && streq(app + n - 3, ".py")) ||
+                    (n > 5 && streq(app + n - 5, ".wsgi"));
+        char *copy = strdup(app);
+        if (!copy)
+                return log_oom();
+        if (file)
+                c->wsgi_file = copy;
+        else
+                c->module = copy;
+        return 0;
+}
+
 int vassal_config_load(VassalConfig *c, const char *ini_spec, int argc, char **argv) {
         _cleanup_(ini_freep) Ini *ini = ini_new();
         char *positional[1];
@@ -648,6 +853,9 @@ int vassal_config_load(VassalConfig *c, const char *ini_spec, int argc, char **a
         if (r < 0)
                 return r;
         r = build_statics(c, ini);
+        if (r < 0)
+                return r;
+        r = apply_mount(c, ini);
         if (r < 0)
                 return r;
 
@@ -698,8 +906,9 @@ int vassal_config_verify(const VassalConfig *c) {
                         r = -EINVAL;
                 }
         } else {
-                if (!c->module && !c->wsgi_file) {
-                        config_error(where, "no app to serve: set 'module' or 'wsgi-file'");
+                if (!c->module && !c->wsgi_file && c->need_app) {
+                        config_error(where, "no app to serve: set 'module', 'wsgi-file' or "
+                                     "'mount'");
                         r = -EINVAL;
                 }
                 if (c->module && c->wsgi_file) {
@@ -825,8 +1034,84 @@ const ConfOption *vassal_config_table(size_t *ret_n) {
 void vassal_config_help(void) {
         for (size_t i = 0; i < ELEMENTSOF(vassal_options); i++) {
                 const ConfOption *o = &vassal_options[i];
-                if (o->type == CONF_IGNORED)
+                if (o->type == CONF_IGNORED || o->type == CONF_REFUSED)
                         continue;
                 printf("  --%-22s %s\n", o->name, strempty(o->help));
+        }
+}
+
+/* What a uWSGI user should know about a key beyond its description: where we differ. Keys
+ * not listed behave as in uWSGI. */
+static const VassalDifference vassal_differences[] = {
+        { "strict", "keys used through %(key) are the user's variables and stay allowed "
+          "(uWSGI wants set-placeholder for them)" },
+        { "http", "serves HTTP from the workers, as http-socket: there is no separate router "
+          "process" },
+        { "listen", "defaults to the kernel's somaxconn, not 100" },
+        { "need-app", "defaults to true, as in uWSGI 2.1; false serves 500s when the app "
+          "does not load" },
+        { "die-on-term", "always on: SIGTERM stops gracefully and never reloads (SIGHUP "
+          "reloads)" },
+        { "max-requests-delta", "worker N adds (N - 1) * delta, so worker 1 keeps max-requests" },
+        { "mount", "one mount point per vassal (one app per interpreter); more are refused" },
+        { "manage-script-name", "a path outside the mount point reaches the app unchanged" },
+        { "add-header", "added to the app's responses, not to the server's own error pages" },
+        { "plugins", "python and gevent are built in; another language is refused" },
+        { "plugin", "python and gevent are built in; another language is refused" },
+        { "single-interpreter", "always on: sub-interpreters are not offered" },
+        { "limit-as", "applies to each worker, not to the master" },
+        { "worker-reload-mercy", "also bounds a worker replaced for max-worker-lifetime, "
+          "reload-on-as/rss and chain reloads" },
+        { "gc-freeze", "not in uWSGI: ours, on by default" },
+        { "switch-interval", "not in uWSGI: ours" },
+        { "header-timeout", "not in uWSGI: ours (slow-loris bound), on by default" },
+        { "body-timeout", "not in uWSGI: ours (slow-loris bound), on by default" },
+        { "body-min-rate", "not in uWSGI: ours (slow-loris bound), on by default" },
+        { "exec", "not in uWSGI: ours (uWSGI's closest is attach-daemon)" },
+        { "watchdog", "not in uWSGI: ours (systemd's WATCHDOG=1)" },
+        { "log-maxbackups", "not in uWSGI: ours" },
+        { "socket", "the uwsgi protocol only (uWSGI's default protocol); no FastCGI or SCGI" },
+};
+
+const VassalDifference *vassal_config_differences(size_t *ret_n) {
+        *ret_n = ELEMENTSOF(vassal_differences);
+        return vassal_differences;
+}
+
+void vassal_config_default(const ConfOption *opt, char *buf, size_t size) {
+        VassalConfig c;
+        const void *field;
+
+        config_defaults(&c);
+        field = (const char *) &c + opt->offset;
+        buf[0] = 0;
+        switch (opt->type) {
+        case CONF_BOOL:
+        case CONF_STRICT:
+                if (opt->offset != offsetof(VassalConfig, compat_flag))
+                        (void) snprintf(buf, size, "%s", *(const bool *) field ? "true" : "false");
+                break;
+        case CONF_INT:
+                /* Negative: "unset", worked out at load (stats-interval): the help says how. */
+                if (*(const int64_t *) field >= 0)
+                        (void) snprintf(buf, size, "%lld", (long long) *(const int64_t *) field);
+                break;
+        case CONF_SIZE: {
+                uint64_t v = *(const uint64_t *) field;
+                if (v > 0 && v % (1024 * 1024) == 0)
+                        (void) snprintf(buf, size, "%lluM", (unsigned long long) (v >> 20));
+                else if (v > 0 && v % 1024 == 0)
+                        (void) snprintf(buf, size, "%lluk", (unsigned long long) (v >> 10));
+                else
+                        (void) snprintf(buf, size, "%llu", (unsigned long long) v);
+                break;
+        }
+        case CONF_MODE:
+        case CONF_STRING:
+        case CONF_STRV:
+        case CONF_CUSTOM:
+        case CONF_IGNORED:
+        case CONF_REFUSED:
+                break;
         }
 }

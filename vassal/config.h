@@ -134,6 +134,18 @@ typedef struct VassalConfig {
         char **unique_crons;    /* unique-cron = the same */
         char **crons2;          /* cron2 = [key=value,...] COMMAND */
         int64_t cron_harakiri;  /* seconds a cron run may take; 0: no limit */
+        /* uWSGI compatibility: strictness, worker lifecycle, headers, mounts */
+        bool strict;                       /* unknown keys are errors (conf.c did it) */
+        int64_t limit_as;                  /* MB: each worker's RLIMIT_AS; 0: none */
+        int64_t max_worker_lifetime;       /* seconds before a worker is replaced; 0: never */
+        int64_t max_worker_lifetime_delta; /* worker N: lifetime + N * this */
+        bool reload_on_exception;          /* replace a worker whose app raised */
+        char **add_header;                 /* "Name: value", added to every app response */
+        bool need_app;                     /* false: serve 500s when the app does not load */
+        char **mount;                      /* "/PREFIX=APP"; at most one (verify) */
+        char *mount_prefix;                /* not a key: mount's /PREFIX ("" for "/") */
+        bool manage_script_name;           /* SCRIPT_NAME=/PREFIX, PATH_INFO=the rest */
+        char *pyargv;                      /* the app's sys.argv[1:], space-separated */
 } VassalConfig;
 
 /* Sets every default. */
@@ -164,3 +176,15 @@ const ConfOption *vassal_config_table(size_t *ret_n);
 
 /* Prints the option table (for --help). */
 void vassal_config_help(void);
+
+/* How a key behaves differently from uWSGI's, for the man page and the README (the generator
+ * joins it with the option table; tests/unit/test-config.c checks every key exists). */
+typedef struct VassalDifference {
+        const char *key;
+        const char *difference;
+} VassalDifference;
+const VassalDifference *vassal_config_differences(size_t *ret_n);
+
+/* The default of opt as the man page shows it ("60", "8k", "true", "" when there is none),
+ * read from a config vassal_config_init() filled. */
+void vassal_config_default(const ConfOption *opt, char *buf, size_t size);

@@ -189,7 +189,7 @@ void conn_log_request(const ConnLogCtx *ctx, uint64_t nreq, const Request *r, in
 
 int64_t conn_serve_request(const VassalConfig *cfg, ScoreboardSlot *slot, ScoreboardCore *core,
                            WsgiThread *wt, Request *r, char *method, size_t method_size,
-                           char *uri, size_t uri_size) {
+                           char *uri, size_t uri_size, bool *ret_raised) {
         int64_t start = conn_now_us();
         bool exception = false;
 
@@ -214,14 +214,19 @@ int64_t conn_serve_request(const VassalConfig *cfg, ScoreboardSlot *slot, Scoreb
         int64_t elapsed = conn_now_us() - start;
         scoreboard_request_end(slot, (uint64_t) elapsed, r->bytes_sent, exception, r->status);
         scoreboard_core_end(core);
+        *ret_raised = exception;
         return elapsed;
 }
 
-bool conn_max_requests_reached(ScoreboardSlot *slot, uint64_t n, uint64_t max, char *why,
-                               size_t why_size) {
-        if (max == 0 || n != max)
+bool conn_recycle_due(const VassalConfig *cfg, ScoreboardSlot *slot, uint64_t n, uint64_t max,
+                      bool raised, char *why, size_t why_size) {
+        if (raised && cfg->reload_on_exception)
+                (void) snprintf(why, why_size, "reload-on-exception");
+        else if (max > 0 && n == max)
+                (void) snprintf(why, why_size, "max-requests reached: %llu",
+                                (unsigned long long) n);
+        else
                 return false;
-        (void) snprintf(why, why_size, "max-requests reached: %llu", (unsigned long long) n);
         (void) snprintf(slot->exit_reason, sizeof(slot->exit_reason), "%s", why);
         return true;
 }

@@ -96,9 +96,10 @@ void conn_log_request(const ConnLogCtx *ctx, uint64_t nreq, const Request *r, in
 typedef struct WsgiThread WsgiThread;
 int64_t conn_serve_request(const VassalConfig *cfg, ScoreboardSlot *slot, ScoreboardCore *core,
                            WsgiThread *wt, Request *r, char *method, size_t method_size,
-                           char *uri, size_t uri_size);
+                           char *uri, size_t uri_size, bool *ret_raised);
 
-/* After request number n of a worker: whether max-requests is reached; then its reason is in
- * the slot (for the master) and in why. */
-bool conn_max_requests_reached(ScoreboardSlot *slot, uint64_t n, uint64_t max, char *why,
-                               size_t why_size);
+/* After request number n of a worker (raised: its app raised): whether the worker should now
+ * stop and be replaced, for max-requests or reload-on-exception; then its reason is in the
+ * slot (for the master) and in why. */
+bool conn_recycle_due(const VassalConfig *cfg, ScoreboardSlot *slot, uint64_t n, uint64_t max,
+                      bool raised, char *why, size_t why_size);

@@ -126,13 +126,14 @@ static void begin_stop(GeventWorker *w, const char *why) {
 /* Serves one parsed request; returns whether the connection may go on. */
 static bool slot_serve(GeventWorker *w, GSlot *s, Request *r) {
         char why[64];
+        bool raised;
         int64_t elapsed = conn_serve_request(w->cfg, w->slot, s->core, s->wt, r, s->method,
-                                             sizeof(s->method), s->uri, sizeof(s->uri));
+                                             sizeof(s->method), s->uri, sizeof(s->uri), &raised);
         uint64_t n = ++w->requests;
         ConnLogCtx log = { w->cfg, w->scoreboard, w->statm_fd, w->pid, w->id, s->index };
         conn_log_request(&log, n, r, elapsed, &w->date);
         request_done(r);
-        if (conn_max_requests_reached(w->slot, n, w->max_requests, why, sizeof(why)))
+        if (conn_recycle_due(w->cfg, w->slot, n, w->max_requests, raised, why, sizeof(why)))
                 begin_stop(w, why);
         return r->keep_alive;
 }

@@ -25,7 +25,8 @@ typedef struct GuardWorker {
         int id;
         pid_t pid;
         bool harakiri;  /* killed, or about to be, for a stuck request */
-        bool recycling; /* asked to go for its memory */
+        bool recycling; /* asked to go for its memory or its age */
+        int64_t seen;   /* µs CLOCK_MONOTONIC the guard first saw this process */
         sd_event_source *kill_timer; /* harakiri-verbose: SIGKILL after the report */
 } GuardWorker;
 
@@ -278,6 +279,31 @@ static void check_memory(GuardWorker *gw, ScoreboardSlot *slot) {
         g->ops.recycle(g->ops.userdata, gw->id);
 }
 
+/* ---- max-worker-lifetime ---- */
+
+uint64_t guard_lifetime(const VassalConfig *c, int id) {
+        if (c->max_worker_lifetime <= 0)
+                return 0;
+        return (uint64_t) c->max_worker_lifetime +
+               (uint64_t) MAX(id, 0) * (uint64_t) MAX(c->max_worker_lifetime_delta, 0);
+}
+
+/* A worker past its lifetime (counted from the round that first saw it: within a second of
+ * its start) finishes its requests and is replaced, within worker-reload-mercy. */
+static void check_lifetime(GuardWorker *gw, ScoreboardSlot *slot, int64_t now) {
+        Guard *g = gw->g;
+        uint64_t lifetime = guard_lifetime(g->cfg, gw->id);
+
+        if (lifetime == 0 || gw->recycling || gw->harakiri ||
+            now - gw->seen < (int64_t) (lifetime * 1000000))
+                return;
+        gw->recycling = true;
+        set_exit_reason(slot, "max-worker-lifetime: %" PRIu64 " s", lifetime);
+        log_notice("worker %d (pid %d) reached max-worker-lifetime (%" PRIu64 " s): replacing "
+                   "it once its requests finish", gw->id, (int) gw->pid, lifetime);
+        g->ops.recycle(g->ops.userdata, gw->id);
+}
+
 /* ---- the listen queue ---- */
 
 bool guard_listener_queue(int fd, uint64_t *ret_queue, uint64_t *ret_max) {
@@ -345,10 +371,12 @@ void guard_check(Guard *g, int64_t now) {
                         gw->kill_timer = sd_event_source_disable_unref(gw->kill_timer);
                         gw->pid = pid;
                         gw->harakiri = gw->recycling = false;
+                        gw->seen = now;
                 }
                 if (g->cfg->harakiri > 0 && !gw->harakiri)
                         check_harakiri(gw, slot, now);
                 check_memory(gw, slot);
+                check_lifetime(gw, slot, now);
         }
         check_listen_queues(g, now);
 }

@@ -9,6 +9,7 @@
  *     HARAKIRI_VERBOSE_GRACE_USEC later, whatever it did meanwhile.
  *   - reload-on-as / reload-on-rss: a worker grown past the limit (MB; /proc/PID/statm) is
  *     asked to finish its requests and is replaced.
+ *   - max-worker-lifetime: so is a worker older than that (plus its id times the delta).
  *   - each worker's rss and vsz go into the scoreboard for the stats.
  *   - the listen queue: while a TCP listener's accept queue is full, "listen queue of socket
  *     'ADDR' full (N/M)" is logged (once a minute per socket) and listen_queue_errors counts.
@@ -67,6 +68,10 @@ uint64_t guard_listen_queue_errors(const Guard *g);
 /* The accept queue of a TCP listener now, and its size (TCP_INFO on a listening socket gives
  * them as tcpi_unacked and tcpi_sacked). false for other sockets. */
 bool guard_listener_queue(int fd, uint64_t *ret_queue, uint64_t *ret_max);
+
+/* Worker id's max-worker-lifetime in seconds: lifetime + id * max-worker-lifetime-delta, as
+ * uWSGI does. 0: none. */
+uint64_t guard_lifetime(const VassalConfig *c, int id);
 
 /* ---- for the workers ---- */
 

@@ -11,6 +11,7 @@
 #include "exitcodes.h"
 #include "log.h"
 #include "master.h"
+#include "optdoc.h"
 #include "reload.h"
 
 static void help(void) {
@@ -23,6 +24,7 @@ static void help(void) {
                "supervises another program and hands it the sockets (LISTEN_FDS). Every ini key\n"
                "is also a command-line option, as in uWSGI.\n\n"
                "  --check                only validate the configuration\n"
+               "  --dump-options=FORMAT  the reference of every key: man or readme\n"
                "  -v, --verbose          debug logging\n"
                "  -h, --help             this help\n"
                "      --version          the version\n\n"
@@ -104,6 +106,10 @@ int main(int argc, char **argv) {
                         printf("vassal " EMPEROR_VERSION "\n");
                         free(rest);
                         return 0;
+                } else if (strncmp(a, "--dump-options=", 15) == 0) {
+                        /* The key reference, for `make man` (optdoc.c). */
+                        free(rest);
+                        return optdoc_print(a + 15) < 0 ? EX_USAGE : 0;
                 } else if (streq(a, "--check"))
                         check = true;
                 else if (streq(a, "-v") || streq(a, "--verbose"))

@@ -946,6 +946,8 @@ int master_run(VassalConfig *cfg) {
                         m.degraded = true;
                         (void) sd_notifyf(0, "STATUS=reload failed: %s",
                                           strempty(wsgi_error()));
+                } else if (r < 0 && !cfg->need_app && wsgi_initialized()) {
+                        log_warning("no app loaded (need-app = false): serving 500s");
                 } else if (r < 0) {
                         code = EX_CONFIG;
                         m.error = wsgi_error();

@@ -306,14 +306,15 @@ static bool conn_defer_body(Worker *w, Conn *c, const Request *r, size_t head_at
 static bool conn_serve(ThreadCtx *t, Request *r) {
         Worker *w = t->w;
         char why[64];
+        bool raised;
         int64_t elapsed = conn_serve_request(w->cfg, w->slot, t->core, t->wt, r, t->method,
-                                             sizeof(t->method), t->uri, sizeof(t->uri));
+                                             sizeof(t->method), t->uri, sizeof(t->uri), &raised);
         uint64_t n = atomic_fetch_add(&w->requests, 1) + 1;
         ConnLogCtx log = { w->cfg, w->scoreboard, w->statm_fd, w->pid, w->id,
                            (int) (t - w->threads) };
         conn_log_request(&log, n, r, elapsed, &t->date);
         request_done(r);
-        if (conn_max_requests_reached(w->slot, n, w->max_requests, why, sizeof(why)))
+        if (conn_recycle_due(w->cfg, w->slot, n, w->max_requests, raised, why, sizeof(why)))
                 worker_begin_stop(w, why);
         /* What the response promised, even when we started stopping meanwhile: the client may
          * have sent its next request already, and it gets an answer ("Connection: close"). */
@@ -685,6 +686,14 @@ int worker_begin(const WorkerArgs *a, char *name, size_t size) {
         /* The master's death stops us gracefully; we never outlive it. */
         (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
         (void) prctl(PR_SET_NAME, name);
+        /* limit-as: this worker's address space, as uWSGI's (MB). Past it, allocations fail:
+         * Python raises MemoryError in the request that asked. */
+        if (a->cfg->limit_as > 0) {
+                rlim_t as = (rlim_t) a->cfg->limit_as * 1024 * 1024;
+                if (setrlimit(RLIMIT_AS, &(struct rlimit) { as, as }) < 0)
+                        log_warning("limit-as: setrlimit(RLIMIT_AS, %lld MB): %m, ignoring",
+                                    (long long) a->cfg->limit_as);
+        }
         if (!a->cfg->lazy_apps) {
                 wsgi_after_fork_child();
                 return 0;
@@ -692,6 +701,10 @@ int worker_begin(const WorkerArgs *a, char *name, size_t size) {
         int r = wsgi_init(a->cfg);
         if (r >= 0)
                 r = wsgi_load_app(a->cfg);
+        if (r < 0 && !a->cfg->need_app && wsgi_initialized()) {
+                log_warning("no app loaded (need-app = false): serving 500s");
+                return 0;
+        }
         if (r < 0) {
                 /* The master tells the supervisor why (STATUS=). */
                 scoreboard_set_error(a->scoreboard, wsgi_error());

@@ -61,8 +61,9 @@ static void exception_line(char *buf, size_t size) {
 }
 
 /* The app and what every request shares. Set once before the workers fork. */
-static PyObject *wsgi_app;
+static PyObject *wsgi_app; /* NULL with need-app = false and an app that did not load */
 static bool wsgi_ready;
+static const VassalConfig *wsgi_cfg; /* add-header, mount: the process's config */
 static PyThreadState *main_state;
 
 /* ---- wsgi.input ---- */
@@ -434,6 +435,16 @@ static PyObject *responder_start_response(Responder *self, PyObject *args) {
                 response_restart(req);
                 return NULL;
         }
+        /* add-header: after the app's own; checked when the config was loaded. */
+        for (char **h = wsgi_cfg ? wsgi_cfg->add_header : NULL; h && *h; h++) {
+                const char *colon = strchr(*h, ':'), *v = colon + 1;
+                v += strspn(v, " \t");
+                if (response_add_header(req, *h, colon - *h, v, strlen(v)) < 0) {
+                        response_restart(req);
+                        return PyErr_Format(PyExc_ValueError, "add-header '%s' is not a valid "
+                                            "header", *h);
+                }
+        }
         return PyObject_GetAttrString((PyObject *) self, "write");
 }
 
@@ -585,6 +596,7 @@ int wsgi_init(const VassalConfig *c) {
                         return r;
         }
 
+        wsgi_cfg = c;
         PyConfig_InitIsolatedConfig(&cfg);
         cfg.site_import = 1;          /* Debian's dist-packages come from site.py */
         cfg.buffered_stdio = 0;       /* app prints reach the log at once, in order */
@@ -595,8 +607,16 @@ int wsgi_init(const VassalConfig *c) {
         if (!PyStatus_Exception(st))
                 st = PyConfig_SetBytesString(&cfg, &cfg.program_name, exe);
         if (!PyStatus_Exception(st)) {
-                char *argv[] = { (char *) "vassal", NULL };
-                st = PyConfig_SetBytesArgv(&cfg, 1, argv);
+                /* sys.argv: "vassal", then pyargv's words. */
+                _cleanup_free_ char *words = c->pyargv ? strdup(c->pyargv) : NULL;
+                char *argv[64] = { (char *) "vassal" };
+                int argc = 1;
+                for (char *w = words ? strtok(words, " \t") : NULL;
+                     w && argc < (int) ELEMENTSOF(argv) - 1; w = strtok(NULL, " \t"))
+                        argv[argc++] = w;
+                if (c->pyargv && !words)
+                        return log_oom();
+                st = PyConfig_SetBytesArgv(&cfg, argc, argv);
         }
         if (!PyStatus_Exception(st))
                 st = Py_InitializeFromConfig(&cfg);
@@ -744,6 +764,8 @@ int wsgi_load_app(const VassalConfig *c) {
                 if (r < 0)
                         return r;
         }
+        if (!c->module && !c->wsgi_file)
+                return wsgi_fail(ENOENT, "no app configured (module, wsgi-file or mount)");
         if (c->module) {
                 modname = strdup(c->module);
                 if (!modname)
@@ -938,6 +960,30 @@ static PyObject *latin1(const char *s, size_t n) {
         return PyUnicode_DecodeLatin1(s, n, NULL);
 }
 
+/* manage-script-name: a PATH_INFO at or under the mount point is split there, SCRIPT_NAME the
+ * mount point and PATH_INFO the rest ("/app/x" under /app: "/app" and "/x"). Any other path
+ * reaches the app as it came (uWSGI's default app). Returns 0, -1 with a Python error. */
+static int mount_split(PyObject *env, Request *r) {
+        const char *prefix = wsgi_cfg ? wsgi_cfg->mount_prefix : NULL;
+        size_t pl, n;
+        const char *path;
+
+        if (!prefix || !prefix[0] || !wsgi_cfg->manage_script_name)
+                return 0;
+        path = request_get_var(r, "PATH_INFO", &n);
+        pl = strlen(prefix);
+        if (!path || n < pl || memcmp(path, prefix, pl) != 0 || (n > pl && path[pl] != '/'))
+                return 0;
+        PyObject *sn = latin1(prefix, pl), *pi = sn ? latin1(path + pl, n - pl) : NULL;
+        int rc = pi && PyDict_SetItemString(env, "SCRIPT_NAME", sn) == 0 &&
+                                 PyDict_SetItemString(env, "PATH_INFO", pi) == 0
+                         ? 0
+                         : -1;
+        Py_XDECREF(sn);
+        Py_XDECREF(pi);
+        return rc;
+}
+
 static PyObject *build_environ(WsgiThread *t, Request *r, Input *input) {
         PyObject *env = PyDict_Copy(t->environ_template);
         if (!env)
@@ -953,6 +999,10 @@ static PyObject *build_environ(WsgiThread *t, Request *r, Input *input) {
                         Py_DECREF(env);
                         return NULL;
                 }
+        }
+        if (mount_split(env, r) < 0) {
+                Py_DECREF(env);
+                return NULL;
         }
         PyObject *scheme = PyUnicode_FromString(r->url_scheme);
         int rc = scheme ? PyDict_SetItem(env, key_scheme, scheme) : -1;
@@ -1115,6 +1165,14 @@ int wsgi_handle(WsgiThread *t, Request *r, bool *ret_exception) {
         bool failed = false;
         int k;
 
+        if (!wsgi_app) {
+                /* need-app = false and the app did not load: uWSGI's answer. */
+                log_error("no app loaded (need-app = false): %.*s %.*s answered 500",
+                          (int) r->method_len, r->method, (int) MIN(r->uri_len, 512u), r->uri);
+                response_error(r, 500);
+                *ret_exception = false;
+                return 0;
+        }
         PyEval_RestoreThread(t->ts);
         /* From here the GIL is held until the response is out, and let go of only to wait for
          * the client: with thousands of threads, every release is a hand-off through the GIL's

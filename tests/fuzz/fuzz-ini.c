@@ -16,6 +16,7 @@
 #include "conf.h"
 #include "ini.h"
 #include "vini.h"
+#include "vkeys.h"
 
 typedef struct Diags {
         size_t sum;
@@ -73,15 +74,20 @@ static void apply_and_check(Ini *ini, Diags *d) {
         for (size_t i = 0; i < ini_size(ini); i++) {
                 const IniEntry *e = ini_entry(ini, i);
                 const ConfOption *o = conf_find(table, n_table, e->key);
+                const char *why = NULL;
                 if (o && (o->offset == offsetof(VassalIni, http_sockets) ||
-                          o->offset == offsetof(VassalIni, uwsgi_sockets)))
-                        sockets++;
-                else if (o && o->offset == offsetof(VassalIni, touch_logreopen))
+                          o->offset == offsetof(VassalIni, uwsgi_sockets))) {
+                        /* A bad address is refused (and said), never stored. */
+                        if (vkeys_parse_address(o, e->value, NULL, &why) == 0)
+                                sockets++;
+                        else
+                                CHECK(r == -EINVAL && why);
+                } else if (o && (o->offset == offsetof(VassalIni, touch_logreopen)))
                         touches++;
                 else if (strcmp(e->key, "reload-mercy") == 0)
                         last_mercy = e->value;
         }
-        /* A repeated key keeps every value, in order, aliases included. */
+        /* A repeated key keeps every (good) value, in order, aliases included. */
         CHECK(strv_length(c.http_sockets) + strv_length(c.uwsgi_sockets) == sockets);
         CHECK(strv_length(c.touch_logreopen) == touches);
         /* Every value was good: the last one of a key is what holds. */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "vkeys.h"
 
 /* A small module config, the way a real module describes its keys. */
 typedef struct TestConfig {
@@ -558,6 +559,106 @@ static void test_conf_field_is_the_offset(void **state) {
         assert_int_equal(CONF_FIELD(Probe, listen, int64_t), offsetof(Probe, listen));
 }
 
+/* ---- strict mode, refused keys, checked strings ---- */
+
+typedef struct StrictConfig {
+        bool strict;
+        char **sockets;
+} StrictConfig;
+
+#define SOPT(n, t, field, ...) { .name = (n), .type = (t), .offset = offsetof(StrictConfig, field), __VA_ARGS__ }
+static const ConfOption strict_options[] = {
+        SOPT("strict", CONF_STRICT, strict),
+        SOPT("socket", CONF_STRV, sockets, .parse = vkeys_parse_address),
+        { .name = "spooler", .type = CONF_REFUSED, .help = "use Celery" },
+        { .name = "route-*", .type = CONF_REFUSED, .help = "use nginx" },
+};
+#undef SOPT
+
+/* Applies text with strict_options; returns conf_apply()'s result. */
+static int apply_strict(Fixture *f, StrictConfig *c, const char *text) {
+        assert_int_equal(ini_load_string(f->ini, "app.ini", text, strlen(text), NULL, on_diag, f), 0);
+        return conf_apply(strict_options, ELEMENTSOF(strict_options), c, f->ini, on_diag, f);
+}
+
+static void test_strict_anywhere_makes_unknown_keys_errors(void **state) {
+        Fixture *f = *state;
+        StrictConfig c = {};
+
+        assert_int_equal(apply_strict(f, &c, "[uwsgi]\nsockett = :1\nstrict = true\n"), -EINVAL);
+        assert_int_equal(f->n_messages, 1);
+        assert_message(f, 0, INI_ERROR, "app.ini", 2,
+                       "unknown key 'sockett' (strict mode); did you mean 'socket'?");
+        assert_true(c.strict);
+        conf_free(strict_options, ELEMENTSOF(strict_options), &c);
+}
+
+static void test_strict_false_and_variables_stay_warnings(void **state) {
+        Fixture *f = *state;
+        StrictConfig c = {};
+
+        assert_int_equal(apply_strict(f, &c, "[uwsgi]\nstrict = true\nport = 1\nsocket = :%(port)\n"
+                                             "other = x\nstrict = false\n"), 0);
+        assert_int_equal(f->n_messages, 1);
+        assert_message(f, 0, INI_WARNING, "app.ini", 5, "unknown key 'other', ignored");
+        assert_string_equal(c.sockets[0], ":1");
+        conf_free(strict_options, ELEMENTSOF(strict_options), &c);
+}
+
+static void test_refused_keys_and_prefixes_are_errors(void **state) {
+        Fixture *f = *state;
+        StrictConfig c = {};
+
+        assert_int_equal(apply_strict(f, &c, "[uwsgi]\nspooler = /x\nroute-if = a b\n"), -EINVAL);
+        assert_int_equal(f->n_messages, 2);
+        assert_message(f, 0, INI_ERROR, "app.ini", 2, "'spooler' is not supported: use Celery");
+        assert_message(f, 1, INI_ERROR, "app.ini", 3, "'route-if' is not supported: use nginx");
+        /* A refused row is never a suggestion, nor does a prefix match a shorter key. */
+        assert_null(conf_find(strict_options, ELEMENTSOF(strict_options), "route"));
+        assert_null(conf_suggest(strict_options, ELEMENTSOF(strict_options), "spooller"));
+        conf_free(strict_options, ELEMENTSOF(strict_options), &c);
+}
+
+static void test_checked_strv_refuses_bad_values(void **state) {
+        Fixture *f = *state;
+        StrictConfig c = {};
+
+        assert_int_equal(apply_strict(f, &c, "[uwsgi]\nsocket = 127.0.0.1:99999\nsocket = :80\n"),
+                         -EINVAL);
+        assert_int_equal(f->n_messages, 1);
+        assert_message(f, 0, INI_ERROR, "app.ini", 2, "socket: expected a port between 0 and "
+                       "65535 after the last ':' (HOST:PORT or :PORT)");
+        assert_string_equal(c.sockets[0], ":80");
+        assert_null(c.sockets[1]);
+        conf_free(strict_options, ELEMENTSOF(strict_options), &c);
+}
+
+static void test_address_forms(void **state) {
+        static const char *const good[] = { ":8080", "*:0", "0.0.0.0:65535", "[::1]:80",
+                                            "[::]:80", "localhost:80", "a-b.example.com:80",
+                                            "app.sock", "/run/a.sock", "./a.sock", "@abstract" };
+        static const char *const bad[] = { "", "127.0.0.1:99999", "127.0.0.1:", ":", ":-1",
+                                           ":80x", "::1:80", "[::1:80", "[1.2.3.4]:80",
+                                           "999.1.1.1:80", "a_b:80", "a..b:80", "-:123456" };
+        char long_path[200];
+        const char *expected;
+
+        (void) state;
+        for (size_t i = 0; i < ELEMENTSOF(good); i++)
+                assert_int_equal(vkeys_parse_address(NULL, good[i], NULL, &expected), 0);
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                expected = NULL;
+                assert_int_equal(vkeys_parse_address(NULL, bad[i], NULL, &expected), -EINVAL);
+                assert_non_null(expected);
+        }
+        memset(long_path, 'x', sizeof(long_path) - 1);
+        long_path[0] = '/';
+        long_path[108] = 0; /* 108 bytes: no room for the NUL in sun_path */
+        assert_int_equal(vkeys_parse_address(NULL, long_path, NULL, &expected), -EINVAL);
+        long_path[107] = 0;
+        assert_int_equal(vkeys_parse_address(NULL, long_path, NULL, &expected), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_conf_field_is_the_offset),
@@ -590,6 +691,11 @@ int main(void) {
                 T(test_argv_empty_option_name_is_an_error),
                 T(test_argv_values_are_interpolated),
                 T(test_argv_then_bad_value_cites_command_line),
+                T(test_strict_anywhere_makes_unknown_keys_errors),
+                T(test_strict_false_and_variables_stay_warnings),
+                T(test_refused_keys_and_prefixes_are_errors),
+                T(test_checked_strv_refuses_bad_values),
+                T(test_address_forms),
 #undef T
         };
 

@@ -582,7 +582,7 @@ static void test_verify_requires_an_app(void **state) {
         write_ini(f, "app.ini", "[uwsgi]\nhttp-socket = :8080\n");
         assert_int_equal(load(f, f->path, NULL), 0);
         assert_int_equal(verify(f), -EINVAL);
-        assert_err_at(f, "%s: no app to serve: set 'module' or 'wsgi-file'\n", f->path);
+        assert_err_at(f, "%s: no app to serve: set 'module', 'wsgi-file' or 'mount'\n", f->path);
 }
 
 static void test_verify_requires_a_socket(void **state) {
@@ -610,7 +610,7 @@ static void test_verify_reports_every_problem(void **state) {
         assert_int_equal(f->c.thread_stacksize, 32768);
         assert_int_equal(verify(f), -EINVAL);
         assert_string_equal(f->err,
-                            "command line: no app to serve: set 'module' or 'wsgi-file'\n"
+                            "command line: no app to serve: set 'module', 'wsgi-file' or 'mount'\n"
                             "command line: no socket to serve on: set 'http-socket' or 'socket'\n"
                             "command line: thread-stacksize: must be at least 64k\n");
 }
@@ -756,9 +756,28 @@ static void test_unknown_user_or_group_is_named(void **state) {
         assert_int_equal(verify(f), 0);
 }
 
+/* The man page's uWSGI differences name keys that exist, and every key has a description
+ * (--help, emperor-ini(5)). */
+static void test_differences_and_descriptions_are_complete(void **state) {
+        size_t n, nd;
+        const ConfOption *t = vassal_config_table(&n);
+        const VassalDifference *d = vassal_config_differences(&nd);
+
+        (void) state;
+        for (size_t i = 0; i < nd; i++) {
+                const ConfOption *o = conf_find(t, n, d[i].key);
+                if (!o)
+                        fail_msg("difference for '%s', which is no key", d[i].key);
+        }
+        for (size_t i = 0; i < n; i++)
+                if (t[i].type != CONF_IGNORED && (!t[i].help || !t[i].help[0]))
+                        fail_msg("'%s' has no description", t[i].name);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+                T(test_differences_and_descriptions_are_complete),
                 T(test_defaults_follow_uwsgi),
                 T(test_command_line_only_config_is_named_vassal),
                 T(test_ini_values_are_loaded),

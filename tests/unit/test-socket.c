@@ -206,7 +206,7 @@ static void test_abstract_unix_name(void **state) {
 
 static void test_bad_addresses_are_refused(void **state) {
         static const char *const bad[] = {
-                "", "nocolon", "x:99999", "127.0.0.1:65536", "127.0.0.1:", "127.0.0.1:8x",
+                "", "x:99999", "127.0.0.1:65536", "127.0.0.1:", "127.0.0.1:8x",
                 ":http", "[::1", "[::1]", "[::1]:99999", "[::1]x:80", "[]:80", "[zz::1]:80",
                 "[127.0.0.1]:80",
         };
@@ -217,6 +217,16 @@ static void test_bad_addresses_are_refused(void **state) {
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
                 if (sockaddr_parse(bad[i], &ss, &len) != -EINVAL)
                         fail_msg("'%s' was accepted", bad[i]);
+}
+
+/* As uWSGI: an address without a ':' is a unix socket in the working directory. */
+static void test_no_colon_is_a_unix_socket(void **state) {
+        struct sockaddr_storage ss;
+        socklen_t len = 0;
+
+        (void) state;
+        assert_int_equal(sockaddr_parse("app.sock", &ss, &len), 0);
+        assert_int_equal(ss.ss_family, AF_UNIX);
 }
 
 static void test_unix_path_too_long_is_refused(void **state) {
@@ -397,8 +407,10 @@ static void test_chown_socket_to_ourselves_and_to_nobody_known(void **state) {
 static void test_bad_address_fails_open(void **state) {
         Fixture *f = *state;
 
-        configure(f, "--http-socket", "127.0.0.1:0", "--http-socket", "nocolon", NULL);
-        assert_int_equal(listeners_open(&f->set, &f->c), -EINVAL);
+        /* Well-formed (the config accepts it), but nothing can bind there. */
+        configure(f, "--http-socket", "127.0.0.1:0", "--http-socket", "/no-such-dir-here/a.sock",
+                  NULL);
+        assert_true(listeners_open(&f->set, &f->c) < 0);
         assert_int_equal(f->set.n, 2);
 }
 
@@ -542,6 +554,7 @@ int main(void) {
                 T(test_unix_paths),
                 T(test_abstract_unix_name),
                 T(test_bad_addresses_are_refused),
+                T(test_no_colon_is_a_unix_socket),
                 T(test_unix_path_too_long_is_refused),
                 T(test_host_name_is_resolved),
                 T(test_unix_and_tcp_listeners_are_bound),
