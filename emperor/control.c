@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,8 @@
 #include "control.h"
 #include "conf.h"
 #include "instance.h"
+#include "jsonutil.h"
+#include "logfollow.h"
 #include "scan.h"
 #include "status.h"
 #include "log.h"
@@ -29,6 +32,13 @@
 #define CONTROL_IDLE_USEC (15 * 1000000ULL)
 /* A client that does not read its replies is dropped past this. */
 #define CONTROL_MAX_OUT (16 * 1024 * 1024)
+/* Log tails (log-follow): at most this many in all; one pauses while its client has more
+ * than CONTROL_TAIL_BEHIND bytes unread, and starts with at most CONTROL_TAIL_LINES lines. */
+#define CONTROL_MAX_TAILS 16
+#define CONTROL_TAIL_BEHIND (256 * 1024)
+#define CONTROL_TAIL_LINES 1000
+
+typedef struct Tail Tail;
 
 typedef struct Client Client;
 struct Client {
@@ -44,6 +54,7 @@ struct Client {
         char *out;
         size_t out_len, out_off;
         bool closing; /* close once the output is flushed */
+        Tail *tails;  /* its log-follow streams */
 };
 
 struct Control {
@@ -52,7 +63,11 @@ struct Control {
         char *path;
         Acceptor *acceptor;
         Client *clients;
+        unsigned n_tails;
 };
+
+static void tails_free(Client *cl);
+static void tails_resume(Client *cl);
 
 static void client_free(Client *cl) {
         Control *c = cl->control;
@@ -62,6 +77,7 @@ static void client_free(Client *cl) {
                         break;
                 }
         acceptor_client_gone(c->acceptor);
+        tails_free(cl);
         sd_event_source_disable_unref(cl->io);
         sd_event_source_disable_unref(cl->idle);
         safe_close(cl->fd);
@@ -332,6 +348,288 @@ static void client_flush(Client *cl) {
                 cl->out_off = cl->out_len = 0;
         (void) sd_event_source_set_io_events(cl->io, cl->out_len > 0 ? EPOLLIN | EPOLLOUT
                                                                       : EPOLLIN);
+        if (cl->out_len == 0 && cl->tails && !cl->closing)
+                tails_resume(cl);
+}
+
+/* ---- log-follow: the dashboard's log tail ----
+ *
+ * emperor-web runs as an unprivileged user, and a vassal's log may be readable only by root
+ * or the vassal's user, so the emperor reads it for it: with the same follower as
+ * `emperorctl logs -f` (lib/logfollow.h), streaming what it reads on the control connection
+ * that asked. (Passing the open file with SCM_RIGHTS would not survive a rotation: the new
+ * file, and the backups made between two looks, would need a new open each, by a process
+ * that may read the directory.) These two commands stream, so they are not in the
+ * request-reply table (lib/proto.h):
+ *
+ *   {"v":1,"cmd":"log-follow","vassal":NAME,"id":K,"lines":N}
+ *       -> {"ok":true,"id":K,"path":P}, then {"event":"log","id":K,"data":TEXT} as the log
+ *          grows (bytes, not cut at lines), and {"event":"log","id":K,"end":true,"error":E}
+ *          if following fails
+ *   {"v":1,"cmd":"log-unfollow","id":K}  -> {"ok":true}
+ *
+ * K is the caller's (a positive integer, unique on its connection), so it can unfollow a
+ * tail whose reply it has not read yet. The caller must be allowed to act on the vassal
+ * (may_act(): root and the emperor's user, or in --tyrant mode the ini's owner); emperor-web
+ * connects as root and applies the same rule for its HTTP caller. Bounded: CONTROL_MAX_TAILS
+ * in all; a tail reads on only while its client has read what it got (CONTROL_TAIL_BEHIND),
+ * so a chatty log costs the emperor a bounded copy per loop iteration, never a wait; tails
+ * end with their connection. */
+
+struct Tail {
+        Client *client;
+        Tail *next;
+        double id;
+        LogFollow *follow;
+        sd_event_source *io;
+        bool paused;
+};
+
+static Tail *tail_free(Tail *t) {
+        if (!t)
+                return NULL;
+        t->client->control->n_tails--;
+        sd_event_source_disable_unref(t->io);
+        logfollow_free(t->follow);
+        free(t);
+        return NULL;
+}
+
+static void tail_unlink(Tail *t) {
+        for (Tail **pp = &t->client->tails; *pp; pp = &(*pp)->next)
+                if (*pp == t) {
+                        *pp = t->next;
+                        break;
+                }
+        tail_free(t);
+}
+
+static void tails_free(Client *cl) {
+        while (cl->tails) {
+                Tail *t = cl->tails;
+                cl->tails = t->next;
+                tail_free(t);
+        }
+}
+
+/* Appends a line to cl's output without the CONTROL_MAX_OUT check: a tail pauses long
+ * before that. Returns 0 or -ENOMEM. */
+static int client_append(Client *cl, cJSON *j) {
+        _cleanup_free_ char *text = j ? cJSON_PrintUnformatted(j) : NULL;
+        cJSON_Delete(j);
+        if (!text)
+                return -ENOMEM;
+        size_t n = strlen(text);
+        char *o = realloc(cl->out, cl->out_len + n + 1);
+        if (!o)
+                return -ENOMEM;
+        memcpy(o + cl->out_len, text, n);
+        o[cl->out_len + n] = '\n';
+        cl->out = o;
+        cl->out_len += n + 1;
+        return 0;
+}
+
+static cJSON *tail_event(double id) {
+        cJSON *j = cJSON_CreateObject();
+        if (j && (!cJSON_AddStringToObject(j, "event", "log") ||
+                  !cJSON_AddNumberToObject(j, "id", id))) {
+                cJSON_Delete(j);
+                return NULL;
+        }
+        return j;
+}
+
+/* The follower's writer: the bytes as one event. A NUL would end the JSON string early. */
+static int tail_write(const char *data, size_t len, void *userdata) {
+        Tail *t = userdata;
+        Client *cl = t->client;
+        _cleanup_free_ char *text = malloc(len + 1);
+        cJSON *j = tail_event(t->id);
+
+        if (!text || !j) {
+                cJSON_Delete(j);
+                return -ENOMEM;
+        }
+        for (size_t k = 0; k < len; k++)
+                text[k] = data[k] ? data[k] : ' ';
+        text[len] = 0;
+        if (!cJSON_AddStringToObject(j, "data", text)) {
+                cJSON_Delete(j);
+                return -ENOMEM;
+        }
+        int r = client_append(cl, j);
+        if (r < 0)
+                return r;
+        return cl->out_len - cl->out_off > CONTROL_TAIL_BEHIND;
+}
+
+/* A step of t's follower; on failure the client is told and the tail ends. */
+static void tail_step(Tail *t) {
+        int r = logfollow_step(t->follow);
+        t->paused = r == -EAGAIN;
+        if (r >= 0 || r == -EAGAIN)
+                return;
+        log_debug("control: log tail %.0f: %s", t->id, strerror(-r));
+        cJSON *j = tail_event(t->id);
+        if (j)
+                cJSON_AddTrueToObject(j, "end");
+        if (j)
+                cJSON_AddStringToObject(j, "error", strerror(-r));
+        (void) client_append(t->client, j);
+        tail_unlink(t);
+}
+
+/* cl read all it had: the paused tails read on. */
+static void tails_resume(Client *cl) {
+        for (Tail *t = cl->tails, *next; t; t = next) {
+                next = t->next;
+                if (t->paused)
+                        tail_step(t);
+        }
+        if (cl->out_len > 0)
+                (void) sd_event_source_set_io_events(cl->io, EPOLLIN | EPOLLOUT);
+}
+
+static int on_tail_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Tail *t = userdata;
+        Client *cl = t->client;
+        (void) s;
+        (void) fd;
+        (void) revents;
+
+        int r = logfollow_events(t->follow);
+        if (r < 0) {
+                cJSON *j = tail_event(t->id);
+                if (j)
+                        cJSON_AddTrueToObject(j, "end");
+                if (j)
+                        cJSON_AddStringToObject(j, "error", r == -ENOENT
+                                                ? "the log's directory was removed or moved"
+                                                : strerror(-r));
+                (void) client_append(cl, j);
+                tail_unlink(t);
+        } else if (r > 0 && !t->paused)
+                tail_step(t);
+        if (cl->out_len > 0)
+                (void) sd_event_source_set_io_events(cl->io, EPOLLIN | EPOLLOUT);
+        return 0;
+}
+
+static cJSON *log_follow(Client *cl, const cJSON *req, double id) {
+        Control *c = cl->control;
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "vassal"));
+        const cJSON *jlines = cJSON_GetObjectItemCaseSensitive(req, "lines");
+        double lines = cJSON_IsNumber(jlines) ? jlines->valuedouble : 10;
+        Instance *i = name && proto_name_valid(name) ? manager_find(c->m, name) : NULL;
+
+        if (!i || !may_act(c, &cl->cred, i))
+                return reply_error(PROTO_E_NO_SUCH_VASSAL, "no vassal named '%.128s'",
+                                   strempty(name));
+        if (!(lines >= 0 && lines <= CONTROL_TAIL_LINES))
+                return reply_error(PROTO_E_USAGE, "\"lines\" must be 0 to %d",
+                                   CONTROL_TAIL_LINES);
+        for (Tail *t = cl->tails; t; t = t->next)
+                if (t->id == id)
+                        return reply_error(PROTO_E_USAGE, "log tail %.0f exists", id);
+        if (c->n_tails >= CONTROL_MAX_TAILS)
+                return reply_error(PROTO_E_FAILED, "too many log tails (%d)", CONTROL_MAX_TAILS);
+
+        /* Where the running vassal said it logs, else where its ini says (as the vassal reads
+         * it: with EMPEROR_VASSAL, which the emperor gives it). */
+        const VassalStats *vs = instance_stats(i);
+        _cleanup_(logfollow_source_done) LogFollowSource src = {};
+        _cleanup_free_ char *error = NULL;
+        const char *old = getenv("EMPEROR_VASSAL");
+        _cleanup_free_ char *saved = old ? strdup(old) : NULL;
+        (void) setenv("EMPEROR_VASSAL", name, 1);
+        int r = logfollow_source_load(instance_path(i), vs && vs->log_path ? vs->log_path : NULL,
+                                      &src, &error);
+        if (saved)
+                (void) setenv("EMPEROR_VASSAL", saved, 1);
+        else
+                (void) unsetenv("EMPEROR_VASSAL");
+        if (r == -EADDRNOTAVAIL)
+                return reply_error(PROTO_E_FAILED, "the log '%s' is relative to where the vassal "
+                                   "was started, and it has not said where that is",
+                                   strempty(src.path));
+        if (r < 0)
+                return reply_error(PROTO_E_FAILED, "its ini does not load: %s",
+                                   error ? error : strerror(-r));
+        if (!src.path)
+                return reply_error(PROTO_E_FAILED, "it has no logto: it logs to the emperor's "
+                                   "stderr");
+
+        Tail *t = calloc(1, sizeof(Tail));
+        if (!t)
+                return reply_error(PROTO_E_FAILED, "out of memory");
+        *t = (Tail) { .client = cl, .id = id };
+        c->n_tails++;
+        r = logfollow_new(src.path, src.backupname, tail_write, t, &t->follow);
+        int fd = r < 0 ? r : logfollow_watch(t->follow);
+        r = fd < 0 ? fd : sd_event_add_io(manager_event(c->m), &t->io, fd, EPOLLIN, on_tail_io, t);
+        if (r < 0) {
+                tail_free(t);
+                return reply_error(PROTO_E_FAILED, "cannot watch '%s': %s", src.path,
+                                   strerror(-r));
+        }
+        t->next = cl->tails;
+        cl->tails = t;
+
+        /* The reply first, then the lines (the caller matches replies by their order). */
+        cJSON *ok = cJSON_CreateObject();
+        cJSON_AddTrueToObject(ok, "ok");
+        cJSON_AddNumberToObject(ok, "id", id);
+        cJSON_AddStringToObject(ok, "path", src.path);
+        client_queue(cl, ok);
+        r = logfollow_open(t->follow, (uint64_t) lines);
+        if (r < 0) {
+                cJSON *j = tail_event(id);
+                if (j)
+                        cJSON_AddTrueToObject(j, "end");
+                if (j)
+                        cJSON_AddStringToObject(j, "error", strerror(-r));
+                (void) client_append(cl, j);
+                tail_unlink(t);
+        }
+        return NULL;
+}
+
+/* log-follow and log-unfollow (above). Returns false for any other request. */
+static bool control_log_request(Client *cl, const char *line) {
+        /* Cheap test first: every other request goes on unparsed. */
+        if (!strstr(line, "\"log-"))
+                return false;
+        _cleanup_(cJSON_Deletep) cJSON *req = cJSON_Parse(line);
+        const char *cmd = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "cmd"));
+        bool follow = streq_ptr(cmd, "log-follow");
+        if (!follow && !streq_ptr(cmd, "log-unfollow"))
+                return false;
+        if (strcasestr(line, "\\u0000")) {
+                client_queue(cl, reply_error(PROTO_E_BAD_REQUEST, "a NUL character"));
+                return true;
+        }
+        const cJSON *jid = cJSON_GetObjectItemCaseSensitive(req, "id");
+        if (!cJSON_IsNumber(jid) || jid->valuedouble < 1 || jid->valuedouble > 1e15 ||
+            jid->valuedouble != (double) (int64_t) jid->valuedouble) {
+                client_queue(cl, reply_error(PROTO_E_USAGE, "\"id\" must be a positive integer"));
+                return true;
+        }
+        if (!follow) {
+                for (Tail *t = cl->tails; t; t = t->next)
+                        if (t->id == jid->valuedouble) {
+                                tail_unlink(t);
+                                break;
+                        }
+                cJSON *ok = cJSON_CreateObject();
+                cJSON_AddTrueToObject(ok, "ok");
+                client_queue(cl, ok);
+                return true;
+        }
+        cJSON *reply = log_follow(cl, req, jid->valuedouble);
+        if (reply)
+                client_queue(cl, reply);
+        return true;
 }
 
 static int on_client(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -354,7 +652,8 @@ static int on_client(sd_event_source *s, int fd, uint32_t revents, void *userdat
                         if (!nl)
                                 break;
                         *nl = 0;
-                        client_queue(cl, handle(cl->control, &cl->cred, cl->in));
+                        if (!control_log_request(cl, cl->in))
+                                client_queue(cl, handle(cl->control, &cl->cred, cl->in));
                         size_t used = nl + 1 - cl->in;
                         memmove(cl->in, nl + 1, cl->in_len - used);
                         cl->in_len -= used;

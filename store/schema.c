@@ -2,6 +2,7 @@
 /* The store's file: made or opened, migrated to SCHEMA_VERSION, its statements prepared;
  * failures logged and retried, a corrupt file moved aside and a new one begun. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "store-internal.h"
@@ -296,12 +298,36 @@ static int schema_init_meta(Store *s) {
         return SQLITE_OK;
 }
 
+/* The store is not for everyone: it records the request lines of harakiris, and in --tyrant
+ * mode every user's vassals. The file is made 0640 before SQLite sees it (SQLite gives its
+ * -wal and -shm files the database's mode and owner), and one left world-readable by an older
+ * emperor loses its bits for others, with its -wal and -shm. The group (the emperor's) may
+ * read: an admin may chgrp it to let operators run `emperorctl stats`. emperor-web, which runs
+ * as --http-user, opens it while still root (web/main.c), so it needs no group. */
+static void schema_restrict(const char *path) {
+        static const char *const suffixes[] = { "", "-wal", "-shm" };
+        char name[4096];
+
+        for (size_t k = 0; k < ELEMENTSOF(suffixes); k++) {
+                if (snprintf(name, sizeof(name), "%s%s", path, suffixes[k]) >= (int) sizeof(name))
+                        return;
+                _cleanup_close_ int fd = open(name, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY |
+                                                            (k == 0 ? O_CREAT : 0), 0640);
+                struct stat st;
+                if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+                        continue;
+                if ((st.st_mode & 0007) && fchmod(fd, st.st_mode & 0770) < 0)
+                        log_warning("Cannot make '%s' unreadable to others: %m", name);
+        }
+}
+
 /* Opens (creating, migrating) the database and prepares every statement. Returns an SQLite
  * code; on failure the store is closed and *ret_what says what failed. */
 static int schema_open_once(Store *s, const char **ret_what) {
         int rc;
 
         *ret_what = "opening";
+        schema_restrict(s->path);
         rc = sqlite3_open_v2(s->path, &s->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
         if (rc != SQLITE_OK)

@@ -49,6 +49,8 @@ struct Fleet {
         unsigned streams;
         fleet_update_t update;
         void *update_userdata;
+        fleet_event_t event_cb;
+        void *event_userdata;
 };
 
 static uint64_t now_usec(void) {
@@ -149,6 +151,14 @@ static void fleet_polled(Fleet *f, cJSON *reply) {
 }
 
 static void fleet_reply(Fleet *f, const char *line) {
+        /* A log tail's lines come between the replies: they start so (cJSON prints keys in
+         * the order they were added), and nothing else does. */
+        if (strncmp(line, "{\"event\":", 9) == 0) {
+                _cleanup_(cJSON_Deletep) cJSON *event = cJSON_Parse(line);
+                if (event && f->event_cb)
+                        f->event_cb(event, f->event_userdata);
+                return;
+        }
         Pending *p = f->pending;
         if (!p) {
                 fleet_lost(f, "a reply nobody asked for");
@@ -277,6 +287,11 @@ void fleet_set_update(Fleet *f, fleet_update_t cb, void *userdata) {
         f->update_userdata = userdata;
 }
 
+void fleet_set_event(Fleet *f, fleet_event_t cb, void *userdata) {
+        f->event_cb = cb;
+        f->event_userdata = userdata;
+}
+
 const cJSON *fleet_vassals(const Fleet *f) {
         return f->status ? cJSON_GetObjectItemCaseSensitive(f->status, "vassals") : NULL;
 }
@@ -324,6 +339,17 @@ int fleet_call(Fleet *f, const char *cmd, const char *vassal, fleet_reply_t cb, 
         if (!req || !cJSON_AddNumberToObject(req, "v", PROTO_VERSION) ||
             !cJSON_AddStringToObject(req, "cmd", cmd) ||
             (vassal && !cJSON_AddStringToObject(req, "vassal", vassal)))
+                return -ENOMEM;
+        _cleanup_free_ char *line = cJSON_PrintUnformatted(req);
+        if (!line)
+                return -ENOMEM;
+        if (!f->io)
+                return -ENOTCONN;
+        return fleet_push(f, line, false, cb, userdata);
+}
+
+int fleet_call_json(Fleet *f, cJSON *req, fleet_reply_t cb, void *userdata) {
+        if (!cJSON_AddNumberToObject(req, "v", PROTO_VERSION))
                 return -ENOMEM;
         _cleanup_free_ char *line = cJSON_PrintUnformatted(req);
         if (!line)

@@ -31,11 +31,14 @@ typedef struct Fleet Fleet;
 typedef void (*fleet_reply_t)(cJSON *reply, void *userdata);
 /* A new snapshot arrived. */
 typedef void (*fleet_update_t)(Fleet *f, void *userdata);
+/* A line the emperor sent unasked: {"event": ...} (a log tail's, emperor/control.c). */
+typedef void (*fleet_event_t)(const cJSON *event, void *userdata);
 
 /* fd: a connected control socket (taken over). */
 int fleet_new(sd_event *e, int fd, Fleet **ret);
 Fleet *fleet_free(Fleet *f);
 void fleet_set_update(Fleet *f, fleet_update_t cb, void *userdata);
+void fleet_set_event(Fleet *f, fleet_event_t cb, void *userdata);
 
 /* The "vassals" array of the last status (details included); NULL before the first. */
 const cJSON *fleet_vassals(const Fleet *f);
@@ -53,5 +56,8 @@ void fleet_set_streams(Fleet *f, unsigned n);
 int fleet_wait(Fleet *f, fleet_reply_t cb, void *userdata);
 /* Sends {"v":1,"cmd":cmd,"vassal":vassal}; cb gets the reply. */
 int fleet_call(Fleet *f, const char *cmd, const char *vassal, fleet_reply_t cb, void *userdata);
+/* Sends req (a request object, with "v" added); cb gets the reply. cb NULL: the reply is
+ * dropped. */
+int fleet_call_json(Fleet *f, cJSON *req, fleet_reply_t cb, void *userdata);
 /* The caller with this userdata is gone: its pending callbacks are dropped. */
 void fleet_cancel(Fleet *f, void *userdata);

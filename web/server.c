@@ -36,6 +36,12 @@
 /* A stream whose reader falls this far behind is closed (it reconnects and starts afresh). */
 #define STREAM_MAX_BEHIND (8u << 20)
 #define INI_MAX (256 * 1024)
+/* Log tails open at once (the emperor allows 16 to all its clients), the lines a tail starts
+ * with, and the longest line passed on whole (longer ones are cut there). */
+#define LOG_TAILS_MAX 8
+#define LOG_LINES_DEFAULT 100
+#define LOG_LINES_MAX 1000
+#define LOG_LINE_MAX (16 * 1024)
 
 typedef enum ClientState {
         CLIENT_READING,   /* the request */
@@ -64,6 +70,9 @@ struct Client {
         size_t in_len;
         Buf out;
         size_t out_off;
+        uint64_t log_id;  /* a log tail's stream (0: not one): the id the emperor knows it by */
+        char *log_part;   /* the last line's start, until its newline comes */
+        size_t log_part_len;
 };
 
 struct Server {
@@ -71,7 +80,8 @@ struct Server {
         int fd;
         Acceptor *acceptor;
         Client *clients;
-        unsigned n_clients, n_streams;
+        unsigned n_clients, n_streams, n_tails;
+        uint64_t next_log_id;
         Fleet *fleet;
         WebApi *api;
         Auth *auth;
@@ -101,6 +111,17 @@ static void client_free(Client *c) {
                 fleet_set_streams(s->fleet, --s->n_streams);
         s->n_clients--;
         fleet_cancel(s->fleet, c);
+        if (c->log_id) {
+                /* A closed tab ends its tail in the emperor (the reply is not waited for; if the
+                 * follow is still on its way, the emperor reads this after it). */
+                cJSON *req = cJSON_CreateObject();
+                if (req && cJSON_AddStringToObject(req, "cmd", "log-unfollow") &&
+                    cJSON_AddNumberToObject(req, "id", (double) c->log_id))
+                        (void) fleet_call_json(s->fleet, req, NULL, NULL);
+                cJSON_Delete(req);
+                s->n_tails--;
+        }
+        free(c->log_part);
         acceptor_client_gone(s->acceptor);
         sd_event_source_disable_unref(c->io);
         sd_event_source_disable_unref(c->timer);
@@ -311,7 +332,7 @@ static void on_fleet_update(Fleet *f, void *userdata) {
         size_t len = strlen(text);
         for (Client *c = s->clients, *next; c; c = next) {
                 next = c->next;
-                if (c->state != CLIENT_STREAMING)
+                if (c->state != CLIENT_STREAMING || c->log_id)
                         continue;
                 if (!c->filtered) {
                         stream_append(c, text, len);
@@ -353,6 +374,177 @@ static void stream_start(Client *c) {
                 stream_append(c, first, strlen(first));
         else
                 (void) client_flush(c);
+}
+
+/* ---- log tails ----
+ *
+ * GET /api/vassals/NAME/log?lines=N: Server-Sent Events, "log" with {"lines": [...]} as the
+ * vassal's log grows, from its last N lines (default LOG_LINES_DEFAULT), across rotations.
+ * emperor-web may not read the log (it runs as --http-user; logs are often root's or the
+ * vassal's user's only), so the emperor follows it with `emperorctl logs -f`'s follower and
+ * streams the bytes on the control connection (emperor/control.c, log-follow); here they are
+ * cut into lines and sent as JSON strings, which the page shows as text. A closed tab ends
+ * the tail in the emperor (client_free()). At most LOG_TAILS_MAX at once. */
+
+static Client *log_client(Server *s, uint64_t id) {
+        for (Client *c = s->clients; c; c = c->next)
+                if (c->log_id == id && c->state == CLIENT_STREAMING)
+                        return c;
+        return NULL;
+}
+
+/* Adds one line (without its newline; a trailing CR dropped) to list. */
+static void log_add_line(cJSON *list, const char *p, size_t n) {
+        if (n > 0 && p[n - 1] == '\r')
+                n--;
+        _cleanup_free_ char *line = strndup(p, n);
+        if (line)
+                cJSON_AddItemToArray(list, cJSON_CreateString(line));
+}
+
+/* Sends c's complete lines of what it had plus data as one "log" event. */
+static void log_send(Client *c, const char *data, size_t len, const char *end_error) {
+        _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
+        cJSON *list = o ? cJSON_AddArrayToObject(o, "lines") : NULL;
+        _cleanup_free_ char *all = malloc(c->log_part_len + len + 1);
+        if (!list || !all) {
+                client_free(c);
+                return;
+        }
+        memcpy(all, c->log_part ?: "", c->log_part_len);
+        memcpy(all + c->log_part_len, data, len);
+        size_t n = c->log_part_len + len, start = 0;
+        for (size_t k = 0; k < n; k++)
+                if (all[k] == '\n') {
+                        log_add_line(list, all + start, k - start);
+                        start = k + 1;
+                } else if (k + 1 - start >= LOG_LINE_MAX) {
+                        log_add_line(list, all + start, k + 1 - start);
+                        start = k + 1;
+                }
+        /* The rest waits for its newline. */
+        c->log_part = mfree(c->log_part);
+        c->log_part_len = n - start;
+        if (c->log_part_len > 0) {
+                c->log_part = malloc(c->log_part_len);
+                if (!c->log_part) {
+                        client_free(c);
+                        return;
+                }
+                memcpy(c->log_part, all + start, c->log_part_len);
+        }
+        if (end_error)
+                cJSON_AddStringToObject(o, "end", end_error);
+        if (cJSON_GetArraySize(list) == 0 && !end_error)
+                return;
+        _cleanup_free_ char *json = cJSON_PrintUnformatted(o);
+        _cleanup_free_ char *text = NULL;
+        if (!json || asprintf(&text, "event: log\ndata: %s\n\n", json) < 0) {
+                client_free(c);
+                return;
+        }
+        stream_append(c, text, strlen(text));
+}
+
+static void on_log_event(const cJSON *event, void *userdata) {
+        Server *s = userdata;
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(event, "id");
+        const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(event, "event"));
+        if (!streq_ptr(kind, "log") || !cJSON_IsNumber(id))
+                return;
+        Client *c = log_client(s, (uint64_t) id->valuedouble);
+        if (!c)
+                return;
+        const char *data = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(event, "data"));
+        const char *error = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(event, "error"));
+        bool end = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(event, "end"));
+        log_send(c, strempty(data), strlen(strempty(data)),
+                 end ? (error ? error : "the log tail ended") : NULL);
+}
+
+static void on_log_reply(cJSON *reply, void *userdata) {
+        Client *c = userdata;
+        Server *s = c->server;
+        static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                                   "Cache-Control: no-store\r\nX-Accel-Buffering: no\r\n"
+                                   "Connection: close\r\n\r\n";
+        if (!reply) {
+                respond_error(c, 502, "the emperor did not answer");
+                return;
+        }
+        if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "ok"))) {
+                const char *code = strempty(cJSON_GetStringValue(
+                        cJSON_GetObjectItemCaseSensitive(reply, "code")));
+                const char *error = cJSON_GetStringValue(
+                        cJSON_GetObjectItemCaseSensitive(reply, "error"));
+                respond_error(c, streq(code, PROTO_E_NO_SUCH_VASSAL) ? 404 : 409,
+                              error ? error : "the emperor refused");
+                cJSON_Delete(reply);
+                return;
+        }
+        /* The stream's first event says which file it is. No "retry:": a tail that ends
+         * (the browser reconnects after its default delay) starts over from its last lines,
+         * and the page clears what it showed. */
+        _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
+        const char *path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(reply, "path"));
+        cJSON_AddStringToObject(o, "path", strempty(path));
+        cJSON_Delete(reply);
+        _cleanup_free_ char *json = cJSON_PrintUnformatted(o);
+        _cleanup_free_ char *first = NULL;
+        if (!json || asprintf(&first, "event: log-open\ndata: %s\n\n", json) < 0) {
+                respond_text(c, 500);
+                return;
+        }
+        c->state = CLIENT_STREAMING;
+        fleet_set_streams(s->fleet, ++s->n_streams);
+        client_deadline(c, 0);
+        (void) sd_event_source_set_io_events(c->io, EPOLLIN);
+        buf_put(&c->out, head, sizeof(head) - 1);
+        stream_append(c, first, strlen(first));
+}
+
+/* GET /api/vassals/NAME/log (NAME checked: the caller may see it). */
+static void route_log(Client *c, const char *name, const char *query, size_t query_len) {
+        Server *s = c->server;
+        uint64_t lines = LOG_LINES_DEFAULT;
+
+        for (const char *q = query, *end = query + query_len; q && q < end;) {
+                const char *amp = memchr(q, '&', (size_t) (end - q));
+                size_t n = (size_t) ((amp ? amp : end) - q);
+                if (n > 6 && memcmp(q, "lines=", 6) == 0) {
+                        lines = 0;
+                        for (size_t k = 6; k < n; k++) {
+                                if (q[k] < '0' || q[k] > '9' || lines > LOG_LINES_MAX) {
+                                        respond_error(c, 400, "lines: a number, at most 1000");
+                                        return;
+                                }
+                                lines = lines * 10 + (uint64_t) (q[k] - '0');
+                        }
+                        if (lines > LOG_LINES_MAX) {
+                                respond_error(c, 400, "lines: a number, at most 1000");
+                                return;
+                        }
+                }
+                q = amp ? amp + 1 : NULL;
+        }
+        if (s->n_tails >= LOG_TAILS_MAX) {
+                respond_error(c, 503, "too many log tails open: close one");
+                return;
+        }
+        _cleanup_(cJSON_Deletep) cJSON *req = cJSON_CreateObject();
+        uint64_t id = ++s->next_log_id;
+        if (!req || !cJSON_AddStringToObject(req, "cmd", "log-follow") ||
+            !cJSON_AddStringToObject(req, "vassal", name) ||
+            !cJSON_AddNumberToObject(req, "id", (double) id) ||
+            !cJSON_AddNumberToObject(req, "lines", (double) lines) ||
+            fleet_call_json(s->fleet, req, on_log_reply, c) < 0) {
+                respond_error(c, 502, "the emperor cannot be asked");
+                return;
+        }
+        c->log_id = id;
+        s->n_tails++;
+        c->state = CLIENT_WAITING;
+        client_deadline(c, IDLE_USEC);
 }
 
 /* ---- requests ---- */
@@ -773,7 +965,7 @@ static void route(Client *c) {
                 char *name = path + 13, *sub = strchr(name, '/');
                 if (sub)
                         *sub++ = 0;
-                if (sub && !streq(sub, "ini")) {
+                if (sub && !streq(sub, "ini") && !streq(sub, "log")) {
                         respond_error(c, 404, "not found");
                         return;
                 }
@@ -786,7 +978,9 @@ static void route(Client *c) {
                         respond_error(c, 404, "no such vassal");
                         return;
                 }
-                if (sub)
+                if (sub && streq(sub, "log"))
+                        route_log(c, name, req.query, req.query_len);
+                else if (sub)
                         route_ini(c, v);
                 else
                         respond_json(c, 200, cJSON_Duplicate(v, true));
@@ -1036,6 +1230,7 @@ int server_new(sd_event *e, const ServerOptions *o, Server **ret) {
         if (s->auth)
                 s->csrf[0] = 0;
         fleet_set_update(s->fleet, on_fleet_update, s);
+        fleet_set_event(s->fleet, on_log_event, s);
         /* The acceptor's own cap is the hard bound on descriptors; ours (on_accept) answers
          * those over it with a 503 rather than leaving them in the backlog. */
         r = acceptor_new(e, s->fd,

@@ -1,14 +1,17 @@
 // The dashboard in real headless Chromium (Debian's, driven by playwright-core), against a
 // real emperor with real vassals under load (tests/integration/test-dashboard.sh starts them).
-//   node tests/browser/dashboard.mjs BASE_URL SHOT_DIR
+//   node tests/browser/dashboard.mjs BASE_URL SHOT_DIR LOGGER_PORT LOG_DIR
 // Checks: the fleet table's numbers change without a reload; a vassal's charts draw data from
 // the store; a reload click changes the worker pids and records the event; a stop click stops;
 // POSTs without the CSRF token or from a foreign Origin are refused and change nothing; hostile
-// text shows as text and runs nothing. Screenshots: fleet light and dark, a vassal, a phone.
+// text shows as text and runs nothing; the log tail of the vassal on LOGGER_PORT (logging to
+// LOG_DIR/logger.log, rotating at 4 KiB) shows new lines live, across rotations, a hostile
+// line as text. Screenshots: fleet light and dark, a vassal, a phone.
 import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
+import { connect } from 'node:net';
 
-const [base, shots] = process.argv.slice(2);
+const [base, shots, loggerPort, logDir] = process.argv.slice(2);
 const HOSTILE = '<img src=x onerror=alert(1)>';
 mkdirSync(shots, { recursive: true });
 
@@ -28,6 +31,14 @@ async function until(what, fn, ms = 15000) {
   throw new Error(`${what} (last: ${last})`);
 }
 const getJSON = async (path) => (await fetch(base + path)).json();
+// A request with its target as written (fetch would percent-encode "<"): the vassal logs it.
+const rawGet = (target) => new Promise((resolve) => {
+  const s = connect(Number(loggerPort), '127.0.0.1', () => s.end(`GET ${target} HTTP/1.0\r\n\r\n`));
+  s.on('data', () => {});
+  s.on('close', resolve);
+  s.on('error', resolve);
+});
+const backups = () => readdirSync(logDir).filter((n) => n.startsWith('logger.log.')).length;
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -144,6 +155,31 @@ try {
   await until('a hostile name in the address shows as text', async () => (await page.locator('#v-name').textContent()) === HOSTILE);
   ok('a hostile name in the address shows as text');
   check((await page.locator('img').count()) === 0, 'still no <img> element');
+
+  // ---- the log tail: live, across rotations, hostile lines as text ----
+  await page.goto(base + '/#/v/applog');
+  await until('the log tail is live', async () => (await page.locator('#v-log-state').textContent()) === 'live');
+  await until('the log shows its last lines', async () => (await page.locator('#v-log').textContent()).includes('ready'));
+  const logText = () => page.locator('#v-log').textContent();
+  const tag = Date.now().toString(36);
+  await rawGet(`/live-${tag}`);
+  await until('a new line shows without a reload', async () => (await logText()).includes(`/live-${tag}`));
+  ok('a new log line shows live');
+  const rotatedBefore = backups();
+  let n = 0;
+  while (backups() === rotatedBefore && n < 200) await rawGet(`/rot-${tag}-${++n}-${'x'.repeat(60)}`);
+  check(backups() > rotatedBefore, `the log rotated after ${n} requests`);
+  await rawGet(`/after-${tag}`);
+  await until('the line after the rotation shows', async () => (await logText()).includes(`/after-${tag}`));
+  const shown = await logText();
+  const missing = [];
+  for (let i = 1; i <= n; i++) if (!shown.includes(`/rot-${tag}-${i}-`)) missing.push(i);
+  check(missing.length === 0, `every line across the rotation shows (${n} lines; missing: ${missing.join(',')})`);
+  const evil = '<script>window.pwned=1</script><img/src=x/onerror=alert(1)>'; // no space: a request line
+  await rawGet('/' + evil);
+  await until('the hostile log line shows', async () => (await logText()).includes(evil));
+  check(await page.evaluate(() => document.querySelectorAll('#v-log *').length === 0 && window.pwned === undefined),
+    'a hostile log line shows as text: no element made, no script run');
 
   // ---- a phone ----
   await page.setViewportSize({ width: 390, height: 844 });

@@ -18,7 +18,12 @@ make_ini gamma $P3 '# <img src=x onerror=alert(1)> in a comment'
 cp "$CONF/gamma.ini" "$CONF/.evil.tmp" && mv "$CONF/.evil.tmp" "$CONF/evil.ini"
 sed -i "s/:$P3/:$P4/" "$CONF/evil.ini"
 make_ini bad $(free_port) 'uid = <img src=x onerror=alert(1)>'
-wait_until 20 bash -c "'$CTL' --run-dir '$RUN' status | grep -c running | grep -qx 4" ||
+# A vassal logging its requests to a file only root may read (emperor-web, as nobody, may not:
+# the emperor follows it), rotating at 4 KiB.
+mkdir -m 0700 "$T/logs"
+PL=$(free_port)
+make_ini applog $PL "logto = $T/logs/logger.log" 'log-maxsize = 4096' 'disable-logging = false'
+wait_until 20 bash -c "'$CTL' --run-dir '$RUN' status | grep -c running | grep -qx 5" ||
         fail "vassals not running: $(ctl status)"
 # A little load on alpha for the whole test.
 ( while :; do curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$P1/"; sleep 0.02; done ) &
@@ -26,8 +31,46 @@ PIDS+=($!)
 wait_until 10 bash -c "curl -s http://127.0.0.1:$HP/api/vassals/alpha | grep -q '\"workers\"'" ||
         fail "no stats for alpha"
 
+# stats.db records request lines: not for others to read, nor its -wal and -shm (SQLite gives
+# them the database's mode); emperor-web (nobody) still reads it (the charts, below).
+for f in stats.db stats.db-wal stats.db-shm; do
+        [ -e "$T/state/$f" ] || fail "no $f"
+        mode=$(stat -c %a "$T/state/$f")
+        [ $((8#$mode & 8#007)) = 0 ] || fail "$f is mode $mode: others may read it"
+done
+ok "stats.db and its -wal and -shm are not world-readable ($(stat -c '%a %U:%G' "$T/state/stats.db"))"
+
+# The log tail's stream: a closed connection ends the emperor's follower (its inotify
+# descriptor closes); at most 8 at once.
+inotify_fds() { find /proc/$emperor_pid/fd -lname 'anon_inode:inotify' 2>/dev/null | wc -l; }
+wait_until 10 bash -c "curl -s http://127.0.0.1:$HP/api/vassals/applog | grep -q '\"log\"'" ||
+        fail "applog did not report its log"
+n0=$(inotify_fds)
+curl -sN --max-time 20 "http://127.0.0.1:$HP/api/vassals/applog/log?lines=3" >"$T/tail.out" &
+tail_pid=$!
+wait_until 10 grep -q '^event: log$' "$T/tail.out" || fail "no log event: $(cat "$T/tail.out")"
+grep -q '"path":"[^"]*/logs/logger.log"' "$T/tail.out" || fail "no log-open event: $(head -3 "$T/tail.out")"
+assert_eq "$(inotify_fds)" "$((n0 + 1))" "the emperor follows the log for the stream"
+kill "$tail_pid"; wait "$tail_pid" 2>/dev/null
+wait_until 5 bash -c "[ \$(find /proc/$emperor_pid/fd -lname 'anon_inode:inotify' | wc -l) = $n0 ]" ||
+        fail "the follower outlived its stream: $(inotify_fds) inotify descriptors, $n0 before"
+ok "a closed stream ends the emperor's follower"
+tails=()
+for i in 1 2 3 4 5 6 7 8; do
+        curl -sN --max-time 20 -o /dev/null "http://127.0.0.1:$HP/api/vassals/applog/log" &
+        tails+=($!)
+done
+wait_until 10 bash -c "[ \$(find /proc/$emperor_pid/fd -lname 'anon_inode:inotify' | wc -l) = $((n0 + 8)) ]" ||
+        fail "8 tails: $(inotify_fds) inotify descriptors, $n0 before"
+assert_eq "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$HP/api/vassals/applog/log")" \
+        503 "a 9th log tail is refused"
+kill "${tails[@]}"; wait "${tails[@]}" 2>/dev/null
+wait_until 5 bash -c "[ \$(find /proc/$emperor_pid/fd -lname 'anon_inode:inotify' | wc -l) = $n0 ]" ||
+        fail "the 8 followers outlived their streams"
+ok "log tails are bounded (8), and freed with their streams"
+
 SHOTS="$BUILD/browser"
-( cd "$TOP" && node tests/browser/dashboard.mjs "http://127.0.0.1:$HP" "$SHOTS" ) 2>&1 |
+( cd "$TOP" && node tests/browser/dashboard.mjs "http://127.0.0.1:$HP" "$SHOTS" "$PL" "$T/logs" ) 2>&1 |
         tee "$T/browser.out"
 [ "${PIPESTATUS[0]}" = 0 ] || fail "the browser test failed"
 for s in fleet-light fleet-dark vassal phone; do

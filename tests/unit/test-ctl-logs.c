@@ -163,7 +163,7 @@ static void assert_tail(const char *text, uint64_t n, uint64_t start, uint64_t f
         int fd = out_new();
         uint64_t s = 12345, f = 12345;
         assert_int_equal(write(fd, text, strlen(text)), (ssize_t) strlen(text));
-        assert_int_equal(logs_tail_start(fd, strlen(text), n, &s, &f), 0);
+        assert_int_equal(logfollow_tail_start(fd, strlen(text), n, &s, &f), 0);
         assert_int_equal(s, start);
         assert_int_equal(f, found);
         close(fd);
@@ -206,13 +206,13 @@ static void test_tail_crosses_block_boundaries(void **state) {
         for (int i = 0; i < 100000; i++)
                 total += (uint64_t) fprintf(w, "line %06d\n", i);
         fclose(w);
-        assert_int_equal(logs_tail_start(fd, total, 70001, &s, &f), 0);
+        assert_int_equal(logfollow_tail_start(fd, total, 70001, &s, &f), 0);
         assert_int_equal(s, (100000 - 70001) * 12);
         assert_int_equal(f, 70001);
         assert_int_equal(pread(fd, line, 12, (off_t) s), 12);
         assert_memory_equal(line, "line 029999\n", 12);
         /* Only the first `end` bytes count: a line still being written is not there. */
-        assert_int_equal(logs_tail_start(fd, 12 * 5, 2, &s, &f), 0);
+        assert_int_equal(logfollow_tail_start(fd, 12 * 5, 2, &s, &f), 0);
         assert_int_equal(s, 36);
         close(fd);
 }
@@ -232,7 +232,7 @@ static void test_tail_of_a_line_longer_than_a_block(void **state) {
 
 static void on_alarm(int sig) {
         (void) sig;
-        fail_msg("logs_tail_start() read the whole file");
+        fail_msg("logfollow_tail_start() read the whole file");
 }
 
 /* A terabyte hole before the last lines: reading it all would take minutes. */
@@ -249,7 +249,7 @@ static void test_tail_reads_only_the_end_of_a_huge_file(void **state) {
         }
         signal(SIGALRM, on_alarm);
         alarm(10);
-        assert_int_equal(logs_tail_start(fd, hole + 11, 1, &s, &f), 0);
+        assert_int_equal(logfollow_tail_start(fd, hole + 11, 1, &s, &f), 0);
         alarm(0);
         assert_true(s == hole + 6);
         assert_int_equal(f, 1);
@@ -259,23 +259,23 @@ static void test_tail_reads_only_the_end_of_a_huge_file(void **state) {
 /* ---- backup names ---- */
 
 static void test_backup_names_are_parsed_and_ordered(void **state) {
-        LogsBackupKey a, b, c, d;
+        LogFollowBackupKey a, b, c, d;
         (void) state;
 
-        assert_true(logs_backup_parse("app.log", "app.log.20260101-120000", &a));
+        assert_true(logfollow_backup_parse("app.log", "app.log.20260101-120000", &a));
         assert_string_equal(a.stamp, "20260101-120000");
         assert_int_equal(a.n, 0);
         assert_false(a.gz);
-        assert_true(logs_backup_parse("app.log", "app.log.20260101-120000-2", &b));
+        assert_true(logfollow_backup_parse("app.log", "app.log.20260101-120000-2", &b));
         assert_int_equal(b.n, 2);
-        assert_true(logs_backup_parse("app.log", "app.log.20260101-120000-10.gz", &c));
+        assert_true(logfollow_backup_parse("app.log", "app.log.20260101-120000-10.gz", &c));
         assert_int_equal(c.n, 10);
         assert_true(c.gz);
-        assert_true(logs_backup_parse("app.log", "app.log.20260101-120001", &d));
-        assert_true(logs_backup_compare(&a, &b) < 0);
-        assert_true(logs_backup_compare(&b, &c) < 0); /* -2 before -10 */
-        assert_true(logs_backup_compare(&c, &d) < 0);
-        assert_int_equal(logs_backup_compare(&c, &c), 0);
+        assert_true(logfollow_backup_parse("app.log", "app.log.20260101-120001", &d));
+        assert_true(logfollow_backup_compare(&a, &b) < 0);
+        assert_true(logfollow_backup_compare(&b, &c) < 0); /* -2 before -10 */
+        assert_true(logfollow_backup_compare(&c, &d) < 0);
+        assert_int_equal(logfollow_backup_compare(&c, &c), 0);
 
         const char *not[] = { "app.log", "app.log.1", "app.log.20260101-12000",
                               "app.log.2026010-1200000",
@@ -284,14 +284,15 @@ static void test_backup_names_are_parsed_and_ordered(void **state) {
                               "app.log.20260101-120000-", "app.log.20260101x120000",
                               "other.log.20260101-120000", "app.logx20260101-120000" };
         for (size_t i = 0; i < ELEMENTSOF(not); i++)
-                assert_false(logs_backup_parse("app.log", not[i], &a));
+                assert_false(logfollow_backup_parse("app.log", not[i], &a));
 }
 
 /* ---- following ---- */
 
-static LogsFollower *follower(const char *name, const char *backup, int out) {
-        LogsFollower *f = NULL;
-        assert_int_equal(logs_follower_new(at(name), backup ? at(backup) : NULL, out, &f), 0);
+static LogFollow *follower(const char *name, const char *backup, int out) {
+        LogFollow *f = NULL;
+        assert_int_equal(logfollow_new(at(name), backup ? at(backup) : NULL, logfollow_write_fd,
+                                       (void *) (intptr_t) out, &f), 0);
         return f;
 }
 
@@ -300,18 +301,18 @@ static void test_open_prints_the_last_lines_then_follows_from_there(void **state
         (void) state;
 
         append("app.log", "1\n2\n3\n");
-        LogsFollower *f = follower("app.log", NULL, out);
-        assert_int_equal(logs_follower_open(f, 2), 1);
+        LogFollow *f = follower("app.log", NULL, out);
+        assert_int_equal(logfollow_open(f, 2), 1);
         assert_out(out, "2\n3\n");
-        assert_int_equal(logs_follower_step(f), 0);
+        assert_int_equal(logfollow_step(f), 0);
         assert_out(out, "");
         append("app.log", "4\npart");
-        assert_int_equal(logs_follower_step(f), 0);
+        assert_int_equal(logfollow_step(f), 0);
         assert_out(out, "4\npart");
         append("app.log", "ial\n");
-        assert_int_equal(logs_follower_step(f), 0);
+        assert_int_equal(logfollow_step(f), 0);
         assert_out(out, "ial\n");
-        logs_follower_free(f);
+        logfollow_free(f);
         close(out);
 }
 
@@ -320,13 +321,13 @@ static void test_open_with_zero_lines_prints_nothing(void **state) {
         (void) state;
 
         append("app.log", "1\n2\n");
-        LogsFollower *f = follower("app.log", NULL, out);
-        assert_int_equal(logs_follower_open(f, 0), 1);
+        LogFollow *f = follower("app.log", NULL, out);
+        assert_int_equal(logfollow_open(f, 0), 1);
         assert_out(out, "");
         append("app.log", "3\n");
-        assert_int_equal(logs_follower_step(f), 0);
+        assert_int_equal(logfollow_step(f), 0);
         assert_out(out, "3\n");
-        logs_follower_free(f);
+        logfollow_free(f);
         close(out);
 }
 
@@ -339,17 +340,17 @@ static void test_open_takes_missing_lines_from_the_newest_backup(void **state) {
         append("app.log.20260101-115959-9", "older\n");
         append("app.log.20260101-130000.gz", "compressed: never read\n");
         append("app.log", "d\n");
-        LogsFollower *f = follower("app.log", NULL, out);
-        assert_int_equal(logs_follower_open(f, 3), 1);
+        LogFollow *f = follower("app.log", NULL, out);
+        assert_int_equal(logfollow_open(f, 3), 1);
         assert_out(out, "b\nc\nd\n");
-        logs_follower_free(f);
+        logfollow_free(f);
 
         /* With log-backupname, that file is the newest backup. */
         append("app.log.old", "x\ny\n");
         f = follower("app.log", "app.log.old", out);
-        assert_int_equal(logs_follower_open(f, 2), 1);
+        assert_int_equal(logfollow_open(f, 2), 1);
         assert_out(out, "y\nd\n");
-        logs_follower_free(f);
+        logfollow_free(f);
         close(out);
 }
 
@@ -358,19 +359,19 @@ static void test_rotation_drains_the_old_file_before_the_new_one(void **state) {
         (void) state;
 
         append("app.log", "1\n");
-        LogsFollower *f = follower("app.log", NULL, out);
-        assert_int_equal(logs_follower_open(f, 10), 1);
+        LogFollow *f = follower("app.log", NULL, out);
+        assert_int_equal(logfollow_open(f, 10), 1);
         assert_out(out, "1\n");
         append("app.log", "2\n");
         rename_file("app.log", "app.log.20260101-120000");
         append("app.log.20260101-120000", "3\n"); /* still written to under its new name */
         append("app.log", "4\n");
-        assert_int_equal(logs_follower_step(f), 0);
+        assert_int_equal(logfollow_step(f), 0);
         assert_out(out, "2\n3\n4\n");
         append("app.log", "5\n");
-        assert_int_equal(logs_follower_step(f), 0);
+        assert_int_equal(logfollow_step(f), 0);
         assert_out(out, "5\n");
-        logs_follower_free(f);
+        logfollow_free(f);
         close(out);
 }
 
@@ -383,8 +384,8 @@ static void test_several_rotations_between_steps_lose_nothing(void **state) {
 
         append("app.log.20260101-115900", "before we started\n");
         append("app.log", "0\n");
-        LogsFollower *f = follower("app.log", NULL, out);
-        assert_int_equal(logs_follower_open(f, 1), 1);
+        LogFollow *f = follower("app.log", NULL, out);
+        assert_int_equal(logfollow_open(f, 1), 1);
         assert_out(out, "0\n");
         for (int i = 1; i <= 12; i++) {
                 snprintf(line, sizeof(line), "%d\n", i);
@@ -398,9 +399,9 @@ static void test_several_rotations_between_steps_lose_nothing(void **state) {
                         snprintf(name, sizeof(name), "app.log.20260101-120000-%d", i - 1);
                 rename_file("app.log", name);
         }
-        assert_int_equal(logs_follower_step(f), 0);
+        assert_int_equal(logfollow_step(f), 0);
         assert_out(out, expected);
-        logs_follower_free(f);
+        logfollow_free(f);
         close(out);
 }
 
@@ -410,12 +411,12 @@ static void test_rotation_to_a_fixed_backupname(void **state) {
 
         append("app.log.bak", "from before\n");
         append("app.log", "1\n");
-        LogsFollower *f = follower("app.log", "app.log.bak", out);
-        assert_int_equal(logs_follower_open(f, 1), 1);
+        LogFollow *f = follower("app.log", "app.log.bak", out);
+        assert_int_equal(logfollow_open(f, 1), 1);
         assert_out(out, "1\n");
         rename_file("app.log", "app.log.bak");
         append("app.log", "2\n");
-        assert_int_equal(logs_follower_step(f), 0);
+        assert_int_equal(logfollow_step(f), 0);
         assert_out(out, "2\n");
         /* Two rotations unseen: the first file is overwritten, the newest survives. */
         append("app.log", "3\n");
@@ -423,9 +424,9 @@ static void test_rotation_to_a_fixed_backupname(void **state) {
         append("app.log", "4\n");
         rename_file("app.log", "app.log.bak");
         append("app.log", "5\n");
-        assert_int_equal(logs_follower_step(f), 0);
+        assert_int_equal(logfollow_step(f), 0);
         assert_out(out, "3\n4\n5\n");
-        logs_follower_free(f);
+        logfollow_free(f);
         close(out);
 }
 
@@ -434,14 +435,14 @@ static void test_truncated_file_is_read_again_from_its_start(void **state) {
         (void) state;
 
         append("app.log", "a long first line\n");
-        LogsFollower *f = follower("app.log", NULL, out);
-        assert_int_equal(logs_follower_open(f, 1), 1);
+        LogFollow *f = follower("app.log", NULL, out);
+        assert_int_equal(logfollow_open(f, 1), 1);
         assert_out(out, "a long first line\n");
         assert_int_equal(truncate(at("app.log"), 0), 0);
         append("app.log", "new\n");
-        assert_int_equal(logs_follower_step(f), 0);
+        assert_int_equal(logfollow_step(f), 0);
         assert_out(out, "new\n");
-        logs_follower_free(f);
+        logfollow_free(f);
         close(out);
 }
 
@@ -449,20 +450,20 @@ static void test_a_file_that_appears_later_is_read_from_its_start(void **state) 
         int out = out_new();
         (void) state;
 
-        LogsFollower *f = follower("app.log", NULL, out);
-        assert_int_equal(logs_follower_open(f, 10), 0);
-        assert_int_equal(logs_follower_step(f), 0);
+        LogFollow *f = follower("app.log", NULL, out);
+        assert_int_equal(logfollow_open(f, 10), 0);
+        assert_int_equal(logfollow_step(f), 0);
         assert_out(out, "");
         append("app.log", "hello\n");
-        assert_int_equal(logs_follower_step(f), 0);
+        assert_int_equal(logfollow_step(f), 0);
         assert_out(out, "hello\n");
         /* Removed, then made again: the new one from its start, nothing of the old twice. */
         assert_int_equal(unlink(at("app.log")), 0);
-        assert_int_equal(logs_follower_step(f), 0);
+        assert_int_equal(logfollow_step(f), 0);
         append("app.log", "again\n");
-        assert_int_equal(logs_follower_step(f), 0);
+        assert_int_equal(logfollow_step(f), 0);
         assert_out(out, "again\n");
-        logs_follower_free(f);
+        logfollow_free(f);
         close(out);
 }
 
@@ -474,9 +475,9 @@ static void test_a_closed_output_is_epipe(void **state) {
         assert_int_equal(pipe2(p, O_CLOEXEC), 0);
         close(p[0]);
         append("app.log", "1\n");
-        LogsFollower *f = follower("app.log", NULL, p[1]);
-        assert_int_equal(logs_follower_open(f, 1), -EPIPE);
-        logs_follower_free(f);
+        LogFollow *f = follower("app.log", NULL, p[1]);
+        assert_int_equal(logfollow_open(f, 1), -EPIPE);
+        logfollow_free(f);
         close(p[1]);
 }
 
@@ -485,121 +486,121 @@ static void test_a_directory_is_not_a_log(void **state) {
         (void) state;
 
         assert_int_equal(mkdir(at("app.log"), 0755), 0);
-        LogsFollower *f = follower("app.log", NULL, out);
-        assert_int_equal(logs_follower_open(f, 1), -EISDIR);
-        logs_follower_free(f);
+        LogFollow *f = follower("app.log", NULL, out);
+        assert_int_equal(logfollow_open(f, 1), -EISDIR);
+        logfollow_free(f);
         close(out);
 }
 
 /* ---- the ini ---- */
 
 static void test_source_resolves_the_ini_as_the_vassal_does(void **state) {
-        LogsSource s;
+        LogFollowSource s;
         char expected[512];
         (void) state;
 
         setenv("TEST_CTL_LOGS_DIR", "/var/log/x", 1);
         append("a.ini", "[uwsgi]\nbase = /srv\nlogto = %(base)/%n.log\n"
                         "log-backupname = $(TEST_CTL_LOGS_DIR)/old\n");
-        assert_int_equal(logs_source_load(at("a.ini"), NULL, &s), 0);
+        assert_int_equal(logfollow_source_load(at("a.ini"), NULL, &s, NULL), 0);
         assert_string_equal(s.path, "/srv/a.log");
         assert_string_equal(s.backupname, "/var/log/x/old");
-        logs_source_done(&s);
+        logfollow_source_done(&s);
 
         /* %d is the ini's directory, with its slash. */
         append("b.ini", "[uwsgi]\nlogto = %dlogs/b.log\n");
-        assert_int_equal(logs_source_load(at("b.ini"), NULL, &s), 0);
+        assert_int_equal(logfollow_source_load(at("b.ini"), NULL, &s, NULL), 0);
         snprintf(expected, sizeof(expected), "%s/logs/b.log", dir);
         assert_string_equal(s.path, expected);
         assert_null(s.backupname);
-        logs_source_done(&s);
+        logfollow_source_done(&s);
 
         /* The latest logto wins; daemonize only without one; [vassal] is read too. */
         append("c.ini", "[uwsgi]\nlogto = /one\ndaemonize = /d\n[vassal]\nlogto = /two\n"
                         "[other]\nlogto = /three\n");
-        assert_int_equal(logs_source_load(at("c.ini"), NULL, &s), 0);
+        assert_int_equal(logfollow_source_load(at("c.ini"), NULL, &s, NULL), 0);
         assert_string_equal(s.path, "/two");
-        logs_source_done(&s);
+        logfollow_source_done(&s);
         append("d.ini", "[uwsgi]\ndaemonize = /var/log/d.log\n");
-        assert_int_equal(logs_source_load(at("d.ini"), NULL, &s), 0);
+        assert_int_equal(logfollow_source_load(at("d.ini"), NULL, &s, NULL), 0);
         assert_string_equal(s.path, "/var/log/d.log");
-        logs_source_done(&s);
+        logfollow_source_done(&s);
 }
 
 static void test_source_without_a_log_file_has_no_path(void **state) {
-        LogsSource s;
+        LogFollowSource s;
         (void) state;
 
         append("e.ini", "[uwsgi]\nhttp-socket = :8000\n[other]\nlogto = /x\n");
-        assert_int_equal(logs_source_load(at("e.ini"), NULL, &s), 0);
+        assert_int_equal(logfollow_source_load(at("e.ini"), NULL, &s, NULL), 0);
         assert_null(s.path);
-        logs_source_done(&s);
+        logfollow_source_done(&s);
         append("f.ini", "[uwsgi]\nlogto =\n");
-        assert_int_equal(logs_source_load(at("f.ini"), NULL, &s), 0);
+        assert_int_equal(logfollow_source_load(at("f.ini"), NULL, &s, NULL), 0);
         assert_null(s.path);
-        logs_source_done(&s);
+        logfollow_source_done(&s);
 }
 
 /* Without the vassal's word: a relative logto is relative to an absolute chdir; relative to
  * where the vassal was started, it is refused (-EADDRNOTAVAIL), not guessed. */
 static void test_source_from_the_ini_needs_an_absolute_directory(void **state) {
-        LogsSource s;
+        LogFollowSource s;
         (void) state;
 
         append("g.ini", "[uwsgi]\nchdir = /srv/app/\nlogto = log/app.log\n"
                         "log-backupname = app.old\n");
-        assert_int_equal(logs_source_load(at("g.ini"), NULL, &s), 0);
+        assert_int_equal(logfollow_source_load(at("g.ini"), NULL, &s, NULL), 0);
         assert_string_equal(s.path, "/srv/app/log/app.log");
         assert_string_equal(s.backupname, "/srv/app/app.old");
-        logs_source_done(&s);
+        logfollow_source_done(&s);
 
         append("h.ini", "[uwsgi]\nlogto = app.log\n");
-        assert_int_equal(logs_source_load(at("h.ini"), NULL, &s), -EADDRNOTAVAIL);
+        assert_int_equal(logfollow_source_load(at("h.ini"), NULL, &s, NULL), -EADDRNOTAVAIL);
         assert_string_equal(s.path, "app.log");
-        logs_source_done(&s);
+        logfollow_source_done(&s);
         append("h2.ini", "[uwsgi]\nchdir = srv\ndaemonize = d.log\n");
-        assert_int_equal(logs_source_load(at("h2.ini"), NULL, &s), -EADDRNOTAVAIL);
+        assert_int_equal(logfollow_source_load(at("h2.ini"), NULL, &s, NULL), -EADDRNOTAVAIL);
         assert_string_equal(s.path, "srv/d.log");
-        logs_source_done(&s);
+        logfollow_source_done(&s);
 }
 
 /* The running vassal's report wins over the ini: it is where the file really is. A relative
  * log-backupname is placed in the directory the report shows. */
 static void test_source_takes_the_reported_path(void **state) {
-        LogsSource s;
+        LogFollowSource s;
         (void) state;
 
         append("r.ini", "[uwsgi]\nlogto = logs/app.log\nlog-backupname = app.old\n");
-        assert_int_equal(logs_source_load(at("r.ini"), "/run/here/logs/app.log", &s), 0);
+        assert_int_equal(logfollow_source_load(at("r.ini"), "/run/here/logs/app.log", &s, NULL), 0);
         assert_string_equal(s.path, "/run/here/logs/app.log");
         assert_string_equal(s.backupname, "/run/here/app.old");
-        logs_source_done(&s);
+        logfollow_source_done(&s);
 
         /* An ini edited since: the path still holds, the backup's directory is unknown. */
-        assert_int_equal(logs_source_load(at("r.ini"), "/elsewhere/other.log", &s), 0);
+        assert_int_equal(logfollow_source_load(at("r.ini"), "/elsewhere/other.log", &s, NULL), 0);
         assert_string_equal(s.path, "/elsewhere/other.log");
         assert_null(s.backupname);
-        logs_source_done(&s);
+        logfollow_source_done(&s);
 
         /* "": stderr, whatever the ini says now. */
-        assert_int_equal(logs_source_load(at("r.ini"), "", &s), 0);
+        assert_int_equal(logfollow_source_load(at("r.ini"), "", &s, NULL), 0);
         assert_null(s.path);
-        logs_source_done(&s);
+        logfollow_source_done(&s);
 
         /* An ini that no longer loads does not hide the report. */
-        assert_int_equal(logs_source_load(at("missing.ini"), "/var/log/x.log", &s), 0);
+        assert_int_equal(logfollow_source_load(at("missing.ini"), "/var/log/x.log", &s, NULL), 0);
         assert_string_equal(s.path, "/var/log/x.log");
         assert_null(s.backupname);
-        logs_source_done(&s);
+        logfollow_source_done(&s);
 }
 
 static void test_source_of_a_broken_ini_fails(void **state) {
-        LogsSource s;
+        LogFollowSource s;
         (void) state;
 
-        assert_int_equal(logs_source_load(at("missing.ini"), NULL, &s), -ENOENT);
+        assert_int_equal(logfollow_source_load(at("missing.ini"), NULL, &s, NULL), -ENOENT);
         append("i.ini", "[uwsgi]\nlogto = %(nosuchkey)/x\n");
-        assert_int_equal(logs_source_load(at("i.ini"), NULL, &s), -EINVAL);
+        assert_int_equal(logfollow_source_load(at("i.ini"), NULL, &s, NULL), -EINVAL);
         assert_null(s.path);
 }
 

@@ -512,6 +512,45 @@
     }
   }
 
+  // ---- the log tail: /api/vassals/NAME/log, Server-Sent Events of {"lines": [...]}; each line
+  // goes in as a text node, so a line holding markup shows as text. The last LOG_KEEP lines
+  // stay; closing the stream (another page) ends the tail in the emperor.
+  const LOG_KEEP = 500;
+  let logSource = null;
+
+  function closeLog() {
+    if (logSource) { logSource.close(); logSource = null; }
+  }
+
+  function openLog(name) {
+    closeLog();
+    const pre = $('v-log');
+    pre.replaceChildren();
+    $('v-log-path').textContent = '';
+    $('v-log-state').textContent = 'connecting…';
+    const src = new EventSource('/api/vassals/' + encodeURIComponent(name) + '/log?lines=100');
+    logSource = src;
+    src.addEventListener('log-open', (e) => {
+      if (logSource !== src) return;
+      // A new stream after a reconnection starts again from the last lines.
+      pre.replaceChildren();
+      $('v-log-path').textContent = JSON.parse(e.data).path || '';
+      $('v-log-state').textContent = 'live';
+    });
+    src.addEventListener('log', (e) => {
+      if (logSource !== src) return;
+      const msg = JSON.parse(e.data);
+      const atBottom = pre.scrollHeight - pre.scrollTop - pre.clientHeight < 30;
+      for (const line of msg.lines || []) pre.append(document.createTextNode(line + '\n'));
+      while (pre.childNodes.length > LOG_KEEP) pre.firstChild.remove();
+      if (msg.end) $('v-log-state').textContent = 'ended: ' + msg.end;
+      if (atBottom) pre.scrollTop = pre.scrollHeight;
+    });
+    src.onerror = () => {
+      if (logSource === src) $('v-log-state').textContent = 'reconnecting…';
+    };
+  }
+
   async function openVassal(name) {
     if (current && current.resize) current.resize.disconnect();
     if (current && current.timer) clearInterval(current.timer);
@@ -520,6 +559,7 @@
     $('v-result').textContent = $('v-error').textContent = '';
     $('v-events').replaceChildren();
     $('v-ini').textContent = '';
+    openLog(name);
     const out = { ok: $('v-result'), err: $('v-error') };
     $('v-actions').replaceChildren(...ACTIONS.map((a) =>
       el('button', { type: 'button', 'data-action': a, text: a, onclick: () => runAction(name, a, out) })));
@@ -556,6 +596,7 @@
       openVassal(name);
     } else {
       if (current && current.resize) current.resize.disconnect();
+      closeLog();
       current = null;
       $('vassal').hidden = true;
       $('fleet').hidden = false;
