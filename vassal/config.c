@@ -479,17 +479,17 @@ static const ConfOption vassal_options[] = {
           "PIDFILE COMMAND: like smart-attach-daemon for a program that stays in the "
           "foreground; the master writes its pid to PIDFILE" },
         { "attach-daemon2", CONF_CUSTOM, F(attach_daemons2), 0, 0, parse_daemon,
-          "cmd=COMMAND[,pidfile=P,daemonize=1,freq=N,control=1,touch=F1;F2,stopsignal=S,"
-          "reloadsignal=S,stdin=1,uid=U,gid=G,chdir=D]: a daemon with uWSGI's key=value "
-          "options" },
+          "cmd=COMMAND and, comma-separated, any of pidfile=P, daemonize=1, freq=N, "
+          "control=1, touch=F1;F2, stopsignal=S, reloadsignal=S, stdin=1, uid=U, gid=G, "
+          "chdir=D: a daemon with uWSGI's key=value options" },
         { "cron", CONF_CUSTOM, F(crons), 0, 0, parse_cron,
           "MINUTE HOUR DAY MONTH WEEKDAY COMMAND: run COMMAND at those times (-1: any, -N: "
           "every N), from the master" },
         { "unique-cron", CONF_CUSTOM, F(unique_crons), 0, 0, parse_cron,
           "like cron, but not started again while its previous run is still running" },
         { "cron2", CONF_CUSTOM, F(crons2), 0, 0, parse_cron,
-          "[minute=M,hour=H,day=D,month=MO,week=W,unique=1,harakiri=S] COMMAND: cron with "
-          "key=value fields (each defaults to any)" },
+          "[KEY=VALUE,...] COMMAND, the keys minute, hour, day, month, week (each defaults "
+          "to any), unique=1 and harakiri=S: cron with key=value fields" },
         { "cron-harakiri", CONF_INT, F(cron_harakiri), 0, 604800, NULL,
           "kill a cron run still running after this many seconds (0: never)" },
 

@@ -167,7 +167,7 @@ assert_eq "$(printf '%s' "$out" | grep '^HTTP/1.1 ' | tr -d '\r' | tr '\n' ',')"
         "pipelined static, 405 with a body, 404 and app responses in order"
 
 # The request log has the static requests too.
-wait_until 5 grep -q "GET /static/a.css => 200" "$T/v.log" || fail "no log line for a static file"
+wait_until 5 grep -q "GET /static/a.css => generated .* (HTTP/1.1 200)" "$T/v.log" || fail "no log line for a static file"
 ok "static requests are logged"
 
 # ---- the gevent worker serves them the same way ----
