@@ -511,6 +511,9 @@ static void on_reload_check(Child *c, const siginfo_t *si, void *userdata) {
         if (si->si_code != CLD_EXITED || si->si_status != 0) {
                 log_error("reload refused: the configuration does not pass the check (see "
                           "above); the running workers keep serving");
+                /* For the supervisor: `emperorctl chain-reload --wait` ends on it. */
+                (void) sd_notify(0, "STATUS=reload refused: the configuration does not pass "
+                                    "the check; the running workers keep serving");
                 return;
         }
         /* Not from here: sd-event reaps the check only after this callback returns, and an
