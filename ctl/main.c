@@ -369,14 +369,15 @@ static int send_all(int fd, const char *buf, size_t n, const char *path) {
 /* While a --wait runs on a terminal: "reloading 'app'... 3 s" on stderr, rewritten once a
  * second (the poll's timeout, not a loop of ours); erased before anything else is printed. */
 typedef struct Progress {
-        const char *what; /* NULL: none */
+        const char *what; /* the command waited for; NULL: no wait */
         const char *app;
         double since;
+        bool tty;   /* shown only on a terminal */
         bool shown;
 } Progress;
 
 static void progress_show(Progress *p) {
-        if (!p->what)
+        if (!p->what || !p->tty)
                 return;
         fprintf(stderr, "\r\033[K%s%s%s%s... %.0f s", p->what, p->app ? " '" : "",
                 p->app ? p->app : "", p->app ? "'" : "", floor(now_monotonic() - p->since));
@@ -414,7 +415,7 @@ static int recv_line(int fd, double timeout, const char *path, Progress *progres
                 if (left <= 0)
                         return err(CTL_EXIT_FAILED, "the emperor did not answer within %g s",
                                    timeout);
-                if (progress->what) {
+                if (progress->tty) {
                         progress_show(progress);
                         if (ms < 0 || ms > 1000)
                                 ms = 1000;
@@ -524,9 +525,10 @@ static int request(const char *cmd, const char *app, bool all, bool wait, bool p
                 return r;
         /* With wait the reply comes when the action is done: --timeout, or none. */
         Progress progress = { .since = now_monotonic() };
-        if (wait && isatty(STDERR_FILENO)) {
+        if (wait) {
                 progress.what = cmd;
                 progress.app = app;
+                progress.tty = isatty(STDERR_FILENO);
         }
         r = recv_line(fd, wait ? ctl_args.timeout : timeout, path, &progress, &line, &len);
         progress_clear(&progress);
