@@ -151,6 +151,21 @@ static const ConfOption vassal_options[] = {
         { "memory-report", CONF_BOOL, F(memory_report), 0, 0, NULL,
           "add the worker's address space and rss to each request log line" },
 
+        /* ---- process titles (lib/procname.h; vassal.8, PROCESS TITLES) ---- */
+        { "auto-procname", CONF_BOOL, F(auto_procname), 0, 0, NULL,
+          "name the processes 'vassal NAME master' and 'vassal NAME worker N' in ps (default: "
+          "on under the emperor, off standalone)" },
+        { "procname", CONF_STRING, F(procname), 0, 0, NULL,
+          "the name of every process of the vassal in ps, instead of the automatic one" },
+        { "procname-master", CONF_STRING, F(procname_master), 0, 0, NULL,
+          "the name of the master process in ps" },
+        { "procname-prefix", CONF_STRING, F(procname_prefix), 0, 0, NULL,
+          "put this before every process name, as it is" },
+        { "procname-prefix-spaced", CONF_STRING, F(procname_prefix_spaced), 0, 0, NULL,
+          "put this and a blank before every process name" },
+        { "procname-append", CONF_STRING, F(procname_append), 0, 0, NULL,
+          "put this after every process name, as it is" },
+
         /* Accepted for compatibility: what they ask for is how we always work. The flags are
          * parsed as booleans (into a field nobody reads) so `--master app.ini` keeps app.ini
          * as the ini and a bad value is still reported. */
@@ -164,9 +179,6 @@ static const ConfOption vassal_options[] = {
         { "single-interpreter", CONF_BOOL, F(compat_flag), 0, 0, NULL, NULL },
         { "thunder-lock", CONF_BOOL, F(compat_flag), 0, 0, NULL, NULL },
         { "http-keepalive", CONF_BOOL, F(compat_flag), 0, 0, NULL, NULL },
-        { "auto-procname", CONF_BOOL, F(compat_flag), 0, 0, NULL, NULL },
-        { "procname-prefix", CONF_IGNORED, 0, 0, 0, NULL, NULL },
-        { "procname-prefix-spaced", CONF_IGNORED, 0, 0, 0, NULL, NULL },
         { "py-call-osafterfork", CONF_BOOL, F(compat_flag), 0, 0, NULL, NULL },
 
         /* uWSGI keys we know and will implement; until then they warn. */
@@ -215,6 +227,8 @@ void vassal_config_init(VassalConfig *c) {
                 .body_timeout = 10,
                 .body_min_rate = 1024,
                 .stats_interval = -1, /* unset: see vassal_config_load() */
+                /* Under the emperor (which names its vassals so) the processes are named. */
+                .auto_procname = getenv("EMPEROR_VASSAL") != NULL,
         };
         first_error[0] = 0;
 }

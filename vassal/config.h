@@ -99,6 +99,10 @@ typedef struct VassalConfig {
         bool memory_report;         /* address space and rss in every request log line */
 
         bool compat_flag; /* uWSGI flags we accept and ignore (master, enable-threads, ...) */
+        /* ---- process titles (lib/procname.h) ---- */
+        bool auto_procname; /* default: on under the emperor (EMPEROR_VASSAL=), off alone */
+        char *procname, *procname_master, *procname_prefix, *procname_prefix_spaced;
+        char *procname_append;
 } VassalConfig;
 
 /* Sets every default. */
