@@ -19,6 +19,7 @@
 #include "exec.h"
 #include "exitcodes.h"
 #include "guard.h"
+#include "janitor.h"
 #include "log.h"
 #include "logger.h"
 #include "master.h"
@@ -885,7 +886,10 @@ int master_run(VassalConfig *cfg) {
                 goto finish;
         }
 
-        /* Root binds and opens; the app (or the program) runs as the configured user. */
+        /* Root binds and opens; the app (or the program) runs as the configured user. What
+         * root made and the user cannot remove, a process that keeps root removes at exit. */
+        if (!m.inherit.active)
+                (void) janitor_start(cfg, &m.listeners);
         r = privileges_drop(cfg->uid, cfg->gid);
         if (r < 0) {
                 code = r == -EINVAL ? EX_CONFIG : EXIT_RUNTIME;
