@@ -12,8 +12,8 @@ static char *area;
 static size_t area_size;
 
 int procname_init(int argc, char **argv) {
-        char **copies;
-        size_t size;
+        size_t size, total = 0;
+        char *copy;
 
         if (argc <= 0 || !argv || !argv[0])
                 return 0;
@@ -22,22 +22,20 @@ int procname_init(int argc, char **argv) {
         size = strlen(argv[0]) + 1;
         for (int i = 1; i < argc && argv[i] == argv[0] + size; i++)
                 size += strlen(argv[i]) + 1;
-        copies = calloc(argc, sizeof(char *));
-        if (!copies)
-                return -ENOMEM;
         for (int i = 0; i < argc; i++)
-                if (!(copies[i] = strdup(argv[i]))) {
-                        while (i-- > 0)
-                                free(copies[i]);
-                        free(copies);
-                        return -ENOMEM;
-                }
+                total += strlen(argv[i]) + 1;
+        /* One block for every copy; it lives as long as the process, as argv's strings do. */
+        copy = malloc(total);
+        if (!copy)
+                return -ENOMEM;
         area = argv[0];
         area_size = size;
-        /* The copies live as long as the process: argv's strings do. */
-        for (int i = 0; i < argc; i++)
-                argv[i] = copies[i];
-        free(copies);
+        for (int i = 0; i < argc; i++) {
+                size_t n = strlen(argv[i]) + 1;
+                memcpy(copy, argv[i], n);
+                argv[i] = copy;
+                copy += n;
+        }
         return 0;
 }
 
