@@ -317,7 +317,8 @@ static void on_wait_tell(InstanceWatch *watch, Instance *i, InstanceOutcome o, u
                         wait_one_done(one, i, true, NULL);
                 break;
         case INSTANCE_GONE:
-                wait_one_done(one, i, stop, "no longer supervised (its ini is gone, or the emperor left)");
+                wait_one_done(one, i, stop,
+                              "no longer supervised (its ini is gone, or the emperor left)");
                 break;
         }
 }
