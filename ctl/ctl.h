@@ -33,11 +33,15 @@ enum {
         CTL_OPT_FOLLOW = 1u << 5, /* -f, --follow */
         CTL_OPT_SORT = 1u << 6,   /* --sort KEY */
         CTL_OPT_DELAY = 1u << 7,  /* -d, --delay SECONDS */
+        CTL_OPT_WAIT = 1u << 8,   /* --wait, --no-block */
+        CTL_OPT_TIMEOUT = 1u << 9, /* --timeout S */
 };
 
 typedef struct CtlArgs {
         const char *socket, *run_dir, *state_dir, *db;
         bool json, all, csv, follow;
+        bool wait;          /* --wait: the reply comes once the action has finished */
+        double timeout;     /* --timeout S with --wait; 0: none */
         const char *since, *every, *sort, *delay;
         const char *lines; /* -n as given; the command parses it */
         unsigned given;    /* the CTL_OPT_* flags seen on the line */
@@ -62,6 +66,9 @@ int ctl_err(int status, const char *fmt, ...) _printf_(2, 3);
  * status, an error printed. With print_json the reply is printed as received and *ret stays
  * NULL; else on CTL_EXIT_OK *ret is the reply, ok:true, the caller's to free. */
 int ctl_request(const char *cmd, const char *app, bool all, bool print_json, cJSON **ret);
+/* The same with "wait": the reply is awaited up to ctl_args.timeout (none: as long as the
+ * emperor takes, which its own deadlines bound), with a progress line on a terminal. */
+int ctl_request_wait(const char *cmd, const char *app, bool all, bool print_json, cJSON **ret);
 /* Set around ctl_request() by a command with a fallback of its own (logs reads the store):
  * CTL_EXIT_NOT_RUNNING is then returned without the error printed. */
 extern bool ctl_quiet_not_running;

@@ -349,7 +349,7 @@ static char *join_array(const cJSON *a, const char *sep) {
 static const char *const known_fields[] = {
         "name", "state", "phase", "backoff", "pid", "uptime", "workers", "worker_pids", "requests",
         "errors", "avg_rt_ms", "p99_rt_ms", "rss", "cpu", "listen_queue", "stats_age",
-        "restarts", "ini", "sockets", "uid", "last_exit", "last_error",
+        "restarts", "ini", "sockets", "uid", "last_exit", "last_error", "warnings",
 };
 
 /* A number with a unit ("2.50 ms"), "-" when it is not a number. Returns buf. */
@@ -468,6 +468,7 @@ int format_status_detail(FILE *f, const cJSON *vassal) {
                 { "uid", format_integer(field(vassal, "uid"), uid, sizeof(uid)), NULL },
                 { "last exit", string_of(field(vassal, "last_exit")), NULL },
                 { "last error", string_of(field(vassal, "last_error")), NULL },
+                { "warnings", string_of(field(vassal, "warnings")), "warnings" },
         };
         for (size_t i = 0; i < ELEMENTSOF(lines); i++) {
                 if (lines[i].key && !field(vassal, lines[i].key))

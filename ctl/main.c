@@ -160,6 +160,10 @@ static void help(void) {
         help_line("-f, --follow", "logs: keep printing new lines");
         help_line("--sort KEY", "top: rps (default), latency, memory, cpu or name");
         help_line("-d, --delay S", "top: seconds between refreshes (default 2)");
+        help_line("--wait", "reload, chain-reload, restart, start, stop: return once done");
+        help_line("", "(the new workers accept, or stopped); exit 1 with why if it failed");
+        help_line("--no-block", "return once the emperor took the command (the default)");
+        help_line("--timeout S", "with --wait: give up waiting after S seconds (exit 1)");
         help_line("-h, --help", "show this help");
         help_line("--version", "show the version");
         printf("\nExit status: 0 ok, 1 the command failed, 2 usage, 3 no such vassal,\n"
@@ -196,11 +200,17 @@ static int check_arguments(const CtlCommand *c, const ProtoCommand *p, char **ar
                 min = p->target == PROTO_TARGET_ONE || (one_or_all && !arg_all);
                 max = p->target == PROTO_TARGET_NONE || (one_or_all && arg_all) ? 0 : 1;
         }
-        unsigned takes = p ? (takes_all ? CTL_OPT_ALL : 0) : c->options;
+        /* --wait and --timeout: what acts on vassals has an end to wait for. */
+        bool takes_wait = p && p->mutating && p->target != PROTO_TARGET_NONE;
+        unsigned takes = p ? (takes_all ? CTL_OPT_ALL : 0) |
+                                     (takes_wait ? CTL_OPT_WAIT | CTL_OPT_TIMEOUT : 0)
+                           : c->options;
         unsigned extra = ctl_args.given & ~takes & ~(unsigned) CTL_OPT_ALL;
         if (extra) {
-                static const char *const names[] = { "--all", "--since", "--every", "--csv",
-                                                     "-n",    "--follow", "--sort", "--delay" };
+                static const char *const names[] = { "--all",    "--since", "--every",
+                                                     "--csv",    "-n",      "--follow",
+                                                     "--sort",   "--delay", "--wait",
+                                                     "--timeout" };
                 for (size_t i = 0; i < ELEMENTSOF(names); i++)
                         if (extra & (1u << i))
                                 return err(CTL_EXIT_USAGE,
@@ -356,22 +366,61 @@ static int send_all(int fd, const char *buf, size_t n, const char *path) {
         return 0;
 }
 
-/* Reads one reply line, up to CTL_MAX_REPLY bytes and until the deadline. The newline is
- * not part of *ret_len; a last line without one is taken as it is. */
-static int recv_line(int fd, double timeout, const char *path, char **ret, size_t *ret_len) {
+/* While a --wait runs on a terminal: "reloading 'app'... 3 s" on stderr, rewritten once a
+ * second (the poll's timeout, not a loop of ours); erased before anything else is printed. */
+typedef struct Progress {
+        const char *what; /* the command waited for; NULL: no wait */
+        const char *app;
+        double since;
+        bool tty;   /* shown only on a terminal */
+        bool shown;
+} Progress;
+
+static void progress_show(Progress *p) {
+        if (!p->what || !p->tty)
+                return;
+        fprintf(stderr, "\r\033[K%s%s%s%s... %.0f s", p->what, p->app ? " '" : "",
+                p->app ? p->app : "", p->app ? "'" : "", floor(now_monotonic() - p->since));
+        fflush(stderr);
+        p->shown = true;
+}
+
+static void progress_clear(Progress *p) {
+        if (p->shown)
+                fputs("\r\033[K", stderr);
+        p->shown = false;
+}
+
+/* Reads one reply line, up to CTL_MAX_REPLY bytes and until the deadline (timeout <= 0:
+ * none). The newline is not part of *ret_len; a last line without one is taken as it is. */
+static int recv_line(int fd, double timeout, const char *path, Progress *progress, char **ret,
+                     size_t *ret_len) {
         _cleanup_free_ char *buf = NULL;
         size_t size = 0, len = 0;
         double deadline = now_monotonic() + timeout;
 
         for (;;) {
-                double left = deadline - now_monotonic();
+                double left = timeout > 0 ? deadline - now_monotonic() : INFINITY;
                 struct pollfd pfd = { .fd = fd, .events = POLLIN };
-                int r;
+                int r, ms = isinf(left) ? -1 : (int) ceil(left * 1000);
 
+                if (left <= 0 && progress->what) {
+                        progress_clear(progress);
+                        return err(CTL_EXIT_FAILED, "%s%s%s%s: not done after %g s (it goes on: "
+                                   "see 'emperorctl status%s%s')", progress->what,
+                                   progress->app ? " '" : "", strempty(progress->app),
+                                   progress->app ? "'" : "", timeout,
+                                   progress->app ? " " : "", strempty(progress->app));
+                }
                 if (left <= 0)
                         return err(CTL_EXIT_FAILED, "the emperor did not answer within %g s",
                                    timeout);
-                r = poll(&pfd, 1, (int) ceil(left * 1000));
+                if (progress->tty) {
+                        progress_show(progress);
+                        if (ms < 0 || ms > 1000)
+                                ms = 1000;
+                }
+                r = poll(&pfd, 1, ms);
                 if (r < 0 && errno == EINTR)
                         continue;
                 if (r < 0)
@@ -439,7 +488,8 @@ static int parse_reply(const char *line, size_t len, cJSON **ret) {
 /* Sends inv's request and reads the reply. Returns the exit status, an error printed; with
  * --json the reply is printed here and *ret stays NULL; else on CTL_EXIT_OK *ret is the
  * reply, ok:true. */
-int ctl_request(const char *cmd, const char *app, bool all, bool print_json, cJSON **ret) {
+static int request(const char *cmd, const char *app, bool all, bool wait, bool print_json,
+                   cJSON **ret) {
         _cleanup_(cJSON_Deletep) cJSON *req = cJSON_CreateObject();
         _cleanup_(cJSON_Deletep) cJSON *reply = NULL;
         _cleanup_free_ char *path = socket_path(), *line = NULL, *text = NULL;
@@ -456,7 +506,8 @@ int ctl_request(const char *cmd, const char *app, bool all, bool print_json, cJS
         if (!req || !path || !cJSON_AddNumberToObject(req, "v", PROTO_VERSION) ||
             !cJSON_AddStringToObject(req, "cmd", cmd) ||
             (app && !cJSON_AddStringToObject(req, "vassal", app)) ||
-            (all && !cJSON_AddTrueToObject(req, "all")))
+            (all && !cJSON_AddTrueToObject(req, "all")) ||
+            (wait && !cJSON_AddTrueToObject(req, "wait")))
                 return err(CTL_EXIT_FAILED, "out of memory");
         text = cJSON_PrintUnformatted(req);
         if (!text)
@@ -472,7 +523,15 @@ int ctl_request(const char *cmd, const char *app, bool all, bool print_json, cJS
         r = send_all(fd, text, n + 1, path);
         if (r > 0)
                 return r;
-        r = recv_line(fd, timeout, path, &line, &len);
+        /* With wait the reply comes when the action is done: --timeout, or none. */
+        Progress progress = { .since = now_monotonic() };
+        if (wait) {
+                progress.what = cmd;
+                progress.app = app;
+                progress.tty = isatty(STDERR_FILENO);
+        }
+        r = recv_line(fd, wait ? ctl_args.timeout : timeout, path, &progress, &line, &len);
+        progress_clear(&progress);
         if (r != 0)
                 return r;
         r = parse_reply(line, len, &reply);
@@ -492,6 +551,14 @@ int ctl_request(const char *cmd, const char *app, bool all, bool print_json, cJS
         return CTL_EXIT_OK;
 }
 
+int ctl_request(const char *cmd, const char *app, bool all, bool print_json, cJSON **ret) {
+        return request(cmd, app, all, false, print_json, ret);
+}
+
+int ctl_request_wait(const char *cmd, const char *app, bool all, bool print_json, cJSON **ret) {
+        return request(cmd, app, all, true, print_json, ret);
+}
+
 static int cmd_status(const CtlInvocation *inv) {
         _cleanup_(cJSON_Deletep) cJSON *reply = NULL;
         const char *error = NULL;
@@ -504,6 +571,24 @@ static int cmd_status(const CtlInvocation *inv) {
                 return err(CTL_EXIT_FAILED, "out of memory");
         if (r < 0)
                 return err(CTL_EXIT_FAILED, "%s", error);
+        /* The vassals whose ini has warnings (unknown keys, ignored options): named after the
+         * table, shown in full by `status APP`. */
+        const cJSON *vassals = cJSON_GetObjectItemCaseSensitive(reply, "vassals"), *v;
+        _cleanup_free_ char *names = NULL;
+        size_t names_size = 0, n_warned = 0;
+        FILE *nf = !arg_json && !inv->app ? open_memstream(&names, &names_size) : NULL;
+        const cJSON *list = nf ? vassals : NULL;
+        cJSON_ArrayForEach(v, list) {
+                const cJSON *name = cJSON_GetObjectItemCaseSensitive(v, "name");
+                if (cJSON_IsString(name) &&
+                    cJSON_IsString(cJSON_GetObjectItemCaseSensitive(v, "warnings"))) {
+                        _cleanup_free_ char *clean = format_clean_line(name->valuestring, 40);
+                        fprintf(nf, "%s%s", n_warned++ ? ", " : "", clean ? clean : "?");
+                }
+        }
+        if (nf && fclose(nf) == 0 && n_warned > 0 && names)
+                fprintf(stderr, "warning: the ini of %s has warnings (see 'emperorctl status "
+                        "APP')\n", names);
         /* The conf dir's files that are not vassals: warnings, after the table. */
         const cJSON *ignored = cJSON_GetObjectItemCaseSensitive(reply, "ignored"), *x;
         cJSON_ArrayForEach(x, ignored) {
@@ -518,7 +603,9 @@ static int cmd_status(const CtlInvocation *inv) {
 
 static int cmd_message(const CtlInvocation *inv) {
         _cleanup_(cJSON_Deletep) cJSON *reply = NULL;
-        int r = ctl_request(inv->proto->name, inv->app, arg_all, arg_json, &reply);
+        int r = ctl_args.wait ? ctl_request_wait(inv->proto->name, inv->app, arg_all, arg_json,
+                                                 &reply)
+                              : ctl_request(inv->proto->name, inv->app, arg_all, arg_json, &reply);
 
         if (r != CTL_EXIT_OK || !reply)
                 return r;
@@ -538,6 +625,9 @@ enum {
         OPT_CSV,
         OPT_SORT,
         OPT_VERSION,
+        OPT_WAIT,
+        OPT_NO_BLOCK,
+        OPT_TIMEOUT,
 };
 
 /* Parses the options, anywhere on the line (`emperorctl status --json` reads as it should;
@@ -556,6 +646,9 @@ static int parse_argv(int argc, char **argv) {
                 { "sort", required_argument, NULL, OPT_SORT },
                 { "follow", no_argument, NULL, 'f' },
                 { "delay", required_argument, NULL, 'd' },
+                { "wait", no_argument, NULL, OPT_WAIT },
+                { "no-block", no_argument, NULL, OPT_NO_BLOCK },
+                { "timeout", required_argument, NULL, OPT_TIMEOUT },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, OPT_VERSION },
                 {},
@@ -612,6 +705,24 @@ static int parse_argv(int argc, char **argv) {
                         ctl_args.delay = optarg;
                         ctl_args.given |= CTL_OPT_DELAY;
                         break;
+                case OPT_WAIT:
+                case OPT_NO_BLOCK:
+                        ctl_args.wait = c == OPT_WAIT;
+                        ctl_args.given |= CTL_OPT_WAIT;
+                        break;
+                case OPT_TIMEOUT: {
+                        char *end;
+                        errno = 0;
+                        double t = strtod(optarg, &end);
+                        if (errno != 0 || end == optarg || *end || !isfinite(t) || t <= 0 ||
+                            t > 86400)
+                                return err(CTL_EXIT_USAGE,
+                                           "invalid --timeout '%s' (seconds, > 0, at most 86400)",
+                                           optarg);
+                        ctl_args.timeout = t;
+                        ctl_args.given |= CTL_OPT_TIMEOUT;
+                        break;
+                }
                 case 'h':
                         help();
                         return CTL_EXIT_OK;
@@ -644,6 +755,8 @@ static int parse_argv(int argc, char **argv) {
                 return err(CTL_EXIT_USAGE, "--state-dir needs a directory");
         if (ctl_args.db && ctl_args.state_dir)
                 return err(CTL_EXIT_USAGE, "give --db or --state-dir, not both");
+        if (ctl_args.timeout > 0 && !ctl_args.wait)
+                return err(CTL_EXIT_USAGE, "--timeout is for --wait");
         return -1;
 }
 

@@ -41,6 +41,7 @@
 typedef struct Tail Tail;
 
 typedef struct Client Client;
+typedef struct Wait Wait;
 struct Client {
         Control *control;
         Client *next;
@@ -55,6 +56,7 @@ struct Client {
         size_t out_len, out_off;
         bool closing; /* close once the output is flushed */
         Tail *tails;  /* its log-follow streams */
+        Wait *wait;   /* a request with "wait": its reply is to come; nothing more is read */
 };
 
 struct Control {
@@ -68,9 +70,11 @@ struct Control {
 
 static void tails_free(Client *cl);
 static void tails_resume(Client *cl);
+static void wait_free(Wait *w);
 
 static void client_free(Client *cl) {
         Control *c = cl->control;
+        wait_free(cl->wait);
         for (Client **pp = &c->clients; *pp; pp = &(*pp)->next)
                 if (*pp == cl) {
                         *pp = cl->next;
@@ -173,6 +177,7 @@ static bool may_act(const Control *c, const struct ucred *cred, const Instance *
 
 typedef struct ControlCall {
         Control *c;
+        Client *client;
         const struct ucred *cred;
         const ProtoRequest *req;
         Instance *target; /* the named vassal, NULL for none */
@@ -185,7 +190,198 @@ struct ControlCommand {
         /* A vassal action: what it calls and what the reply says it is doing. */
         int (*act)(Instance *i, const char **ret_error);
         const char *doing;
+        const char *done; /* with wait: what the reply says it did */
 };
+
+/* ---- wait: the reply once the action has finished ----
+ *
+ * The client's request is answered when every vassal it acts on has told its outcome
+ * (instance.h's watches): the new process ready, or stopped; or the failure with the
+ * vassal's error. No polling and no timer of ours: each outcome comes from the state
+ * machine, and its own deadlines (ready-timeout, reload-mercy then SIGKILL) bound them. A
+ * client that wants to give up sooner closes the connection (emperorctl --timeout). */
+
+typedef struct WaitOne {
+        InstanceWatch watch; /* first: the watch is the WaitOne */
+        Wait *wait;
+        Instance *inst;   /* NULL once told (its watch removed) */
+        unsigned attempt; /* the attempts begun before the command: it waits for a later one */
+        bool ok;
+        char *error;
+        char *name;
+        pid_t pid;
+} WaitOne;
+
+struct Wait {
+        Client *cl;
+        const ControlCommand *cmd;
+        bool acting; /* still in the command: the reply goes out once it returns */
+        size_t n, left;
+        WaitOne ones[];
+};
+
+static void wait_free(Wait *w) {
+        if (!w)
+                return;
+        for (size_t k = 0; k < w->n; k++) {
+                if (w->ones[k].inst)
+                        instance_watch_remove(w->ones[k].inst, &w->ones[k].watch);
+                free(w->ones[k].error);
+                free(w->ones[k].name);
+        }
+        free(w);
+}
+
+/* The one reply for all: ok when each one is, else the failures, one vassal a line. */
+static cJSON *wait_reply(const Wait *w) {
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0, failed = 0;
+        const WaitOne *first = &w->ones[0];
+        FILE *f = open_memstream(&text, &size);
+        cJSON *r = cJSON_CreateObject();
+
+        if (!f || !r) {
+                if (f)
+                        fclose(f);
+                cJSON_Delete(r);
+                return NULL;
+        }
+        for (size_t k = 0; k < w->n; k++)
+                failed += !w->ones[k].ok;
+        if (w->n == 1 && failed)
+                fprintf(f, "%s '%s' failed: %s", w->cmd->name, first->name,
+                        strempty(first->error));
+        else if (w->n == 1 && first->pid > 0)
+                fprintf(f, "%s '%s' (pid %d)", w->cmd->done, first->name, (int) first->pid);
+        else if (w->n == 1)
+                fprintf(f, "%s '%s'", w->cmd->done, first->name);
+        else if (failed) {
+                fprintf(f, "%s failed for %zu of %zu vassal(s):", w->cmd->name, failed, w->n);
+                for (size_t k = 0; k < w->n; k++)
+                        if (!w->ones[k].ok)
+                                fprintf(f, "\n'%s': %s", w->ones[k].name,
+                                        strempty(w->ones[k].error));
+        } else
+                fprintf(f, "%s %zu vassal(s)", w->cmd->done, w->n);
+        if (fclose(f) != 0 || !text) {
+                cJSON_Delete(r);
+                return NULL;
+        }
+        cJSON_AddBoolToObject(r, "ok", failed == 0);
+        if (failed)
+                cJSON_AddStringToObject(r, "code", PROTO_E_FAILED);
+        cJSON_AddStringToObject(r, failed ? "error" : "message", text);
+        if (w->n == 1 && !failed && first->pid > 0)
+                cJSON_AddNumberToObject(r, "pid", first->pid);
+        return r;
+}
+
+/* Every outcome is in: the reply is queued, and the client is read again (its buffered
+ * requests are handled on the next turn of on_client(), which the queued reply brings:
+ * never from inside the state machine that told us). */
+static void wait_finish(Wait *w) {
+        Client *cl = w->cl;
+        cJSON *reply = wait_reply(w);
+
+        cl->wait = NULL;
+        wait_free(w);
+        if (reply)
+                client_queue(cl, reply);
+        else
+                cl->closing = true;
+        client_busy(cl);
+        (void) sd_event_source_set_io_events(cl->io, EPOLLIN | EPOLLOUT);
+}
+
+static void wait_one_done(WaitOne *one, Instance *i, bool ok, const char *error) {
+        Wait *w = one->wait;
+
+        instance_watch_remove(i, &one->watch);
+        one->inst = NULL;
+        one->ok = ok;
+        one->pid = ok ? instance_pid(i, NULL) : 0;
+        if (!ok)
+                one->error = strdup(error ?: "failed");
+        if (--w->left == 0 && !w->acting)
+                wait_finish(w);
+}
+
+/* What ends the wait of each command: see InstanceOutcome in instance.h. */
+static void on_wait_tell(InstanceWatch *watch, Instance *i, InstanceOutcome o, unsigned attempt,
+                         bool restarting, const char *error) {
+        WaitOne *one = (WaitOne *) watch;
+        const char *cmd = one->wait->cmd->name;
+        bool stop = streq(cmd, "stop"), chain = streq(cmd, "chain-reload");
+        bool later = attempt > one->attempt;
+
+        switch (o) {
+        case INSTANCE_UP:
+                if (!stop && !chain && later)
+                        wait_one_done(one, i, true, NULL);
+                break;
+        case INSTANCE_FAILED:
+                if (!stop && (chain || later))
+                        wait_one_done(one, i, false, error);
+                break;
+        case INSTANCE_STOPPED:
+                if (stop || !restarting)
+                        wait_one_done(one, i, stop, "stopped meanwhile");
+                break;
+        case INSTANCE_CHAINED:
+                if (chain)
+                        wait_one_done(one, i, true, NULL);
+                break;
+        case INSTANCE_GONE:
+                wait_one_done(one, i, stop,
+                              "no longer supervised (its ini is gone, or the emperor left)");
+                break;
+        }
+}
+
+/* A wait for n vassals, on the client: NULL on OOM. */
+static Wait *wait_new(Client *cl, const ControlCommand *cmd, size_t n) {
+        Wait *w = calloc(1, sizeof(Wait) + MAX(n, (size_t) 1) * sizeof(WaitOne));
+        if (!w)
+                return NULL;
+        w->cl = cl;
+        w->cmd = cmd;
+        w->acting = true;
+        cl->wait = w;
+        (void) sd_event_source_set_enabled(cl->idle, SD_EVENT_OFF);
+        return w;
+}
+
+/* Watches i, then acts on it: its outcome may come before act returns (a stop of a vassal
+ * with nothing running). */
+static void wait_act(Wait *w, const ControlCommand *cmd, Instance *i) {
+        WaitOne *one = &w->ones[w->n++];
+        const char *error = NULL;
+
+        *one = (WaitOne) { .watch.tell = on_wait_tell, .wait = w, .inst = i,
+                           .attempt = instance_attempt(i), .name = strdup(instance_name(i)) };
+        w->left++;
+        instance_watch_add(i, &one->watch);
+        if (cmd->act(i, &error) < 0) {
+                wait_one_done(one, i, false, error);
+                return;
+        }
+        log_notice("control: %s '%s' (waiting)", cmd->name, instance_name(i));
+}
+
+/* Ends the command: the reply now, when everything is done already; else NULL, it comes
+ * later. */
+static cJSON *wait_acted(Wait *w) {
+        cJSON *r;
+
+        w->acting = false;
+        if (w->left > 0)
+                return NULL;
+        r = wait_reply(w);
+        w->cl->wait = NULL;
+        client_busy(w->cl);
+        wait_free(w);
+        return r ?: reply_error(PROTO_E_FAILED, "out of memory");
+}
 
 static cJSON *act_one(const ControlCommand *cmd, Instance *i) {
         const char *error = NULL;
@@ -197,6 +393,12 @@ static cJSON *act_one(const ControlCommand *cmd, Instance *i) {
         return reply_message("%s '%s'", cmd->doing, instance_name(i));
 }
 
+/* --all acts on the vassals that run. */
+static bool all_takes(const Instance *i) {
+        InstanceState s = instance_state(i);
+        return s == STATE_RUNNING || s == STATE_RELOADING || s == STATE_STARTING;
+}
+
 /* reload, chain-reload, restart, stop, start: of the named vassal, or with --all of every one
  * the caller may act on that runs. */
 static cJSON *cmd_act(const ControlCall *call, const ControlCommand *cmd) {
@@ -205,14 +407,27 @@ static cJSON *cmd_act(const ControlCall *call, const ControlCommand *cmd) {
 
         if (manager_stopping(m))
                 return reply_error(PROTO_E_FAILED, "the emperor is stopping");
+        if (!call->target && !call->req->all)
+                return reply_error(PROTO_E_USAGE, "usage: %s", call->req->command->usage);
+        if (call->req->wait) {
+                size_t total = call->target ? 1 : manager_size(m);
+                Wait *w = wait_new(call->client, cmd, total);
+                if (!w)
+                        return reply_error(PROTO_E_FAILED, "out of memory");
+                if (call->target)
+                        wait_act(w, cmd, call->target);
+                /* Acting on one may remove others (never: a command frees no instance), and
+                 * the list is walked once. */
+                for (Instance *i = call->target ? NULL : manager_first(m); i && w->n < total;
+                     i = manager_next(m, i))
+                        if (may_act(call->c, call->cred, i) && all_takes(i))
+                                wait_act(w, cmd, i);
+                return wait_acted(w);
+        }
         if (call->target)
                 return act_one(cmd, call->target);
-        if (!call->req->all)
-                return reply_error(PROTO_E_USAGE, "usage: %s", call->req->command->usage);
         for (Instance *i = manager_first(m); i; i = manager_next(m, i)) {
-                InstanceState s = instance_state(i);
-                if (!may_act(call->c, call->cred, i) ||
-                    (s != STATE_RUNNING && s != STATE_RELOADING && s != STATE_STARTING))
+                if (!may_act(call->c, call->cred, i) || !all_takes(i))
                         continue;
                 cJSON_Delete(act_one(cmd, i));
                 n++;
@@ -268,14 +483,30 @@ static cJSON *cmd_upgrade(const ControlCall *call, const ControlCommand *cmd) {
                              "running", manager_size(m));
 }
 
+/* The conf dir, scanned now: what SIGHUP does (`systemctl reload emperor`). */
+static cJSON *cmd_rescan(const ControlCall *call, const ControlCommand *cmd) {
+        Manager *m = call->c->m;
+        (void) cmd;
+
+        if (!may_all(call->c, call->cred))
+                return reply_error(PROTO_E_PERMISSION, "permission denied");
+        if (manager_stopping(m))
+                return reply_error(PROTO_E_FAILED, "the emperor is stopping");
+        log_notice("control: rescan");
+        manager_rescan(m);
+        return reply_message("rescanned the conf dir: %zu vassal(s)", manager_size(m));
+}
+
 static const ControlCommand control_commands[] = {
-        { "status", cmd_status, NULL, NULL },
-        { "reload", cmd_act, instance_cmd_reload, "reloading" },
-        { "chain-reload", cmd_act, instance_cmd_chain_reload, "chain-reloading" },
-        { "restart", cmd_act, instance_cmd_restart, "restarting" },
-        { "stop", cmd_act, instance_cmd_stop, "stopping" },
-        { "start", cmd_act, instance_cmd_start, "starting" },
-        { "upgrade", cmd_upgrade, NULL, NULL },
+        { "status", cmd_status, NULL, NULL, NULL },
+        { "reload", cmd_act, instance_cmd_reload, "reloading", "reloaded" },
+        { "chain-reload", cmd_act, instance_cmd_chain_reload, "chain-reloading",
+          "chain-reloaded" },
+        { "restart", cmd_act, instance_cmd_restart, "restarting", "restarted" },
+        { "stop", cmd_act, instance_cmd_stop, "stopping", "stopped" },
+        { "start", cmd_act, instance_cmd_start, "starting", "started" },
+        { "rescan", cmd_rescan, NULL, NULL, NULL },
+        { "upgrade", cmd_upgrade, NULL, NULL, NULL },
 };
 
 static const ControlCommand *control_command(const char *name) {
@@ -285,7 +516,9 @@ static const ControlCommand *control_command(const char *name) {
         return NULL;
 }
 
-static cJSON *handle(Control *c, const struct ucred *cred, const char *line) {
+static cJSON *handle(Client *cl, const char *line) {
+        Control *c = cl->control;
+        const struct ucred *cred = &cl->cred;
         Manager *m = c->m;
         ProtoRequest req;
         const char *code;
@@ -303,7 +536,7 @@ static cJSON *handle(Control *c, const struct ucred *cred, const char *line) {
         if (!may_all(c, cred) && !manager_tyrant(m))
                 return reply_error(PROTO_E_PERMISSION, "permission denied");
 
-        ControlCall call = { .c = c, .cred = cred, .req = &req };
+        ControlCall call = { .c = c, .client = cl, .cred = cred, .req = &req };
         if (name) {
                 call.target = proto_name_valid(name) ? manager_find(m, name) : NULL;
                 /* In tyrant mode another user's vassal does not exist, as far as you can tell. */
@@ -346,8 +579,10 @@ static void client_flush(Client *cl) {
         }
         if (cl->out_off == cl->out_len)
                 cl->out_off = cl->out_len = 0;
-        (void) sd_event_source_set_io_events(cl->io, cl->out_len > 0 ? EPOLLIN | EPOLLOUT
-                                                                      : EPOLLIN);
+        /* While a reply is awaited, nothing is read (a peer that hangs up still shows, as
+         * EPOLLHUP, which epoll always reports). */
+        uint32_t in = cl->wait ? 0 : EPOLLIN;
+        (void) sd_event_source_set_io_events(cl->io, cl->out_len > 0 ? in | EPOLLOUT : in);
         if (cl->out_len == 0 && cl->tails && !cl->closing)
                 tails_resume(cl);
 }
@@ -636,6 +871,17 @@ static int on_client(sd_event_source *s, int fd, uint32_t revents, void *userdat
         Client *cl = userdata;
         (void) s;
 
+        if (cl->wait) {
+                /* Only a hang-up (or an error) comes while we wait; queued output does too. */
+                if (revents & (EPOLLHUP | EPOLLERR)) {
+                        client_free(cl);
+                        return 0;
+                }
+                client_flush(cl);
+                if (cl->closing && cl->out_len == 0)
+                        client_free(cl);
+                return 0;
+        }
         if (revents & EPOLLIN && !cl->closing) {
                 ssize_t n = recv(fd, cl->in + cl->in_len, sizeof(cl->in) - cl->in_len,
                                  MSG_DONTWAIT);
@@ -647,24 +893,30 @@ static int on_client(sd_event_source *s, int fd, uint32_t revents, void *userdat
                         cl->in_len += n;
                         client_busy(cl);
                 }
-                for (;;) {
-                        char *nl = memchr(cl->in, '\n', cl->in_len);
-                        if (!nl)
-                                break;
-                        *nl = 0;
-                        if (!control_log_request(cl, cl->in))
-                                client_queue(cl, handle(cl->control, &cl->cred, cl->in));
-                        size_t used = nl + 1 - cl->in;
-                        memmove(cl->in, nl + 1, cl->in_len - used);
-                        cl->in_len -= used;
-                }
-                if (cl->in_len == sizeof(cl->in)) {
-                        client_queue(cl, reply_error(PROTO_E_TOO_LARGE,
-                                                     "request longer than %d bytes",
-                                                     PROTO_MAX_LINE));
-                        cl->closing = true;
-                        cl->in_len = 0;
-                }
+        }
+        /* The lines: also those that came while a wait held them back. A request with "wait"
+         * holds the ones after it until its reply is queued. */
+        while (!cl->wait && !cl->closing) {
+                char *nl = memchr(cl->in, '\n', cl->in_len);
+                if (!nl)
+                        break;
+                *nl = 0;
+                size_t used = nl + 1 - cl->in;
+                /* log-follow and log-unfollow stream: they queue their own replies. */
+                bool streamed = control_log_request(cl, cl->in);
+                cJSON *reply = streamed ? NULL : handle(cl, cl->in);
+                memmove(cl->in, nl + 1, cl->in_len - used);
+                cl->in_len -= used;
+                if (reply)
+                        client_queue(cl, reply);
+                else if (!streamed && !cl->wait)
+                        cl->closing = true; /* out of memory */
+        }
+        if (!cl->wait && cl->in_len == sizeof(cl->in)) {
+                client_queue(cl, reply_error(PROTO_E_TOO_LARGE, "request longer than %d bytes",
+                                             PROTO_MAX_LINE));
+                cl->closing = true;
+                cl->in_len = 0;
         }
         client_flush(cl);
         if (cl->closing && cl->out_len == 0)

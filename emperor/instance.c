@@ -146,6 +146,10 @@ struct Instance {
         unsigned restarts;
         char *last_error;
         char *last_exit;
+        char *warnings; /* of the last check: "file:line: warning: ..." lines */
+
+        unsigned attempt;        /* attempts begun (instance.h) */
+        InstanceWatch *watches;  /* control.c's waiters */
 
         bool pending; /* the ini changed (or reload asked) while busy: apply when settled */
         bool removed; /* the ini is gone: free once stopped */
@@ -171,6 +175,43 @@ static uint64_t instance_now(const Instance *i) {
 static void set_str(char **p, const char *v) {
         free(*p);
         *p = v ? strdup(v) : NULL;
+}
+
+/* Tells every watch how an attempt (or a stop) ended. */
+static void instance_tell(Instance *i, InstanceOutcome o, const char *error) {
+        for (InstanceWatch *w = i->watches, *next; w; w = next) {
+                next = w->next;
+                w->tell(w, i, o, i->attempt, i->restart_after_stop, error);
+        }
+}
+
+/* A check's output, split: its warning lines (kept, to show in status), and the rest, the
+ * errors, in *ret_errors (NULL when there are none, or on OOM). Its "FILE: OK" goes. */
+static void split_warnings(Instance *i, const char *output, char **ret_errors) {
+        size_t size = strlen(strempty(output)) + 1, ne = 0, nw = 0;
+        _cleanup_free_ char *errors = malloc(size), *warnings = malloc(size);
+
+        *ret_errors = NULL;
+        if (!errors || !warnings)
+                return;
+        for (const char *l = strempty(output); *l;) {
+                size_t n = strcspn(l, "\n");
+                bool warning = memmem(l, n, "warning:", 8) != NULL;
+                bool ok = n >= 4 && memcmp(l + n - 4, ": OK", 4) == 0;
+                char *buf = warning ? warnings : errors;
+                size_t *len = warning ? &nw : &ne;
+                if (n > 0 && !ok) {
+                        if (*len > 0)
+                                buf[(*len)++] = '\n';
+                        memcpy(buf + *len, l, n);
+                        *len += n;
+                }
+                l += n + (l[n] == '\n');
+        }
+        errors[ne] = warnings[nw] = '\0';
+        free(i->warnings);
+        i->warnings = nw > 0 ? TAKE_PTR(warnings) : NULL;
+        *ret_errors = ne > 0 ? TAKE_PTR(errors) : NULL;
 }
 
 /* Every transition goes through here, and is logged here, once. */
@@ -467,6 +508,7 @@ static void instance_spawn(Instance *i);
  * paced by the backoff. */
 static void instance_crashed(Instance *i, uint64_t lived) {
         i->restarts++;
+        instance_tell(i, INSTANCE_FAILED, i->last_exit ?: i->last_error);
         uint64_t delay = backoff_next(&i->backoff, lived);
         if (delay == 0) {
                 instance_spawn(i);
@@ -541,6 +583,7 @@ static void instance_apply(Instance *i) {
         if (r < 0) {
                 set_str(&i->last_error, error ? error : strerror(-r));
                 log_error("vassal '%s': %s", i->name, i->last_error);
+                instance_tell(i, INSTANCE_FAILED, i->last_error);
                 if (reload) {
                         log_warning("vassal '%s': keeping the running one", i->name);
                         history_event(manager_history(i->m), i, "config-error",
@@ -566,6 +609,7 @@ static void instance_apply(Instance *i) {
                 i->nxt = NULL;
                 set_str(&i->last_error, "reload failed: cannot spawn the new vassal");
                 instance_set_state(i, STATE_RUNNING);
+                instance_tell(i, INSTANCE_FAILED, i->last_error);
         }
 }
 
@@ -584,10 +628,12 @@ static void instance_begin(Instance *i) {
                 return;
         }
         i->pending = false;
+        i->attempt++;
         int r = check_start(i->m, i, i->path, on_check_done, i, &i->check);
         if (r < 0) {
                 i->check = NULL;
                 log_error_errno(r, "vassal '%s': cannot run the check: %m", i->name);
+                instance_tell(i, INSTANCE_FAILED, "cannot run the check");
         }
 }
 
@@ -624,6 +670,7 @@ static void instance_finish_stop(Instance *i) {
                 return;
         }
         instance_set_state(i, STATE_STOPPED);
+        instance_tell(i, INSTANCE_STOPPED, NULL);
         if (manager_stopping(m)) {
                 manager_maybe_exit(m);
                 return;
@@ -684,7 +731,9 @@ static int act_remove(Instance *i, EventData *d) {
 }
 
 static int act_apply(Instance *i, EventData *d) {
-        (void) d;
+        _cleanup_free_ char *errors = NULL;
+
+        split_warnings(i, d->message, &errors); /* a passed check says only warnings */
         if (i->pending) {
                 /* The ini changed again while we checked: check the newest. */
                 instance_begin(i);
@@ -695,11 +744,17 @@ static int act_apply(Instance *i, EventData *d) {
 }
 
 static int act_reject(Instance *i, EventData *d) {
+        _cleanup_free_ char *errors = NULL;
+
         if (i->pending) {
                 instance_begin(i);
                 return 0;
         }
-        set_str(&i->last_error, d->message);
+        /* The errors are the last error; the warnings that came with them, warnings (a
+         * warning first would otherwise be all that a one-line view shows). */
+        split_warnings(i, d->message, &errors);
+        set_str(&i->last_error, errors ?: d->message);
+        instance_tell(i, INSTANCE_FAILED, i->last_error);
         bool serving = i->cur && i->cur->ready;
         log_error("vassal '%s': the ini does not pass the check%s:\n%s", i->name,
                   serving ? " (the running one keeps serving)" : "", d->message);
@@ -716,6 +771,7 @@ static int act_up(Instance *i, EventData *d) {
         if (d->proc != i->cur)
                 return 0;
         instance_set_state(i, STATE_RUNNING);
+        instance_tell(i, INSTANCE_UP, NULL);
         instance_settle(i);
         return 0;
 }
@@ -731,6 +787,7 @@ static int act_reloaded(Instance *i, EventData *d) {
         set_str(&i->last_error, NULL);
         log_notice("vassal '%s': reloaded (pid %d)", i->name, i->cur->pid);
         instance_set_state(i, STATE_RUNNING);
+        instance_tell(i, INSTANCE_UP, NULL);
         instance_settle(i);
         return 0;
 }
@@ -765,6 +822,7 @@ static int act_config_exit(Instance *i, EventData *d) {
                 set_str(&i->last_error, "exited with status 78: bad config or the app "
                                         "failed to import (see the vassal's log)");
         instance_set_state(i, STATE_CONFIG_ERROR);
+        instance_tell(i, INSTANCE_FAILED, i->last_error);
         instance_settle(i);
         return 0;
 }
@@ -793,6 +851,7 @@ static int act_reload_failed(Instance *i, EventData *d) {
         free(i->last_error);
         i->last_error = msg;
         instance_set_state(i, STATE_RUNNING);
+        instance_tell(i, INSTANCE_FAILED, msg ?: "reload failed");
         instance_settle(i);
         return 0;
 }
@@ -1089,6 +1148,13 @@ int instance_adopt(Instance *i, const RunState *s, int pidfd, int *fds) {
 void instance_free(Instance *i) {
         if (!i)
                 return;
+        /* Each watch removes itself when told. */
+        while (i->watches) {
+                InstanceWatch *w = i->watches;
+                w->tell(w, i, INSTANCE_GONE, i->attempt, false, "removed");
+                if (i->watches == w)
+                        i->watches = w->next;
+        }
         i->ops->timer_disarm(i->m, i->backoff_timer);
         check_free(i->check);
         proc_free(i->cur);
@@ -1103,6 +1169,7 @@ void instance_free(Instance *i) {
         free(i->path);
         free(i->last_error);
         free(i->last_exit);
+        free(i->warnings);
         free(i);
 }
 
@@ -1211,9 +1278,13 @@ static void proc_on_ready(void *userdata) {
         Proc *p = userdata;
         Instance *i = p->inst;
 
-        p->phase = NULL;
-        if (p->ready)
+        const char *phase = TAKE_PTR(p->phase);
+        if (p->ready) {
+                /* Its own reload (SIGUSR2, SIGHUP, touch-reload) is done: new workers accept. */
+                if (p == i->cur && phase && streq(phase, "reloading"))
+                        instance_tell(i, INSTANCE_CHAINED, NULL);
                 return;
+        }
         p->ready = true;
         p->timer = i->ops->timer_disarm(i->m, p->timer);
         double ms = (double) (instance_now(i) - p->started) / 1000;
@@ -1240,6 +1311,10 @@ static void proc_on_status(void *userdata, const char *s, size_t n) {
                 return;
         free(p->status);
         p->status = v;
+        /* Its own reload (chain-reload) refused or failed: the old workers keep serving. */
+        if (p == p->inst->cur && (strncmp(v, "reload failed", 13) == 0 ||
+                                 strncmp(v, "reload refused", 14) == 0))
+                instance_tell(p->inst, INSTANCE_FAILED, v);
 }
 #if !defined(__clang__)
 #pragma GCC diagnostic pop
@@ -1352,6 +1427,27 @@ const char *instance_path(const Instance *i) {
 
 const char *instance_last_exit(const Instance *i) {
         return i->last_exit;
+}
+
+const char *instance_warnings(const Instance *i) {
+        return i->warnings;
+}
+
+void instance_watch_add(Instance *i, InstanceWatch *w) {
+        w->next = i->watches;
+        i->watches = w;
+}
+
+void instance_watch_remove(Instance *i, InstanceWatch *w) {
+        for (InstanceWatch **pp = &i->watches; *pp; pp = &(*pp)->next)
+                if (*pp == w) {
+                        *pp = w->next;
+                        return;
+                }
+}
+
+unsigned instance_attempt(const Instance *i) {
+        return i->attempt;
 }
 
 const char *instance_last_error(const Instance *i) {

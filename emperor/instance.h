@@ -71,6 +71,34 @@ int instance_cmd_chain_reload(Instance *i, const char **ret_error);
 int instance_cmd_stop(Instance *i, const char **ret_error);
 int instance_cmd_start(Instance *i, const char **ret_error);
 
+/* ---- watching what a command comes to (control.c's --wait) ----
+ *
+ * Every start, restart and reload is one attempt: it begins with the check of the ini
+ * (instance_attempt() counts them) and ends with exactly one outcome, UP or FAILED, told to
+ * every watch with the attempt's number. A command that begins no attempt at once (a reload
+ * while a start is under way, a start while it stops) is carried by the next one, so a
+ * watcher that read instance_attempt() before the command waits for the outcome of any
+ * attempt past it. STOPPED and CHAINED end the other commands; GONE says the instance is
+ * being freed (the watch is removed by then). A watch must not free the instance nor remove
+ * another watch. */
+typedef enum InstanceOutcome {
+        INSTANCE_UP,      /* the attempt's process reported READY=1 and serves */
+        INSTANCE_FAILED,  /* the attempt failed (error): the check, the spawn, a death */
+        INSTANCE_STOPPED, /* nothing runs any more (restarting: a start follows at once) */
+        INSTANCE_CHAINED, /* the serving process finished a chain reload (READY=1 again) */
+        INSTANCE_GONE,
+} InstanceOutcome;
+
+typedef struct InstanceWatch InstanceWatch;
+struct InstanceWatch {
+        InstanceWatch *next;
+        void (*tell)(InstanceWatch *w, Instance *i, InstanceOutcome o, unsigned attempt,
+                     bool restarting, const char *error);
+};
+void instance_watch_add(Instance *i, InstanceWatch *w);
+void instance_watch_remove(Instance *i, InstanceWatch *w);
+unsigned instance_attempt(const Instance *i);
+
 /* pid, the serving process, sent no stats report for silent_usec (reports.c decides when
  * that means hung): it is killed, and restarted as after a crash. */
 void instance_hung(Instance *i, pid_t pid, uint64_t silent_usec);
@@ -94,6 +122,9 @@ const char *instance_path(const Instance *i);
  * reload failed; NULL: none. */
 const char *instance_last_exit(const Instance *i);
 const char *instance_last_error(const Instance *i);
+/* The warnings of the last check that passed (unknown keys, ignored options), one a line;
+ * NULL: none. */
+const char *instance_warnings(const Instance *i);
 /* Seconds until the next start of a vassal in crash-loop; NaN in any other state. */
 double instance_backoff_left(const Instance *i);
 /* The address of the k-th socket held for it; NULL past the last. */

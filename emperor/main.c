@@ -16,6 +16,7 @@
 #include "instance.h"
 #include "log.h"
 #include "manager.h"
+#include "procname.h"
 #include "sysd.h"
 #include "store.h"
 #include "webproc.h"
@@ -156,6 +157,9 @@ int main(int argc, char **argv) {
         WebProcOptions wo = { .address = "127.0.0.1:9090" };
         int c, r;
 
+        /* First: the process title takes argv's bytes (lib/procname.h); getopt and the
+         * re-execution of an upgrade read copies. */
+        (void) procname_init(argc, argv);
         while ((c = getopt_long(argc, argv, "vh", options, NULL)) >= 0)
                 switch (c) {
                 case OPT_RUN_DIR:
@@ -334,6 +338,10 @@ int main(int argc, char **argv) {
                    manager_size(m), manager_run_dir(m));
         (void) sd_notify(0, "READY=1");
         manager_update_status(m);
+        /* `ps`: "emperor /etc/apps.d", which fleet it is; comm "emperor". */
+        _cleanup_free_ char *title = NULL;
+        if (asprintf(&title, "emperor %s", manager_conf_dir(m)) >= 0)
+                procname_set(title, "emperor");
 
         r = sd_event_loop(manager_event(m));
         if (r < 0) {

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "macro.h"
 #include "sockutil.h"
 #include "socks.h"
@@ -43,8 +44,11 @@ static void socks_unref(Sock *s) {
         if (s->unix_path) {
                 /* Only if it is still the file we made: a path swapped since (a directory
                  * of its owner's replaced by a symlink) leads somewhere not ours. */
-                if (!keep_files)
-                        (void) socket_unlink_as(s->unix_path, &s->id, &s->rules);
+                int r = keep_files ? 0 : socket_unlink_as(s->unix_path, &s->id, &s->rules);
+                /* Gone already, or replaced (someone else's now): nothing to say. */
+                if (r < 0 && r != -ENOENT && r != -ESTALE)
+                        log_warning_errno(r, "Cannot remove the socket file '%s': %m; it is left "
+                                             "behind", s->unix_path);
                 if (s->prev)
                         s->prev->next = s->next;
                 else

@@ -75,6 +75,7 @@ cJSON *status_json(const Instance *i, bool detail) {
                         cJSON_AddNullToObject(o, numbers[k].key);
         status_add_string(o, "last_exit", instance_last_exit(i));
         status_add_string(o, "last_error", instance_last_error(i));
+        status_add_string(o, "warnings", instance_warnings(i));
         double backoff = instance_backoff_left(i);
         if (!isnan(backoff))
                 cJSON_AddNumberToObject(o, "backoff", backoff);

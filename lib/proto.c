@@ -21,6 +21,10 @@ static const ProtoCommand commands[] = {
           PROTO_TARGET_ONE, true },
         { "start", "start APP", "start a stopped, failed or backing-off vassal now",
           PROTO_TARGET_ONE, true },
+        { "rescan", "rescan",
+          "scan the conf dir now (as SIGHUP, `systemctl reload emperor`): start new inis, "
+          "reload changed ones, stop removed ones",
+          PROTO_TARGET_NONE, true },
         { "upgrade", "upgrade",
           "re-execute the emperor's binary from disk; every vassal keeps running and is adopted",
           PROTO_TARGET_NONE, true },
@@ -76,6 +80,7 @@ int proto_request_parse(const char *line, ProtoRequest *ret, const char **ret_co
         const cJSON *jname = cJSON_GetObjectItemCaseSensitive(req, "vassal");
         const cJSON *jall = cJSON_GetObjectItemCaseSensitive(req, "all");
         const cJSON *jdetail = cJSON_GetObjectItemCaseSensitive(req, "detail");
+        const cJSON *jwait = cJSON_GetObjectItemCaseSensitive(req, "wait");
         if (jv && (!cJSON_IsNumber(jv) || jv->valuedouble != PROTO_VERSION))
                 return fail(ret_code, PROTO_E_BAD_REQUEST, error, error_size,
                             "unsupported protocol version%s", "");
@@ -95,6 +100,13 @@ int proto_request_parse(const char *line, ProtoRequest *ret, const char **ret_co
         if (jdetail && !cJSON_IsBool(jdetail))
                 return fail(ret_code, PROTO_E_BAD_REQUEST, error, error_size,
                             "\"detail\" must be true or false%s", "");
+        if (jwait && !cJSON_IsBool(jwait))
+                return fail(ret_code, PROTO_E_BAD_REQUEST, error, error_size,
+                            "\"wait\" must be true or false%s", "");
+        /* Only what acts on vassals has an end to wait for. */
+        if (cJSON_IsTrue(jwait) && (!pc->mutating || pc->target == PROTO_TARGET_NONE))
+                return fail(ret_code, PROTO_E_USAGE, error, error_size,
+                            "'%s' does not take wait", pc->name);
         bool all = cJSON_IsTrue(jall);
         const char *name = jname ? jname->valuestring : NULL;
 
@@ -118,6 +130,7 @@ int proto_request_parse(const char *line, ProtoRequest *ret, const char **ret_co
         ret->command = pc;
         ret->all = all;
         ret->detail = cJSON_IsTrue(jdetail);
+        ret->wait = cJSON_IsTrue(jwait);
         if (name)
                 snprintf(ret->vassal, sizeof(ret->vassal), "%s", name);
         return 0;

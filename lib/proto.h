@@ -12,8 +12,14 @@
  *             {"v":1,"cmd":"reload","all":true}           every vassal
  *             {"v":1,"cmd":"chain-reload","vassal":"hello"} workers one at a time (SIGUSR2)
  *             {"v":1,"cmd":"restart"|"stop"|"start","vassal":"hello"}
+ *             {"v":1,"cmd":"reload","vassal":"hello","wait":true}  the reply comes once the
+ *                                                          action has finished: the new
+ *                                                          vassal ready, or stopped; ok:false
+ *                                                          with the vassal's error if not
+ *             {"v":1,"cmd":"rescan"}                      scan the conf dir now (SIGHUP)
  *   reply     {"ok":true,"vassals":[VASSAL,...]}          status
  *             {"ok":true,"message":"reloading 'hello'"}   the others
+ *             {"ok":true,"message":"reloaded 'hello' (pid 42)","pid":42}  with wait
  *             {"ok":false,"code":"no-such-vassal","error":"no vassal named 'x'"}
  *
  *   VASSAL    {"name":"hello","state":"running","pid":123,"uptime":12.5,"restarts":0,
@@ -70,6 +76,7 @@ typedef struct ProtoRequest {
         char vassal[129]; /* empty: none */
         bool all;
         bool detail; /* status: every vassal with its details */
+        bool wait;   /* a vassal action: reply once it has finished (or failed) */
 } ProtoRequest;
 
 /* Parses and validates one request line (no newline) against the command table. Returns 0, or

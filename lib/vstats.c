@@ -59,8 +59,7 @@ int vstats_parse_measures(const char *text, size_t len, VassalMeasures *ret) {
 
 int vstats_from_json(const cJSON *stats, VassalStats *ret) {
         const cJSON *workers = cJSON_GetObjectItemCaseSensitive(stats, "workers"), *w;
-        double rt_sum = 0;
-        unsigned rt_n = 0;
+        double rt_sum = 0, rt_n = 0;
 
         *ret = (VassalStats) { .p99_rt_ms = NAN, .cpu = NAN, .cpu_time_s = NAN };
         if (!cJSON_IsObject(stats) || !cJSON_IsArray(workers))
@@ -88,17 +87,23 @@ int vstats_from_json(const cJSON *stats, VassalStats *ret) {
         cJSON_ArrayForEach(w, workers) {
                 const cJSON *st = cJSON_GetObjectItemCaseSensitive(w, "status");
                 double rt = number(w, "avg_rt", 0); /* µs */
+                /* Weighted by the requests the worker served since it was spawned: a slot keeps
+                 * its predecessor's average across a respawn, and a worker that served nothing
+                 * (idle since its spawn, or a respawn that has not served yet) is no part of
+                 * the vassal's response time. An older vassal without delta_requests: each
+                 * worker that has an average counts once. */
+                double served = number(w, "delta_requests", rt > 0 ? 1 : 0);
                 ret->worker_pids[ret->total++] = (pid_t) number(w, "pid", 0);
                 ret->busy += cJSON_IsString(st) && streq(st->valuestring, "busy");
                 ret->rss += (uint64_t) number(w, "rss", 0);
                 ret->respawns += (uint64_t) number(w, "respawn_count", 0);
                 ret->harakiris += (uint64_t) number(w, "harakiri_count", 0);
-                if (rt > 0) {
-                        rt_sum += rt;
-                        rt_n++;
+                if (rt > 0 && served > 0) {
+                        rt_sum += rt * served;
+                        rt_n += served;
                 }
         }
-        ret->avg_rt_ms = rt_n ? rt_sum / rt_n / 1000 : 0;
+        ret->avg_rt_ms = rt_n > 0 ? rt_sum / rt_n / 1000 : 0;
         return 0;
 }
 

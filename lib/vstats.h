@@ -30,7 +30,8 @@ typedef struct VassalStats {
         double p99_rt_ms;  /* over the last interval; NaN: none (idle, or not measured) */
         double cpu;        /* % of one core over the last interval; NaN: unknown */
         double cpu_time_s; /* the master's and its workers' CPU time; NaN: unknown */
-        double avg_rt_ms;  /* the mean of the workers' averages, over those that have one */
+        double avg_rt_ms;  /* the workers' averages, weighted by the requests each served
+                            * since its spawn; 0: none served */
         uint64_t rss;      /* the workers' sum, bytes */
         unsigned busy, total;
         uint64_t respawns;

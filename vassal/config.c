@@ -464,6 +464,20 @@ static const ConfOption vassal_options[] = {
           "split PATH_INFO at the mount point: SCRIPT_NAME=/PREFIX, PATH_INFO=the rest" },
         { "pyargv", CONF_STRING, F(pyargv), 0, 0, NULL,
           "the app's sys.argv[1:], words separated by spaces" },
+        /* ---- process titles (lib/procname.h; vassal.8, PROCESS TITLES) ---- */
+        { "auto-procname", CONF_BOOL, F(auto_procname), 0, 0, NULL,
+          "name the processes 'vassal NAME master' and 'vassal NAME worker N' in ps (default: "
+          "on under the emperor, off standalone)" },
+        { "procname", CONF_STRING, F(procname), 0, 0, NULL,
+          "the name of every process of the vassal in ps, instead of the automatic one" },
+        { "procname-master", CONF_STRING, F(procname_master), 0, 0, NULL,
+          "the name of the master process in ps" },
+        { "procname-prefix", CONF_STRING, F(procname_prefix), 0, 0, NULL,
+          "put this before every process name, as it is" },
+        { "procname-prefix-spaced", CONF_STRING, F(procname_prefix_spaced), 0, 0, NULL,
+          "put this and a blank before every process name" },
+        { "procname-append", CONF_STRING, F(procname_append), 0, 0, NULL,
+          "put this after every process name, as it is" },
 
         /* Accepted for compatibility: what they ask for is how we always work. The flags are
          * parsed as booleans (into a field nobody reads) so `--master app.ini` keeps app.ini
@@ -508,10 +522,6 @@ static const ConfOption vassal_options[] = {
           "accepted: workers never stampede on accept" },
         { "http-keepalive", CONF_BOOL, F(compat_flag), 0, 0, NULL,
           "accepted: http-socket always does keep-alive" },
-        { "auto-procname", CONF_BOOL, F(compat_flag), 0, 0, NULL,
-          "accepted: workers are named 'NAME worker N'" },
-        { "procname-prefix", CONF_IGNORED, 0, 0, 0, NULL, NULL },
-        { "procname-prefix-spaced", CONF_IGNORED, 0, 0, 0, NULL, NULL },
         { "py-call-osafterfork", CONF_BOOL, F(compat_flag), 0, 0, NULL,
           "accepted: workers run Python's after-fork hooks" },
 
@@ -605,6 +615,8 @@ static void config_defaults(VassalConfig *c) {
                 .body_min_rate = 1024,
                 .stats_interval = -1, /* unset: see vassal_config_load() */
                 .need_app = true,
+                /* Under the emperor (which names its vassals so) the processes are named. */
+                .auto_procname = getenv("EMPEROR_VASSAL") != NULL,
         };
 }
 

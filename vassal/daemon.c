@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "janitor.h"
 #include "exitcodes.h"
 #include "log.h"
 
@@ -159,6 +160,7 @@ void daemon_pidfile_remove(const VassalConfig *c) {
                 return;
         bool ours = fgets(line, sizeof(line), f) && atoi(line) == (int) getpid();
         fclose(f);
-        if (ours && unlink(c->pidfile) < 0 && errno != ENOENT)
+        /* Made as root and we are not any more: the janitor removes it once we are gone. */
+        if (ours && unlink(c->pidfile) < 0 && errno != ENOENT && !janitor_active())
                 log_warning_errno(errno, "Failed to remove pidfile '%s': %m", c->pidfile);
 }

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "master.h"
 #include "optdoc.h"
+#include "procname.h"
 #include "reload.h"
 
 static void help(void) {
@@ -91,6 +92,8 @@ int main(int argc, char **argv) {
 
         if (!rest)
                 return EXIT_RUNTIME;
+        /* First: the process title takes argv's bytes, so everything after reads copies. */
+        (void) procname_init(argc, argv);
         int ini_index = -1;
         size_t ini_offset = 0;
         rest[n_rest++] = argv[0]; /* conf_parse_argv() skips it, as getopt does */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
@@ -20,10 +21,12 @@
 #include "exec.h"
 #include "exitcodes.h"
 #include "guard.h"
+#include "janitor.h"
 #include "log.h"
 #include "logger.h"
 #include "master.h"
 #include "privileges.h"
+#include "procname.h"
 #include "reload.h"
 #include "report.h"
 #include "scoreboard.h"
@@ -528,6 +531,9 @@ static void on_reload_check(Child *c, const siginfo_t *si, void *userdata) {
         if (si->si_code != CLD_EXITED || si->si_status != 0) {
                 log_error("reload refused: the configuration does not pass the check (see "
                           "above); the running workers keep serving");
+                /* For the supervisor: `emperorctl chain-reload --wait` ends on it. */
+                (void) sd_notify(0, "STATUS=reload refused: the configuration does not pass "
+                                    "the check; the running workers keep serving");
                 return;
         }
         /* Not from here: sd-event reaps the check only after this callback returns, and an
@@ -650,6 +656,32 @@ static int on_signal(sd_event_source *src, const struct signalfd_siginfo *si, vo
                 break;
         }
         return 0;
+}
+
+void master_set_title(const VassalConfig *cfg, int worker_id, const char *fallback) {
+        ProcnameOptions o = {
+                .enabled = cfg->auto_procname || cfg->procname || cfg->procname_master ||
+                           cfg->procname_prefix || cfg->procname_prefix_spaced ||
+                           cfg->procname_append,
+                .name = cfg->name,
+                .procname = cfg->procname,
+                .master = cfg->procname_master,
+                .prefix = cfg->procname_prefix,
+                .prefix_spaced = cfg->procname_prefix_spaced,
+                .append = cfg->procname_append,
+        };
+        bool custom = o.procname || o.master || o.prefix || o.prefix_spaced || o.append;
+        char title[256], comm[64];
+
+        /* comm holds 15 bytes: the automatic one leaves "vassal " out ("hello worker 2"). */
+        if (worker_id == 0)
+                snprintf(comm, sizeof(comm), "%s master", strempty(cfg->name));
+        else
+                snprintf(comm, sizeof(comm), "%s", strempty(fallback));
+        if (procname_format(&o, worker_id, title, sizeof(title)))
+                procname_set(title, custom || !comm[0] ? NULL : comm);
+        else if (fallback)
+                (void) prctl(PR_SET_NAME, fallback, 0, 0, 0);
 }
 
 void master_notify_error(const char *message) {
@@ -909,6 +941,7 @@ int master_run(VassalConfig *cfg) {
         r = reload_inherit(&m.inherit);
         if (r < 0)
                 return EXIT_RUNTIME;
+        master_set_title(cfg, 0, NULL);
         m.chain = m.inherit.chain;
 
         r = logger_new(cfg, true, &m.logger);
@@ -926,7 +959,10 @@ int master_run(VassalConfig *cfg) {
                 goto finish;
         }
 
-        /* Root binds and opens; the app (or the program) runs as the configured user. */
+        /* Root binds and opens; the app (or the program) runs as the configured user. What
+         * root made and the user cannot remove, a process that keeps root removes at exit. */
+        if (!m.inherit.active)
+                (void) janitor_start(cfg, &m.listeners);
         r = privileges_drop(cfg->uid, cfg->gid);
         if (r < 0) {
                 code = r == -EINVAL ? EX_CONFIG : EXIT_RUNTIME;

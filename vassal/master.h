@@ -18,3 +18,7 @@ int master_run(VassalConfig *cfg);
 /* Tells the supervisor (NOTIFY_SOCKET) why we are about to exit EX_CONFIG: STATUS= with the
  * first line of message. A no-op without a supervisor or a message. */
 void master_notify_error(const char *message);
+
+/* Names the process in ps (lib/procname.h) as the config asks: the master (worker_id 0) or
+ * worker worker_id. Without a title, comm is fallback ("hello worker 2"), as before. */
+void master_set_title(const VassalConfig *cfg, int worker_id, const char *fallback);

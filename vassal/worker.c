@@ -24,6 +24,7 @@
 #include "guard.h"
 #include "http.h"
 #include "log.h"
+#include "master.h"
 #include "request.h"
 #include "response.h"
 #include "uwsgi.h"
@@ -685,7 +686,7 @@ int worker_begin(const WorkerArgs *a, char *name, size_t size) {
         log_set_prefix(name);
         /* The master's death stops us gracefully; we never outlive it. */
         (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
-        (void) prctl(PR_SET_NAME, name);
+        master_set_title(a->cfg, a->id, name);
         /* limit-as: this worker's address space, as uWSGI's (MB). Past it, allocations fail:
          * Python raises MemoryError in the request that asked. */
         if (a->cfg->limit_as > 0) {

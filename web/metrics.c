@@ -21,6 +21,30 @@ static void label(Buf *b, const char *v) {
         }
 }
 
+/* A sample value, or an le label: the shortest decimal that reads back as the same double
+ * (%.17g always round-trips but prints 0.1 as 0.10000000000000001; %g's 6 digits lose
+ * precision on counters past a million). The first precision from 1 up whose output strtod
+ * reads back exactly is the shortest %g form: at most 17 tries of a ~30-byte snprintf, a few
+ * dozen values per vassal. Infinities and NaN as Prometheus spells them. */
+static void number(Buf *b, double x) {
+        char text[32];
+
+        if (isnan(x)) {
+                buf_puts(b, "NaN");
+                return;
+        }
+        if (isinf(x)) {
+                buf_puts(b, x > 0 ? "+Inf" : "-Inf");
+                return;
+        }
+        for (int digits = 1; digits <= 17; digits++) {
+                snprintf(text, sizeof(text), "%.*g", digits, x);
+                if (strtod(text, NULL) == x)
+                        break;
+        }
+        buf_puts(b, text);
+}
+
 typedef enum Kind {
         NUMBER,    /* the field's value; null: 0 */
         NUMBER_OR_NONE, /* the field's value; null: no sample (not measured, not a false 0) */
@@ -105,7 +129,9 @@ static void metrics_vassal(Buf *b, const Metric *k, const cJSON *v) {
                 break;
         }
         sample_start(b, k->name, "", v);
-        buf_printf(b, "\"} %.17g\n", x);
+        buf_puts(b, "\"} ");
+        number(b, x);
+        buf_puts(b, "\n");
 }
 
 static double number_at(const cJSON *array, int i) {
@@ -135,18 +161,28 @@ static void metrics_histogram(Buf *b, const cJSON *v) {
                 last_le = l;
                 cum = MAX(cum, c);
                 sample_start(b, name, "_bucket", v);
-                buf_printf(b, "\",le=\"%.9g\"} %.17g\n", l / 1e6, cum);
+                buf_puts(b, "\",le=\"");
+                number(b, l / 1e6);
+                buf_puts(b, "\"} ");
+                number(b, cum);
+                buf_puts(b, "\n");
         }
         const cJSON *jc = cJSON_GetObjectItemCaseSensitive(h, "count");
         const cJSON *js = cJSON_GetObjectItemCaseSensitive(h, "sum_us");
         double count = MAX(cum, cJSON_IsNumber(jc) ? jc->valuedouble : 0);
         double sum = cJSON_IsNumber(js) ? js->valuedouble : 0;
         sample_start(b, name, "_bucket", v);
-        buf_printf(b, "\",le=\"+Inf\"} %.17g\n", count);
+        buf_puts(b, "\",le=\"+Inf\"} ");
+        number(b, count);
+        buf_puts(b, "\n");
         sample_start(b, name, "_sum", v);
-        buf_printf(b, "\"} %.17g\n", MAX(sum, 0.0) / 1e6);
+        buf_puts(b, "\"} ");
+        number(b, MAX(sum, 0.0) / 1e6);
+        buf_puts(b, "\n");
         sample_start(b, name, "_count", v);
-        buf_printf(b, "\"} %.17g\n", count);
+        buf_puts(b, "\"} ");
+        number(b, count);
+        buf_puts(b, "\n");
 }
 
 /* The emperor's resident bytes and seconds since it started, from /proc/PID/statm and stat

@@ -180,6 +180,18 @@ print("" if v is None else (json.dumps(v) if isinstance(v, (list, dict)) else v)
 
 state_is() { [ "$(vassal_field "$1" state)" = "$2" ]; }
 
+# vassal_pids: this test's vassal processes (masters and workers), by the notify socket of
+# its emperor in their environment: under the emperor their titles name the app, not the
+# ini ("vassal app master", lib/procname.h), and other tests run vassals named app too.
+vassal_pids() {
+        local p
+        for p in $(pgrep -f '^vassal '); do
+                tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null |
+                        grep -qxF "NOTIFY_SOCKET=$RUN/notify.sock" && echo "$p"
+        done
+}
+no_vassals() { [ -z "$(vassal_pids)" ]; }
+
 # hostile_setup: for a scenario whose hostile side runs as nobody (as_nobody CMD...): skips
 # it when not root, fails without setpriv, and lets nobody into $T.
 as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }

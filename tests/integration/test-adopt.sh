@@ -137,6 +137,6 @@ ok "v5's $2 samples: the longest gap is $1 s (the kill -9 outage was 3 s)"
 
 # systemctl stop: SIGTERM stops the fleet gracefully and leaves nothing recorded.
 stop_pid "$emperor_pid"
-wait_until 20 bash -c "! pgrep -f '[v]assal $CONF/' >/dev/null" || fail "vassals left after SIGTERM: $(pgrep -af "[v]assal $CONF/")"
+wait_until 20 no_vassals || fail "vassals left after SIGTERM: $(vassal_pids | tr '\n' ' ')"
 [ -z "$(ls "$RUN/vassals" 2>/dev/null | grep -v "^fake")" ] || fail "records left: $(ls "$RUN/vassals")"
 ok "SIGTERM stops every vassal and removes their records"

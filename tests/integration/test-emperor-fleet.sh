@@ -28,7 +28,7 @@ assert_eq "$bad" "0" "every one of the $N serves"
 rss=$(ps -o rss= -p "$emperor_pid")
 echo "  (emperor RSS with $N vassals: $((rss / 1024)) MB)"
 
-vpids=$(pgrep -f "vassal $CONF" | tr '\n' ' ')
+vpids=$(vassal_pids | tr '\n' ' ')
 n=$(echo $vpids | wc -w)
 [ "$n" -ge "$N" ] || fail "expected at least $N vassal processes, found $n"
 stop_pid "$emperor_pid"

@@ -81,7 +81,8 @@ ctl status forker >/dev/null 2>&1
 assert_eq "$?" "3" "a removed vassal is no longer known (exit 3)"
 
 # SIGTERM: every vassal stops, nothing is left.
-vpids=$(pgrep -f "vassal $CONF" | tr '\n' ' ')
+vpids=$(vassal_pids | tr '\n' ' ')
+[ -n "$vpids" ] || fail "no vassal process found"
 stop_pid "$emperor_pid"
 for p in $vpids; do kill -0 "$p" 2>/dev/null && fail "vassal process $p left after SIGTERM"; done
 ok "SIGTERM stops every vassal"

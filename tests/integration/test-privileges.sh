@@ -97,3 +97,36 @@ out=$(setpriv --reuid nobody --regid nogroup --clear-groups -- "$VASSAL" \
 assert_eq "$rc" "78" "not root, uid = root exits 78"
 assert_contains "$out" "uid = root: cannot switch: the vassal runs as uid $NOBODY gid $NOGROUP, not as root" \
         "with the reason"
+
+# Files made as root in a directory only root may write (a unix socket, the pidfile with
+# vacuum): the master runs as nobody and cannot remove them; the process that kept root for
+# this removes them once the master is gone, and holds no port meanwhile.
+mkdir -m 755 "$T/rootonly"
+P=$(free_port)
+cat >"$T/sockets.ini" <<INI
+[uwsgi]
+http-socket = 127.0.0.1:$P
+socket = $T/rootonly/app.sock
+wsgi-file = $APPS/testapp.py
+uid = nobody
+pidfile = $T/rootonly/app.pid
+vacuum = true
+INI
+start_vassal sockets "$T/sockets.ini"
+wait_ready sockets http://127.0.0.1:$P/
+[ -S "$T/rootonly/app.sock" ] || fail "no socket file"
+[ -f "$T/rootonly/app.pid" ] || fail "no pidfile"
+assert_eq "$(proc_ids "$sockets_pid" | cut -d' ' -f1)" "$NOBODY" "the master runs as nobody"
+janitor=$(pgrep -P "$sockets_pid" -u root)
+[ -n "$janitor" ] || fail "no process kept root to remove the files"
+ok "pid $janitor keeps root for the files"
+[ -z "$(ls -l /proc/$janitor/fd 2>/dev/null | grep -E 'socket:')" ] || fail "it holds sockets: $(ls -l /proc/$janitor/fd)"
+ok "and holds no socket"
+stop_pid "$sockets_pid"
+wait_until 10 bash -c "[ ! -e '$T/rootonly/app.sock' ] && [ ! -e '$T/rootonly/app.pid' ]" ||
+        fail "left behind: $(ls "$T/rootonly")"
+ok "the socket file and the pidfile are removed"
+wait_until 10 gone "$janitor" || fail "the janitor did not exit"
+curl -s -m 2 -o /dev/null http://127.0.0.1:$P/ && fail "the port still answers"
+grep -q "Failed to remove pidfile" "$T/sockets.log" && fail "a warning about the pidfile: $(cat "$T/sockets.log")"
+ok "no false warning, the port is closed, the janitor exited"

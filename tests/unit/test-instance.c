@@ -312,6 +312,62 @@ static void assert_old_serves(ManagerChild *old) {
         assert_non_null(instance_last_error(w->i));
 }
 
+/* A watch (control.c's --wait) records what it is told. */
+typedef struct Told {
+        InstanceWatch watch;
+        InstanceOutcome o[8];
+        unsigned attempt[8];
+        char error[8][128];
+        size_t n;
+} Told;
+
+static void on_told(InstanceWatch *watch, Instance *i, InstanceOutcome o, unsigned attempt,
+                    bool restarting, const char *error) {
+        Told *t = (Told *) watch;
+        (void) i;
+        (void) restarting;
+        if (t->n < 8) {
+                t->o[t->n] = o;
+                t->attempt[t->n] = attempt;
+                snprintf(t->error[t->n], sizeof(t->error[0]), "%s", error ? error : "");
+                t->n++;
+        }
+}
+
+/* Each attempt ends in one outcome, with its number: a reload's UP once the new one is ready,
+ * FAILED with the check's errors (its warnings kept apart), STOPPED after a stop. */
+static void test_watch_hears_each_attempt_end(void **state_) {
+        Told t = { .watch.tell = on_told };
+        const char *error = NULL;
+        (void) state_;
+        ManagerChild *old = start_running();
+        unsigned a0 = instance_attempt(w->i);
+        instance_watch_add(w->i, &t.watch);
+        ManagerChild *nv = reload_begins(old);
+        assert_int_equal(t.n, 0);
+        notify(nv, "READY=1");
+        assert_int_equal(t.n, 1);
+        assert_int_equal(t.o[0], INSTANCE_UP);
+        assert_int_equal(t.attempt[0], a0 + 1);
+
+        ini_changes();
+        check_fails("app.ini:2: warning: unknown key 'x', ignored\napp.ini:3: workers: "
+                    "expected a number\n");
+        assert_int_equal(t.n, 2);
+        assert_int_equal(t.o[1], INSTANCE_FAILED);
+        assert_int_equal(t.attempt[1], a0 + 2);
+        assert_string_equal(t.error[1], "app.ini:3: workers: expected a number");
+        assert_string_equal(instance_last_error(w->i), "app.ini:3: workers: expected a number");
+        assert_string_equal(instance_warnings(w->i), "app.ini:2: warning: unknown key 'x', ignored");
+
+        assert_int_equal(instance_cmd_stop(w->i, &error), 0);
+        exits(old, 0);
+        exits(nv, 0);
+        assert_int_equal(state(), STATE_STOPPED);
+        assert_int_equal(t.o[t.n - 1], INSTANCE_STOPPED);
+        instance_watch_remove(w->i, &t.watch);
+}
+
 static void test_start_checks_then_spawns(void **state_) {
         (void) state_;
         start_running();
@@ -576,6 +632,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
                 T(test_start_checks_then_spawns),
+                T(test_watch_hears_each_attempt_end),
                 T(test_reload_keeps_old_when_check_fails),
                 T(test_reload_keeps_old_when_new_never_ready),
                 T(test_reload_keeps_old_when_new_dies_before_ready),

@@ -49,6 +49,25 @@ static void test_reload_all_is_valid_but_not_with_a_name(void **state) {
         assert_string_equal(error, "usage: reload APP|--all");
 }
 
+/* "wait": only for what acts on vassals; "rescan" takes no vassal. */
+static void test_wait_is_for_vassal_actions(void **state) {
+        ProtoRequest req;
+        const char *code = NULL;
+        char error[256];
+        (void) state;
+        assert_int_equal(parse("{\"cmd\":\"reload\",\"vassal\":\"a\",\"wait\":true}", &req,
+                               &code, error), 0);
+        assert_true(req.wait);
+        assert_int_equal(parse("{\"cmd\":\"stop\",\"vassal\":\"a\",\"wait\":false}", &req,
+                               &code, error), 0);
+        assert_false(req.wait);
+        assert_int_equal(parse("{\"cmd\":\"reload\",\"all\":true,\"wait\":true}", &req, &code,
+                               error), 0);
+        assert_true(req.wait && req.all);
+        assert_int_equal(parse("{\"cmd\":\"rescan\"}", &req, &code, error), 0);
+        assert_string_equal(req.command->name, "rescan");
+}
+
 static void test_bad_requests_get_their_codes(void **state) {
         static const struct {
                 const char *line, *code, *error;
@@ -63,6 +82,12 @@ static void test_bad_requests_get_their_codes(void **state) {
                 { "{\"cmd\":\"stop\",\"vassal\":1}", PROTO_E_BAD_REQUEST, "\"vassal\" must be a string" },
                 { "{\"cmd\":\"status\",\"all\":\"yes\"}", PROTO_E_BAD_REQUEST, "\"all\" must be true or false" },
                 { "{\"cmd\":\"status\",\"all\":true}", PROTO_E_USAGE, "usage: status [APP]" },
+                { "{\"cmd\":\"stop\",\"vassal\":\"a\",\"wait\":1}", PROTO_E_BAD_REQUEST,
+                  "\"wait\" must be true or false" },
+                { "{\"cmd\":\"status\",\"wait\":true}", PROTO_E_USAGE, "'status' does not take wait" },
+                { "{\"cmd\":\"upgrade\",\"wait\":true}", PROTO_E_USAGE,
+                  "'upgrade' does not take wait" },
+                { "{\"cmd\":\"rescan\",\"vassal\":\"a\"}", PROTO_E_USAGE, "usage: rescan" },
                 /* "a\u0000b" would be vassal "a" to every C string after the parse. */
                 { "{\"cmd\":\"stop\",\"vassal\":\"a\\u0000b\"}", PROTO_E_BAD_REQUEST,
                   "a NUL character (\\u0000) in the request" },
@@ -94,6 +119,7 @@ int main(void) {
                 cmocka_unit_test(test_status_without_a_vassal_is_valid),
                 cmocka_unit_test(test_stop_names_its_vassal),
                 cmocka_unit_test(test_reload_all_is_valid_but_not_with_a_name),
+                cmocka_unit_test(test_wait_is_for_vassal_actions),
                 cmocka_unit_test(test_bad_requests_get_their_codes),
                 cmocka_unit_test(test_names_are_file_names),
         };

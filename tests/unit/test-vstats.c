@@ -50,6 +50,27 @@ static void test_a_report(void **state) {
         vstats_done(&vs);
 }
 
+/* The workers' averages weigh as many requests as each served since its spawn: an idle
+ * respawned worker with its predecessor's average, and one that served nothing, count for
+ * nothing. */
+static void test_avg_rt_weighted_by_requests(void **state) {
+        VassalStats vs;
+        (void) state;
+        assert_int_equal(parse("{\"workers\":["
+                               "{\"pid\":1,\"status\":\"busy\",\"avg_rt\":1000,\"delta_requests\":300},"
+                               "{\"pid\":2,\"status\":\"idle\",\"avg_rt\":4000,\"delta_requests\":100},"
+                               "{\"pid\":3,\"status\":\"idle\",\"avg_rt\":900000,\"delta_requests\":0},"
+                               "{\"pid\":4,\"status\":\"idle\",\"avg_rt\":0,\"delta_requests\":0}]}",
+                               &vs), 0);
+        /* (1000 * 300 + 4000 * 100) / 400 = 1750 µs */
+        assert_true(vs.avg_rt_ms == 1.75);
+        vstats_done(&vs);
+        assert_int_equal(parse("{\"workers\":[{\"pid\":3,\"avg_rt\":900000,"
+                               "\"delta_requests\":0}]}", &vs), 0);
+        assert_true(vs.avg_rt_ms == 0);
+        vstats_done(&vs);
+}
+
 static void test_what_is_missing_stays_unknown(void **state) {
         VassalStats vs;
         (void) state;
@@ -111,6 +132,7 @@ static void test_the_log_path(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_a_report),
+                cmocka_unit_test(test_avg_rt_weighted_by_requests),
                 cmocka_unit_test(test_what_is_missing_stays_unknown),
                 cmocka_unit_test(test_malformed),
                 cmocka_unit_test(test_the_log_path),

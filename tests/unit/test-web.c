@@ -9,6 +9,7 @@
 
 #include <crypt.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,7 @@ static void test_metrics_samples_per_vassal(void **state) {
         assert_non_null(strstr(m, "emperor_vassal_up{vassal=\"a\"} 1\n"));
         assert_non_null(strstr(m, "emperor_vassal_up{vassal=\"b\"} 0\n"));
         assert_non_null(strstr(m, "emperor_vassal_workers_busy{vassal=\"a\"} 1\n"));
-        assert_non_null(strstr(m, "emperor_vassal_avg_response_seconds{vassal=\"a\"} 0.0025"));
+        assert_non_null(strstr(m, "emperor_vassal_avg_response_seconds{vassal=\"a\"} 0.0025\n"));
         /* Not reported: 0 for the gauges, as before; no CPU sample rather than a false 0. */
         assert_non_null(strstr(m, "emperor_vassal_requests_total{vassal=\"b\"} 0\n"));
         assert_non_null(strstr(m, "emperor_vassal_cpu_seconds_total{vassal=\"a\"} 1.5\n"));
@@ -76,6 +77,29 @@ static void test_metrics_histogram_checked(void **state) {
         _cleanup_free_ char *n = render(
                 "[{\"name\":\"h\",\"state\":\"running\",\"rt_hist\":{\"le_us\":[1],\"counts\":[]}}]");
         assert_null(strstr(n, "_bucket"));
+}
+
+/* Values print as the shortest decimal that reads back as the same double: 0.1 ms is 0.0001,
+ * not 0.00010000000000000000479; a large counter keeps every digit; a third keeps 17. */
+static void test_metrics_numbers_shortest_round_trip(void **state) {
+        (void) state;
+        _cleanup_free_ char *m = render(
+                "[{\"name\":\"a\",\"state\":\"running\",\"avg_rt_ms\":0.1,"
+                "\"requests\":123456789012,\"uptime\":0.3333333333333333,\"cpu_time\":1e-7,"
+                "\"rss\":1e300}]");
+        assert_non_null(strstr(m, "emperor_vassal_avg_response_seconds{vassal=\"a\"} 0.0001\n"));
+        assert_non_null(strstr(m, "emperor_vassal_requests_total{vassal=\"a\"} 123456789012\n"));
+        assert_non_null(strstr(m, "emperor_vassal_uptime_seconds{vassal=\"a\"} "
+                                  "0.3333333333333333\n"));
+        assert_non_null(strstr(m, "emperor_vassal_cpu_seconds_total{vassal=\"a\"} 1e-07\n"));
+        assert_non_null(strstr(m, "emperor_vassal_rss_bytes{vassal=\"a\"} 1e+300\n"));
+        /* Every value reads back as the double it came from. */
+        for (const char *l = m; (l = strstr(l, "vassal=\"a\"} ")); l++) {
+                char *end;
+                double x = strtod(strchr(l, '}') + 2, &end);
+                assert_true(*end == '\n');
+                assert_false(isnan(x));
+        }
 }
 
 /* ---- auth ---- */
@@ -172,6 +196,7 @@ int main(void) {
                 cmocka_unit_test(test_metrics_samples_per_vassal),
                 cmocka_unit_test(test_metrics_label_escaped),
                 cmocka_unit_test(test_metrics_histogram_checked),
+                cmocka_unit_test(test_metrics_numbers_shortest_round_trip),
                 cmocka_unit_test(test_auth_login_session_logout),
                 cmocka_unit_test(test_auth_file_refused),
         };
