@@ -68,9 +68,11 @@ RESULTS=$(cd "$RESULTS" && pwd)
 for e in $EMPERORS; do [ ! -e "$RESULTS/$e" ] || die "$RESULTS/$e exists: pick a new RESULTS"; done
 
 # Run copies: a `make` during the run (the tree is shared) must not swap the programs. The emperor
-# finds the vassal next to itself; --vassal says so explicitly too.
-mkdir -p "$RESULTS/bin" && cp "$EMPEROR" "$RESULTS/bin/emperor" && cp "$VASSAL" "$RESULTS/bin/vassal" ||
-	die "cannot copy the binaries to $RESULTS/bin"
+# finds the vassal and emperor-web (its dashboard, which it runs with --http) next to itself;
+# --vassal says so explicitly too.
+WEB=${WEB:-$(dirname "$EMPEROR")/emperor-web}
+mkdir -p "$RESULTS/bin" && cp "$EMPEROR" "$RESULTS/bin/emperor" && cp "$VASSAL" "$RESULTS/bin/vassal" &&
+	cp "$WEB" "$RESULTS/bin/emperor-web" || die "cannot copy the binaries to $RESULTS/bin"
 
 # ---- the one helper we are running now: interrupted, it stops its emperor ----------------------
 HELPER=
