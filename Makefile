@@ -162,6 +162,7 @@ $(BUILD)/tests/test-config: $(CONFIG_OBJS)
 $(BUILD)/tests/test-socket: $(BUILD)/obj/vassal/socket.o $(CONFIG_OBJS)
 $(BUILD)/tests/test-scoreboard: $(BUILD)/obj/vassal/scoreboard.o
 $(BUILD)/tests/test-cputime: $(BUILD)/obj/vassal/cputime.o
+$(BUILD)/tests/test-cheaper: $(BUILD)/obj/vassal/cheaper.o
 $(BUILD)/tests/test-guard: $(BUILD)/obj/vassal/guard.o $(BUILD)/obj/vassal/scoreboard.o
 $(BUILD)/tests/test-exec: $(BUILD)/obj/vassal/exec.o
 $(BUILD)/tests/test-ctl-format: $(BUILD)/obj/ctl/format.o

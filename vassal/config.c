@@ -223,8 +223,6 @@ static int parse_plugins(const ConfOption *opt, const char *value, void *field,
         return 0;
 }
 
-#define NOT_YET "not implemented yet, ignored"
-
 /* ---- attached daemons and cron (daemons.c, cron.c) ---- */
 
 /* Checks a daemon or cron line the way the master will parse it, so a bad one is
@@ -286,6 +284,19 @@ static void free_checked(char ***l) {
                 free(*p);
         free(*l);
         *l = NULL;
+}
+
+/* cheaper-algo: uWSGI's default, spare, is the one we have; the others are refused rather than
+ * silently replaced by it. */
+static int parse_cheaper_algo(const ConfOption *opt, const char *value, void *field,
+                              const char **ret_expected) {
+        (void) opt;
+        (void) field;
+        if (streq(value, "spare"))
+                return 0;
+        *ret_expected = "'spare', the only cheaper algorithm implemented (uWSGI's 'backlog', "
+                        "'busyness', 'spare2' and 'manual' are not)";
+        return -EINVAL;
 }
 
 /* Every key a vassal understands. Aliases are separate rows pointing at the same field, as in
@@ -478,6 +489,24 @@ static const ConfOption vassal_options[] = {
           "put this and a blank before every process name" },
         { "procname-append", CONF_STRING, F(procname_append), 0, 0, NULL,
           "put this after every process name, as it is" },
+        /* Adaptive worker count (cheaper.c): uWSGI's cheaper subsystem, algorithm "spare". */
+        { "cheaper", CONF_INT, F(cheaper), 0, 1023, NULL,
+          "keep at least this many workers running and spawn more, up to processes, while every "
+          "one is busy; idle ones are stopped again (0: always processes; must be below "
+          "processes)" },
+        { "cheaper-initial", CONF_INT, F(cheaper_initial), 0, 1024, NULL,
+          "workers started at start with cheaper (default: cheaper; at most processes)" },
+        { "cheaper-step", CONF_INT, F(cheaper_step), 1, 1024, NULL,
+          "workers spawned at once when cheaper finds every worker busy" },
+        { "cheaper-overload", CONF_INT, F(cheaper_overload), 1, 3600, NULL,
+          "seconds between cheaper's checks: a worker idle that long may be stopped" },
+        { "cheaper-algo", CONF_CUSTOM, 0, 0, 0, parse_cheaper_algo,
+          "the cheaper algorithm: only 'spare' (the default) is implemented" },
+        { "idle", CONF_INT, F(idle), 0, 86400, NULL,
+          "after this many seconds without a request stop every worker and wake on the next "
+          "connection, which waits in the queue for the spawned worker (0: never)" },
+        { "die-on-idle", CONF_BOOL, F(die_on_idle), 0, 0, NULL,
+          "with idle: the master exits (status 0) instead of waiting for a connection" },
 
         /* Accepted for compatibility: what they ask for is how we always work. The flags are
          * parsed as booleans (into a field nobody reads) so `--master app.ini` keeps app.ini
@@ -524,9 +553,6 @@ static const ConfOption vassal_options[] = {
           "accepted: http-socket always does keep-alive" },
         { "py-call-osafterfork", CONF_BOOL, F(compat_flag), 0, 0, NULL,
           "accepted: workers run Python's after-fork hooks" },
-
-        /* uWSGI keys we know and will implement; until then they warn. */
-        { "cheaper", CONF_IGNORED, 0, 0, 0, NULL, NOT_YET },
 
         /* ---- uWSGI features we do not offer (an error: what they were, what to use) ---- */
 #define REFUSED(key, why) { key, CONF_REFUSED, 0, 0, 0, NULL, why }
@@ -604,6 +630,8 @@ static void config_defaults(VassalConfig *c) {
                 VKEYS_SOCKET_DEFAULTS,
                 VKEYS_STOP_DEFAULTS,
                 .processes = 1,
+                .cheaper_step = 1,
+                .cheaper_overload = 3,
                 .threads = 1,
                 .thread_stacksize = 0,
                 .buffer_size = 8192,
@@ -833,6 +861,40 @@ static int apply_mount(VassalConfig *c, const Ini *ini) {
         return 0;
 }
 
+/* cheaper's bounds depend on processes: refused where the key is, as uWSGI refuses them. */
+static int check_cheaper(VassalConfig *c, const Ini *ini) {
+        const char *file;
+        unsigned line;
+        int r = 0;
+
+        if (c->cheaper > 0 && c->cheaper >= c->processes) {
+                key_error(ini, "cheaper", "must be below processes (%lld): it is the fewest "
+                          "workers kept, processes the most", (long long) c->processes);
+                r = -EINVAL;
+        }
+        if (c->cheaper_initial > c->processes) {
+                key_error(ini, "cheaper-initial", "must be at most processes (%lld)",
+                          (long long) c->processes);
+                r = -EINVAL;
+        } else if (c->cheaper > 0 && c->cheaper_initial > 0 && c->cheaper_initial < c->cheaper) {
+                key_error(ini, "cheaper-initial", "must be at least cheaper (%lld)",
+                          (long long) c->cheaper);
+                r = -EINVAL;
+        }
+        if (c->exec && (c->cheaper > 0 || c->idle > 0)) {
+                key_error(ini, c->cheaper > 0 ? "cheaper" : "idle", "not supported with 'exec': "
+                          "the program is one process, not workers");
+                r = -EINVAL;
+        }
+        if (c->die_on_idle && c->idle == 0 && key_origin(ini, "die-on-idle", &file, &line)) {
+                key_error(ini, "die-on-idle", "needs 'idle = SECONDS'");
+                r = -EINVAL;
+        }
+        if (c->cheaper_initial == 0)
+                c->cheaper_initial = c->cheaper > 0 ? c->cheaper : c->processes;
+        return r;
+}
+
 int vassal_config_load(VassalConfig *c, const char *ini_spec, int argc, char **argv) {
         _cleanup_(ini_freep) Ini *ini = ini_new();
         char *positional[1];
@@ -868,6 +930,9 @@ int vassal_config_load(VassalConfig *c, const char *ini_spec, int argc, char **a
         if (r < 0)
                 return r;
         r = apply_mount(c, ini);
+        if (r < 0)
+                return r;
+        r = check_cheaper(c, ini);
         if (r < 0)
                 return r;
 

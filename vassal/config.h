@@ -150,6 +150,13 @@ typedef struct VassalConfig {
         bool auto_procname; /* default: on under the emperor (EMPEROR_VASSAL=), off alone */
         char *procname, *procname_master, *procname_prefix, *procname_prefix_spaced;
         char *procname_append;
+        /* Adaptive worker count (cheaper.c, master.c), uWSGI's meanings */
+        int64_t cheaper;          /* the fewest workers kept running; 0: off, always processes */
+        int64_t cheaper_initial;  /* workers started at start; 0: cheaper */
+        int64_t cheaper_step;     /* workers spawned at once when every one is busy */
+        int64_t cheaper_overload; /* seconds between checks */
+        int64_t idle;             /* seconds without a request before every worker stops; 0: never */
+        bool die_on_idle;         /* then the master exits (0) instead of waiting for a client */
 } VassalConfig;
 
 /* Sets every default. */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "backoff.h"
+#include "cheaper.h"
 #include "child.h"
 #include "cputime.h"
 #include "cron.h"
@@ -59,6 +60,7 @@ typedef struct WorkerSlot {
         bool ready;
         bool restart; /* asked to exit so a fresh one takes its place */
         const char *mercy; /* the deadline child_stop() keeps: "reload-mercy", ... */
+        bool parked; /* cheaper or idle stopped it: no process wanted until it is unparked */
 } WorkerSlot;
 
 struct Master {
@@ -101,10 +103,17 @@ struct Master {
 
         Daemons *daemons; /* attach-daemon and friends (daemons.h) */
         Cron *cron;       /* cron and friends (cron.h) */
+        /* cheaper and idle (cheaper.h) */
+        CheaperWorker *cheaper;        /* one per slot; NULL: neither configured */
+        sd_event_source *cheaper_timer; /* every check interval, off while asleep */
+        sd_event_source **wake;        /* idle: the listeners, watched while asleep */
+        bool asleep;                   /* idle stopped every worker */
 };
 
 static void old_stop(OldWorker *o);
 static void master_stop(Master *m, bool graceful);
+static bool master_cheaper_exited(WorkerSlot *s);
+static void master_cheaper_unwatch(Master *m);
 
 static uint64_t now_usec(void) {
         struct timespec ts;
@@ -185,7 +194,7 @@ static int on_respawn(sd_event_source *src, uint64_t usec, void *userdata) {
         WorkerSlot *s = userdata;
         (void) usec;
         s->respawn_timer = sd_event_source_disable_unref(src);
-        if (!s->m->stopping && s->pid == 0 && slot_spawn(s) < 0) {
+        if (!s->m->stopping && s->pid == 0 && !s->parked && slot_spawn(s) < 0) {
                 /* fork failed (out of memory or pids): try again in a second */
                 (void) sd_event_add_time_relative(s->m->event, &s->respawn_timer,
                                                   CLOCK_MONOTONIC, 1000000, 0, on_respawn, s);
@@ -311,6 +320,8 @@ static void on_worker_exit(Child *c, const siginfo_t *si, void *userdata) {
                 master_maybe_exit(m);
                 return;
         }
+        if (master_cheaper_exited(s))
+                return;
 
         s->respawns++;
         if (served && !asked) {
@@ -350,22 +361,26 @@ static int on_ready(sd_event_source *src, int fd, uint32_t revents, void *userda
                  * new one starts. */
                 if (id - 1 < m->n_old)
                         old_stop(&m->old[id - 1]);
-                if (m->chain_next < m->n_slots && slot_spawn(&m->slots[m->chain_next++]) < 0)
+                if (m->chain_next < (size_t) m->cfg->cheaper_initial &&
+                    slot_spawn(&m->slots[m->chain_next++]) < 0)
                         master_stop(m, false);
         }
-        size_t ready = 0;
-        for (size_t i = 0; i < m->n_slots; i++)
-                ready += m->slots[i].ready;
-        if (ready == m->n_slots)
+        /* Parked slots (cheaper) wait for no worker. */
+        size_t ready = 0, wanted = 0;
+        for (size_t i = 0; i < m->n_slots; i++) {
+                ready += m->slots[i].ready && !m->slots[i].parked;
+                wanted += !m->slots[i].parked;
+        }
+        if (ready == wanted)
                 /* Every new worker accepts: the previous ones finish and go. */
                 for (size_t i = 0; i < m->n_old; i++)
                         old_stop(&m->old[i]);
-        if (!m->notified_ready && ready == m->n_slots) {
+        if (!m->notified_ready && ready == wanted) {
                 m->notified_ready = true;
-                log_notice("ready: %zu worker(s) x %lld %s", m->n_slots,
+                log_notice("ready: %zu worker(s) x %lld %s", wanted,
                            (long long) (m->cfg->gevent ?: m->cfg->threads),
                            m->cfg->gevent ? "greenlet(s)" : "thread(s)");
-                (void) sd_notifyf(0, "READY=1\nSTATUS=%zu workers ready\nMAINPID=%d", m->n_slots,
+                (void) sd_notifyf(0, "READY=1\nSTATUS=%zu workers ready\nMAINPID=%d", wanted,
                                   (int) getpid());
                 daemon_ready();
                 daemons_start(m->daemons);
@@ -384,6 +399,7 @@ static void master_stop(Master *m, bool graceful) {
         if (m->stopping && graceful)
                 return;
         m->stopping = true;
+        master_cheaper_unwatch(m);
         /* The port closes as soon as the workers are done (they hold the sockets too): a
          * removed vassal refuses new connections while its last requests finish. */
         listeners_close(&m->listeners, true);
@@ -425,7 +441,7 @@ static void master_restart_workers(Master *m) {
         log_notice("restarting %zu worker(s)", master_workers_alive(m));
         for (size_t i = 0; i < m->n_slots; i++) {
                 WorkerSlot *s = &m->slots[i];
-                if (s->pid <= 0)
+                if (s->pid <= 0 || s->parked)
                         continue;
                 s->restart = true;
                 slot_stop(s, SIGTERM, m->cfg->worker_reload_mercy, "worker-reload-mercy");
@@ -849,6 +865,204 @@ static void on_program_event(ExecProgram *p, ExecEvent event, void *userdata) {
         }
 }
 
+/* ---- cheaper and idle (cheaper.h): the adaptive worker count ---- */
+
+static ScoreboardSlot *slot_scoreboard(const WorkerSlot *s) {
+        return scoreboard_slot(s->m->scoreboard, s->id);
+}
+
+static uint64_t slot_requests(const WorkerSlot *s) {
+        return atomic_load(&slot_scoreboard(s)->requests);
+}
+
+/* No process wanted in the slot: the stats show it "cheap" once its process is gone. */
+static void slot_park(WorkerSlot *s) {
+        Master *m = s->m;
+        s->parked = true;
+        s->respawn_timer = sd_event_source_disable_unref(s->respawn_timer);
+        scoreboard_slot_set_cheap(slot_scoreboard(s), true);
+        if (m->cheaper)
+                cheaper_reset(&m->cheaper[s->id - 1], false, slot_requests(s), now_usec());
+}
+
+static int slot_unpark(WorkerSlot *s) {
+        Master *m = s->m;
+        s->parked = false;
+        scoreboard_slot_set_cheap(slot_scoreboard(s), false);
+        if (m->cheaper)
+                cheaper_reset(&m->cheaper[s->id - 1], true, slot_requests(s), now_usec());
+        return slot_spawn(s);
+}
+
+/* Parks the slot and stops its worker gracefully: its requests in flight finish (within
+ * worker-reload-mercy), and on_worker_exit does not replace it. */
+static void slot_retire(WorkerSlot *s) {
+        slot_park(s);
+        if (!s->child)
+                return;
+        s->restart = true; /* asked to exit: no failure, no event */
+        slot_stop(s, SIGTERM, s->m->cfg->worker_reload_mercy, "worker-reload-mercy");
+}
+
+/* Spawns up to k parked slots whose process is gone; returns how many. */
+static size_t master_cheaper_spawn(Master *m, size_t k) {
+        size_t n = 0;
+        for (size_t i = 0; i < m->n_slots && n < k; i++) {
+                WorkerSlot *s = &m->slots[i];
+                if (!s->parked || s->pid > 0)
+                        continue;
+                if (slot_unpark(s) < 0)
+                        (void) on_respawn(NULL, 0, s); /* fork failed: retried in a second */
+                n++;
+        }
+        return n;
+}
+
+/* A worker exited: true when its slot is parked (it was retired) and stays empty. */
+static bool master_cheaper_exited(WorkerSlot *s) {
+        if (!s->parked)
+                return false;
+        log_info("worker %d retired", s->id);
+        return true;
+}
+
+/* µs between checks: cheaper-overload; with idle alone, half the idle time. */
+static uint64_t cheaper_period(const VassalConfig *cfg) {
+        uint64_t period = cfg->cheaper > 0 ? (uint64_t) cfg->cheaper_overload * 1000000 : UINT64_MAX;
+        if (cfg->idle > 0)
+                period = MIN(period, MAX((uint64_t) cfg->idle * 500000, (uint64_t) 100000));
+        return period;
+}
+
+static void cheaper_timer_arm(Master *m) {
+        int r = sd_event_source_set_time_relative(m->cheaper_timer, cheaper_period(m->cfg));
+        if (r >= 0)
+                r = sd_event_source_set_enabled(m->cheaper_timer, SD_EVENT_ONESHOT);
+        if (r < 0)
+                log_error_errno(r, "cheaper: cannot arm the check timer: %m, ignoring");
+}
+
+static int on_wake(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+        Master *m = userdata;
+        (void) src;
+        (void) fd;
+        (void) revents;
+
+        /* The connection stays queued until a spawned worker accepts it. */
+        master_cheaper_unwatch(m);
+        m->asleep = false;
+        if (m->stopping)
+                return 0;
+        size_t n = master_cheaper_spawn(m, (size_t) m->cfg->cheaper_initial);
+        log_notice("idle: a client connected, spawning %zu worker(s)", n);
+        cheaper_timer_arm(m);
+        return 0;
+}
+
+/* `idle`: every worker stops; the master watches the listening sockets for the next client. */
+static void master_sleep(Master *m) {
+        if (m->cfg->die_on_idle) {
+                log_notice("idle for %lld s: exiting (die-on-idle)", (long long) m->cfg->idle);
+                master_stop(m, true);
+                return;
+        }
+        log_notice("idle for %lld s: stopping %zu worker(s) until a client connects",
+                   (long long) m->cfg->idle, master_alive(m));
+        for (size_t i = 0; i < m->n_slots; i++)
+                if (!m->slots[i].parked)
+                        slot_retire(&m->slots[i]);
+        for (size_t i = 0; i < m->listeners.n; i++) {
+                int r = sd_event_add_io(m->event, &m->wake[i], m->listeners.items[i].fd, EPOLLIN,
+                                        on_wake, m);
+                if (r < 0) {
+                        /* Unwatched, the socket would never wake us: wake now instead. */
+                        log_error_errno(r, "idle: cannot watch '%s': %m, waking up",
+                                        m->listeners.items[i].address);
+                        m->asleep = true;
+                        (void) on_wake(NULL, -1, 0, m);
+                        return;
+                }
+        }
+        m->asleep = true;
+        (void) sd_event_source_set_enabled(m->cheaper_timer, SD_EVENT_OFF);
+}
+
+/* Every check interval: sample the scoreboard, do what cheaper_decide() says. */
+static int on_cheaper_timer(sd_event_source *src, uint64_t usec, void *userdata) {
+        Master *m = userdata;
+        uint64_t now = now_usec();
+        (void) usec;
+        (void) src;
+
+        /* During a reload the next image decides. */
+        if (m->stopping)
+                return 0;
+        cheaper_timer_arm(m);
+        if (m->reloading || m->asleep || m->degraded || !m->slots)
+                return 0;
+        for (size_t i = 0; i < m->n_slots; i++) {
+                WorkerSlot *s = &m->slots[i];
+                if (!s->parked)
+                        cheaper_observe(&m->cheaper[i],
+                                        s->pid > 0 && atomic_load(&slot_scoreboard(s)->busy) > 0,
+                                        slot_requests(s), now);
+        }
+        CheaperParams p = {
+                .min = m->cfg->cheaper > 0 ? (size_t) m->cfg->cheaper : m->n_slots,
+                .max = m->n_slots,
+                .step = (size_t) m->cfg->cheaper_step,
+                .interval = (uint64_t) m->cfg->cheaper_overload * 1000000,
+                .idle = (uint64_t) m->cfg->idle * 1000000,
+        };
+        CheaperAction a = cheaper_decide(&p, m->cheaper, m->n_slots, now);
+        switch (a.verdict) {
+        case CHEAPER_SPAWN:
+                log_notice("cheaper: every worker busy, spawning %zu more",
+                           master_cheaper_spawn(m, a.count));
+                break;
+        case CHEAPER_RETIRE:
+                log_notice("cheaper: worker %d idle for %.0f s, retiring it", m->slots[a.index].id,
+                           (double) (now - m->cheaper[a.index].idle_since) / 1e6);
+                slot_retire(&m->slots[a.index]);
+                break;
+        case CHEAPER_SLEEP:
+                master_sleep(m);
+                break;
+        default:
+                break;
+        }
+        return 0;
+}
+
+/* cheaper or idle configured: a per-slot record and the check timer. */
+static int master_start_cheaper(Master *m) {
+        const VassalConfig *cfg = m->cfg;
+        if (cfg->cheaper == 0 && cfg->idle == 0)
+                return 0;
+        m->cheaper = calloc((size_t) cfg->processes, sizeof(CheaperWorker));
+        m->wake = calloc(MAX(m->listeners.n, (size_t) 1), sizeof(sd_event_source *));
+        if (!m->cheaper || !m->wake)
+                return -ENOMEM;
+        /* Every slot wanted until master_start_workers() parks those past cheaper-initial. */
+        for (size_t i = 0; i < (size_t) cfg->processes; i++)
+                cheaper_reset(&m->cheaper[i], true, 0, now_usec());
+        return sd_event_add_time_relative(m->event, &m->cheaper_timer, CLOCK_MONOTONIC,
+                                          cheaper_period(cfg), 0, on_cheaper_timer, m);
+}
+
+/* Before the listeners close: no watch left on their fds. */
+static void master_cheaper_unwatch(Master *m) {
+        for (size_t i = 0; m->wake && i < m->listeners.n; i++)
+                m->wake[i] = sd_event_source_disable_unref(m->wake[i]);
+}
+
+static void master_cheaper_free(Master *m) {
+        master_cheaper_unwatch(m);
+        free(m->wake);
+        sd_event_source_disable_unref(m->cheaper_timer);
+        free(m->cheaper);
+}
+
 /* exec mode: the program takes the workers' place. */
 static int master_start_program(Master *m) {
         ExecParams params = {
@@ -875,8 +1089,12 @@ static int master_start_workers(Master *m) {
                 return log_oom();
         for (size_t i = 0; i < m->n_slots; i++)
                 m->slots[i] = (WorkerSlot) { .m = m, .id = (int) i + 1 };
+        /* cheaper: the slots past cheaper-initial start parked. */
+        size_t initial = MIN(m->n_slots, (size_t) m->cfg->cheaper_initial);
+        for (size_t i = initial; i < m->n_slots; i++)
+                slot_park(&m->slots[i]);
         /* A chain reload starts one worker; each that gets ready starts the next (on_ready). */
-        size_t first = m->chain ? MIN(m->n_slots, (size_t) 1) : m->n_slots;
+        size_t first = m->chain ? MIN(initial, (size_t) 1) : initial;
         m->chain_next = first;
         for (size_t i = 0; i < first; i++)
                 if (slot_spawn(&m->slots[i]) < 0) {
@@ -1048,6 +1266,8 @@ int master_run(VassalConfig *cfg) {
         }
         if (r >= 0)
                 r = master_start_guards(&m);
+        if (r >= 0 && !cfg->exec)
+                r = master_start_cheaper(&m);
         if (r < 0) {
                 log_error_errno(r, "Failed to set up the event loop: %m");
                 goto finish;
@@ -1086,6 +1306,7 @@ finish:
                 sd_event_source_disable_unref(s->respawn_timer);
         }
         free(m.slots);
+        master_cheaper_free(&m);
         for (size_t i = 0; i < m.n_old; i++)
                 child_free(m.old[i].child);
         free(m.old);

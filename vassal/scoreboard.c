@@ -143,6 +143,10 @@ void scoreboard_slot_exited(ScoreboardSlot *s) {
                 atomic_store(&s->cores[i].request_start, 0);
 }
 
+void scoreboard_slot_set_cheap(ScoreboardSlot *s, bool cheap) {
+        atomic_store(&s->cheap, cheap);
+}
+
 void scoreboard_set_error(Scoreboard *sb, const char *message) {
         if (!message || atomic_flag_test_and_set(&sb->shared->error_taken))
                 return;
@@ -350,6 +354,10 @@ static cJSON *slot_json(const ScoreboardSlot *s, size_t id, bool with_cores) {
         int32_t pid = atomic_load_explicit(&s->pid, memory_order_relaxed);
         uint64_t requests = atomic_load_explicit(&s->requests, memory_order_relaxed);
         uint64_t at_spawn = atomic_load_explicit(&s->requests_at_spawn, memory_order_relaxed);
+        /* As uWSGI shows a worker the cheaper stopped: "cheap", pid 0. */
+        const char *status = busy > 0                                  ? "busy"
+                             : pid == 0 && atomic_load(&s->cheap) > 0 ? "cheap"
+                                                                      : "idle";
         if (!w)
                 return NULL;
         if (!add_number(w, "id", (double) id) || !add_number(w, "pid", pid) ||
@@ -361,7 +369,7 @@ static cJSON *slot_json(const ScoreboardSlot *s, size_t id, bool with_cores) {
             !add_number(w, "harakiri_count",
                         atomic_load_explicit(&s->harakiri_count, memory_order_relaxed)) ||
             !add_zeros(w, zeros, ELEMENTSOF(zeros)) ||
-            !cJSON_AddStringToObject(w, "status", busy > 0 ? "busy" : "idle") ||
+            !cJSON_AddStringToObject(w, "status", status) ||
             !add_number(w, "rss", atomic_load_explicit(&s->rss, memory_order_relaxed)) ||
             !add_number(w, "vsz", atomic_load_explicit(&s->vsz, memory_order_relaxed)) ||
             !add_number(w, "avg_rt", atomic_load_explicit(&s->avg_rt, memory_order_relaxed)) ||

@@ -29,6 +29,7 @@ extern const uint32_t scoreboard_rt_bounds[SCOREBOARD_RT_BUCKETS - 1];
 typedef struct ScoreboardSlot {
         _Atomic int32_t pid;           /* 0: no process */
         _Atomic uint32_t busy;         /* requests in flight */
+        _Atomic uint32_t cheap;        /* parked by cheaper or idle: no process wanted */
         _Atomic uint64_t requests;     /* finished requests */
         _Atomic uint64_t exceptions;   /* requests whose app raised */
         _Atomic uint64_t errors;       /* requests answered >= 500 or whose app raised */
@@ -84,6 +85,9 @@ ScoreboardCore *scoreboard_core(Scoreboard *sb, size_t id, size_t index);
  * requests in flight are over: its cores go idle). */
 void scoreboard_slot_spawned(ScoreboardSlot *s, pid_t pid, uint64_t respawn_count);
 void scoreboard_slot_exited(ScoreboardSlot *s);
+/* The master parks the slot (cheaper, idle: it shows as "cheap" once its process is gone), or
+ * wants a process in it again. */
+void scoreboard_slot_set_cheap(ScoreboardSlot *s, bool cheap);
 
 /* The bucket of a response time: most requests are fast, so the walk up from the first bound
  * usually stops after one or two compares (a constant table, no division, no float). */
@@ -240,7 +244,7 @@ typedef struct ScoreboardInfo {
  *   {"version","listen_queue","listen_queue_errors","signal_queue","load","pid","uid","gid",
  *    "cwd","locks":[],"sockets":[{"name","proto","queue","max_queue","shared","can_offload"}],
  *    "workers":[{"id","pid","accepting","requests","delta_requests","exceptions","errors",
- *    "harakiri_count","signals","signal_queue","status":"idle"|"busy","rss","vsz",
+ *    "harakiri_count","signals","signal_queue","status":"idle"|"busy"|"cheap","rss","vsz",
  *    "running_time","last_spawn","respawn_count","tx","avg_rt","apps":[],
  *    "cores":[{"id","requests","static_requests","routed_requests","offloaded_requests",
  *    "write_errors","read_errors","in_request","vars":["REQUEST_METHOD=GET","REQUEST_URI=/"],
