@@ -473,6 +473,11 @@ static const ConfOption vassal_options[] = {
           "load the app at a mount point: /PREFIX=app.py or /PREFIX=pkg.mod[:callable]" },
         { "manage-script-name", CONF_BOOL, F(manage_script_name), 0, 0, NULL,
           "split PATH_INFO at the mount point: SCRIPT_NAME=/PREFIX, PATH_INFO=the rest" },
+        { "py-autoreload", CONF_INT, F(py_autoreload), 0, 86400, NULL,
+          "every this many seconds, reload gracefully when a Python module's source file "
+          "changed (for development; 0: never)" },
+        { "python-autoreload", CONF_INT, F(py_autoreload), 0, 86400, NULL,
+          "alias of py-autoreload" },
         { "pyargv", CONF_STRING, F(pyargv), 0, 0, NULL,
           "the app's sys.argv[1:], words separated by spaces" },
         /* ---- process titles (lib/procname.h; vassal.8, PROCESS TITLES) ---- */

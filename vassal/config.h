@@ -146,6 +146,7 @@ typedef struct VassalConfig {
         char *mount_prefix;                /* not a key: mount's /PREFIX ("" for "/") */
         bool manage_script_name;           /* SCRIPT_NAME=/PREFIX, PATH_INFO=the rest */
         char *pyargv;                      /* the app's sys.argv[1:], space-separated */
+        int64_t py_autoreload;             /* seconds between looks at the modules; 0: off */
         /* ---- process titles (lib/procname.h) ---- */
         bool auto_procname; /* default: on under the emperor (EMPEROR_VASSAL=), off alone */
         char *procname, *procname_master, *procname_prefix, *procname_prefix_spaced;

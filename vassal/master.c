@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -79,6 +80,8 @@ struct Master {
         Logger *logger; /* the log file and the pipe's reader (logger.h) */
         sd_event_source *stats_timer;
         sd_event_source *watchdog_timer; /* `watchdog`: WATCHDOG=1 twice a period */
+        sd_event_source *autoreload_timer; /* py-autoreload */
+        struct timespec autoreload_since;  /* changes after this reload (CLOCK_REALTIME) */
         CpuTime *cputime;        /* the master's and its children's CPU (cputime.h) */
         ScoreboardWindow window; /* the last stats interval: p99_rt, cpu (scoreboard.h) */
         pid_t program_pid;       /* exec mode: the program's pid as cputime knows it */
@@ -809,6 +812,25 @@ static int on_watchdog_timer(sd_event_source *s, uint64_t usec, void *userdata) 
         return r;
 }
 
+/* py-autoreload: a module's source newer than our start (or the last reload asked) reloads,
+ * as uWSGI's does. The modules are the master's, the app's imports with it (without
+ * lazy-apps); a change that fails its reload is not asked again until the next one. */
+static int on_autoreload_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Master *m = userdata;
+        char path[PATH_MAX];
+
+        if (!m->reloading && !m->stopping &&
+            wsgi_module_changed(&m->autoreload_since, path, sizeof(path))) {
+                log_notice("py-autoreload: '%s' changed, reloading", path);
+                (void) clock_gettime(CLOCK_REALTIME, &m->autoreload_since);
+                master_reload(m, false);
+        }
+        int r = sd_event_source_set_time(s, usec + (uint64_t) m->cfg->py_autoreload * 1000000);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        return r;
+}
+
 /* Each stats interval: what the interval measured (the p99 of its requests, the CPU it used),
  * for X_STATS and the stats server alike. */
 static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -1150,6 +1172,8 @@ int master_run(VassalConfig *cfg) {
         int r, code = EXIT_RUNTIME;
         uint64_t start_usec = now_usec();
 
+        /* py-autoreload: what changes from now on (the app is imported below). */
+        (void) clock_gettime(CLOCK_REALTIME, &m.autoreload_since);
         /* From the start: the app's import is CPU this vassal used too. */
         r = cputime_new(&m.cputime);
         if (r < 0) {
@@ -1268,6 +1292,10 @@ int master_run(VassalConfig *cfg) {
                 r = master_start_guards(&m);
         if (r >= 0 && !cfg->exec)
                 r = master_start_cheaper(&m);
+        if (r >= 0 && !cfg->exec && cfg->py_autoreload > 0)
+                r = sd_event_add_time_relative(m.event, &m.autoreload_timer, CLOCK_MONOTONIC,
+                                               (uint64_t) cfg->py_autoreload * 1000000, 0,
+                                               on_autoreload_timer, &m);
         if (r < 0) {
                 log_error_errno(r, "Failed to set up the event loop: %m");
                 goto finish;
@@ -1320,6 +1348,7 @@ finish:
         exec_program_free(m.program);
         sd_event_source_disable_unref(m.stats_timer);
         sd_event_source_disable_unref(m.watchdog_timer);
+        sd_event_source_disable_unref(m.autoreload_timer);
         stats_server_free(m.stats);
         reporter_free(m.reporter);
         guard_free(m.guard);

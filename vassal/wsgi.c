@@ -819,6 +819,33 @@ void wsgi_after_fork_child(void) {
                 PyOS_AfterFork_Child();
 }
 
+bool wsgi_module_changed(const struct timespec *since, char *buf, size_t size) {
+        bool changed = false;
+
+        if (!Py_IsInitialized())
+                return false;
+        PyGILState_STATE g = PyGILState_Ensure();
+        /* A copy: stat() does not import, but the list must not change under the loop. */
+        PyObject *mods = PyDict_Values(PyImport_GetModuleDict());
+        for (Py_ssize_t i = 0; mods && i < PyList_GET_SIZE(mods) && !changed; i++) {
+                PyObject *file = PyObject_GetAttrString(PyList_GET_ITEM(mods, i), "__file__");
+                const char *path = file && PyUnicode_Check(file) ? PyUnicode_AsUTF8(file) : NULL;
+                struct stat st;
+                if (path && stat(path, &st) == 0 &&
+                    (st.st_mtim.tv_sec > since->tv_sec ||
+                     (st.st_mtim.tv_sec == since->tv_sec && st.st_mtim.tv_nsec > since->tv_nsec))) {
+                        snprintf(buf, size, "%s", path);
+                        changed = true;
+                }
+                Py_XDECREF(file);
+                PyErr_Clear(); /* builtins have no __file__; namespace packages have None */
+        }
+        Py_XDECREF(mods);
+        PyErr_Clear();
+        PyGILState_Release(g);
+        return changed;
+}
+
 void wsgi_release_main(void) {
         if (Py_IsInitialized() && !main_state)
                 main_state = PyEval_SaveThread();

@@ -6,6 +6,9 @@
  * thread keeps one persistent thread state: it takes the GIL only around calls into Python and
  * releases it around every socket operation. */
 
+#include <stdbool.h>
+#include <time.h>
+
 #include "config.h"
 #include "request.h"
 
@@ -28,6 +31,9 @@ void wsgi_after_fork_parent(void);
 void wsgi_after_fork_child(void);
 /* In a worker, after the app is ready: the main thread lets go of the GIL for good. */
 void wsgi_release_main(void);
+/* py-autoreload: whether a module this process imported (sys.modules, the app's wsgi-file
+ * among them) has a source file modified after since; its path in buf then. */
+bool wsgi_module_changed(const struct timespec *since, char *buf, size_t size);
 /* Logs every other Python thread's stack (harakiri-verbose, SIGUSR2), taking the GIL for the
  * while: from a thread that holds no Python state of its own in use (the worker's main). */
 void wsgi_log_stacks(void);
