@@ -35,10 +35,11 @@ sys.exit(0 if ($1) else 1)"
 raw_ok() { fetch "$1" | check "$2"; }
 http_ok_stats() { curl -s --max-time 5 "http://$1/" | check "$2"; }
 
-# A stats address that is none is a config error, found by --check.
-out=$("$VASSAL" --check --http-socket 127.0.0.1:1 --wsgi-file x.py --stats nonsense 2>&1)
-assert_eq "$?" "78" "stats = nonsense: --check exits 78"
-assert_contains "$out" "stats: 'nonsense' is not an address" "... and says why"
+# A stats address that is none is a config error, found by --check (a word without ':' is a
+# unix socket path, as in uWSGI).
+out=$("$VASSAL" --check --http-socket 127.0.0.1:1 --wsgi-file x.py --stats 127.0.0.1:99999 2>&1)
+assert_eq "$?" "78" "stats = 127.0.0.1:99999: --check exits 78"
+assert_contains "$out" "stats: '127.0.0.1:99999' is not an address" "... and says why"
 
 # ---- raw TCP: exactly N requests counted ----
 P=$(free_port) SP=$(free_port)
