@@ -15,6 +15,8 @@
 /* A status of a thousand vassals with their details is about 2 MB; past this the emperor is
  * not one we understand. */
 #define FLEET_MAX_REPLY (64u << 20)
+/* The emperor closes a control client silent for 15 s (CONTROL_IDLE_USEC in emperor/control.c). */
+#define FLEET_KEEPALIVE_USEC (10 * 1000 * 1000ULL)
 
 typedef struct Pending Pending;
 struct Pending {
@@ -46,6 +48,7 @@ struct Fleet {
         cJSON *status;       /* the last status reply */
         uint64_t status_time;
         uint64_t demand_until;
+        uint64_t sent_at;    /* when we last wrote to the emperor */
         unsigned streams;
         fleet_update_t update;
         void *update_userdata;
@@ -97,6 +100,7 @@ static int fleet_send(Fleet *f, const char *line) {
         o[f->out_len + n] = '\n';
         f->out = o;
         f->out_len += n + 1;
+        f->sent_at = now_usec();
         return fleet_flush(f);
 }
 
@@ -229,6 +233,10 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 
         if (f->streams > 0 || now_usec() < f->demand_until)
                 fleet_poll(f);
+        else if (f->io && now_usec() - f->sent_at >= FLEET_KEEPALIVE_USEC)
+                /* Nobody watches: a short status (its reply dropped) keeps the emperor from
+                 * closing the connection as idle, which would end this process. */
+                (void) fleet_push(f, "{\"v\":1,\"cmd\":\"status\"}", false, NULL, NULL);
         (void) sd_event_source_set_time(s, usec + FLEET_POLL_USEC);
         return 0;
 }

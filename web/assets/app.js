@@ -617,10 +617,16 @@
     $('logout').hidden = !s.auth;
     connect();
     route();
-    // The first table from a plain request, in parallel with the stream's first event (which
-    // some browsers hand over only later).
-    api('/api/vassals').then((r) => { if (!fleetTime) absorb({ time: Date.now(), vassals: r.vassals }); }).catch(() => {});
+    // The first table from a plain request (asked for with the session, not after it: one
+    // round trip less), in parallel with the stream's first event (which some browsers hand
+    // over only later).
+    const list = firstList || api('/api/vassals');
+    firstList = null;
+    list.then((r) => { if (!fleetTime) absorb({ time: Date.now(), vassals: r.vassals }); }).catch(() => {});
   }
+  // Asked for at once; dropped if the session needs a login first.
+  let firstList = api('/api/vassals');
+  firstList.catch(() => { firstList = null; });
 
   $('login-form').addEventListener('submit', async (e) => {
     e.preventDefault();
