@@ -273,6 +273,7 @@
     }
   }
 
+  const collator = new Intl.Collator(); // one for every sort: localeCompare makes one a call
   function visible() {
     const f = filterText.toLowerCase();
     const list = f ? fleet.filter((v) => v.name.toLowerCase().includes(f) || v.state.includes(f) ||
@@ -281,9 +282,9 @@
     list.sort((a, b) => {
       const x = col.val(a), y = col.val(b);
       const xn = x === null || x === undefined, yn = y === null || y === undefined;
-      if (xn || yn) return xn === yn ? a.name.localeCompare(b.name) : xn ? 1 : -1;
-      const d = typeof x === 'string' ? x.localeCompare(y) : x - y;
-      return d ? d * sortDir : a.name.localeCompare(b.name);
+      if (xn || yn) return xn === yn ? collator.compare(a.name, b.name) : xn ? 1 : -1;
+      const d = typeof x === 'string' ? collator.compare(x, y) : x - y;
+      return d ? d * sortDir : collator.compare(a.name, b.name);
     });
     return list;
   }
@@ -364,6 +365,23 @@
   }
 
   // ---- the vassal view ----
+  // uPlot draws the vassal view's charts alone: it is loaded when a vassal view first opens,
+  // so the fleet view's first load neither fetches nor parses it.
+  let uplotReady = null;
+  function loadUplot() {
+    if (!uplotReady) {
+      uplotReady = new Promise((resolve, reject) => {
+        document.head.append(el('link', { rel: 'stylesheet', href: '/assets/uPlot.min.css' }));
+        document.head.append(el('script', {
+          src: '/assets/uPlot.iife.min.js',
+          onload: resolve,
+          onerror: () => { uplotReady = null; reject(new Error('the charts did not load')); },
+        }));
+      });
+    }
+    return uplotReady;
+  }
+
   function cssVar(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
 
   const CHARTS = [
@@ -573,10 +591,15 @@
         loadHistory();
       },
     })));
-    makeCharts();
+    current.charts = [];
     current.detailAt = 0;
     current.historyAt = Date.now();
-    loadHistory();
+    const opened = current;
+    loadUplot().then(() => {
+      if (current !== opened) return;
+      makeCharts();
+      loadHistory();
+    }).catch((e) => { if (current === opened) $('v-error').textContent = e.message; });
     api('/api/vassals/' + encodeURIComponent(name) + '/ini')
       .then((t) => { if (current && current.name === name) $('v-ini').textContent = t; })
       .catch((e) => { if (current && current.name === name) $('v-ini').textContent = '(' + e.message + ')'; });
