@@ -226,7 +226,7 @@ static int conf_set_string(const char *value, char **field) {
         return 0;
 }
 
-static int conf_strv_append(const char *value, char ***field) {
+int conf_strv_append(const char *value, char ***field) {
         size_t n = 0;
         char **v;
         char *copy;

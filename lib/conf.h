@@ -88,3 +88,7 @@ int conf_parse_argv(const ConfOption *table, size_t n, int argc, char **argv, In
 int conf_parse_bool(const char *s, bool *ret);
 int conf_parse_int(const char *s, int64_t *ret);
 int conf_parse_size(const char *s, uint64_t *ret);
+
+/* Appends a copy of value to the NULL-terminated list *field (what CONF_STRV does). 0 or
+ * -ENOMEM. */
+int conf_strv_append(const char *value, char ***field);

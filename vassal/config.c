@@ -227,32 +227,9 @@ static int parse_plugins(const ConfOption *opt, const char *value, void *field,
 
 /* Checks a daemon or cron line the way the master will parse it, so a bad one is
  * "file:line: key: expected ..." in --check, then keeps the value as written. */
-/* gcc 12's -fanalyzer loses track of a pointer stored through the field, as in lib/conf.c. */
-#if !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wanalyzer-malloc-leak"
-#endif
 static int keep_checked(const char *value, void *field) {
-        char ***l = field;
-        size_t n = 0;
-        while (*l && (*l)[n])
-                n++;
-        char *copy = strdup(value);
-        if (!copy)
-                return -ENOMEM;
-        char **v = reallocarray(*l, n + 2, sizeof(char *));
-        if (!v) {
-                free(copy);
-                return -ENOMEM;
-        }
-        v[n] = copy;
-        v[n + 1] = NULL;
-        *l = v;
-        return 0;
+        return conf_strv_append(value, field);
 }
-#if !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 
 static int parse_daemon(const ConfOption *opt, const char *value, void *field,
                         const char **ret_expected) {
