@@ -276,6 +276,18 @@ char *ctl_db_path(void) {
                         return path;
                 free(path);
         }
+        /* The emperor whose control socket we use links its store beside it
+         * (RUN_DIR/stats.db): --socket and $EMPERORCTL_SOCKET find it too. */
+        _cleanup_free_ char *sock = socket_path();
+        char *slash = sock ? strrchr(sock, '/') : NULL;
+        if (slash) {
+                *slash = 0;
+                if (asprintf(&path, "%s/stats.db", sock) < 0)
+                        return NULL;
+                if (access(path, F_OK) == 0)
+                        return path;
+                free(path);
+        }
         return strdup(EMPEROR_STATE_DIR "/stats.db");
 }
 

@@ -58,6 +58,13 @@ assert_contains "$out" "app " "the fleet summary lists app"
 
 out=$(ctl events app --since 5m) || fail "events"
 for k in found spawn ready running; do assert_contains "$out" " $k " "events: $k"; done
+# Pointed at the emperor by its control socket alone, emperorctl finds its store (RUN_DIR/state
+# names it): no --state-dir needed.
+out=$(EMPERORCTL_SOCKET="$RUN/control.sock" "$CTL" events app --since 5m) ||
+        fail "events with EMPERORCTL_SOCKET alone: $out"
+assert_contains "$out" " spawn " "EMPERORCTL_SOCKET alone: the store is found"
+out=$("$CTL" --socket "$RUN/control.sock" stats app) || fail "stats with --socket alone: $out"
+assert_contains "$out" "RPS" "--socket alone: the store is found"
 ctl events --json >"$T/e.json" || fail "events --json"
 python3 -c '
 import json, sys
