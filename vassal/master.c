@@ -1191,6 +1191,13 @@ int master_run(VassalConfig *cfg) {
                 logger_on_rotate(m.logger, on_log_rotated, NULL);
         if (r < 0)
                 return EXIT_RUNTIME;
+        /* As uWSGI says it at start: an app running as root owns the machine if it is broken
+         * into. (Said by the running master only: --check and the emperor's status stay
+         * about the configuration.) */
+        if (geteuid() == 0 && !cfg->uid)
+                log_warning("running as root (no 'uid'): the app may do anything on this "
+                            "machine; set uid = USER (and gid) to drop root");
+
         r = listeners_open(&m.listeners, cfg);
         if (r < 0)
                 goto finish;
