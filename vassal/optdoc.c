@@ -136,6 +136,15 @@ static void man_list(FILE *f, DocKind kind) {
         fputs("\n", f);
 }
 
+static bool any_of(DocKind kind) {
+        size_t n;
+        const ConfOption *t = vassal_config_table(&n);
+        for (size_t i = 0; i < n; i++)
+                if (kind_of(&t[i]) == kind)
+                        return true;
+        return false;
+}
+
 static void print_man(FILE *f) {
         size_t n;
         const ConfOption *t = vassal_config_table(&n);
@@ -190,8 +199,10 @@ static void print_man(FILE *f) {
         fputs(".SS Accepted, with no effect\nWhat they ask for is how this server always "
               "works.\n.PP\n", f);
         man_list(f, DOC_ACCEPTED);
-        fputs(".SS Not implemented yet\nAccepted with a warning.\n.PP\n", f);
-        man_list(f, DOC_NOT_YET);
+        if (any_of(DOC_NOT_YET)) { /* none today: every key we know works or is refused */
+                fputs(".SS Not implemented yet\nAccepted with a warning.\n.PP\n", f);
+                man_list(f, DOC_NOT_YET);
+        }
         fputs(".SS Refused\nSee\n.BR \"REFUSED KEYS\" .\n"
               ".SH SEE ALSO\n.BR vassal (8),\n.BR emperor (8),\n.BR emperorctl (1)\n", f);
 }
