@@ -194,7 +194,9 @@ int webproc_new(Manager *m, const WebProcOptions *o, WebProc **ret) {
                 return log_oom();
         }
         _cleanup_free_ char *unix_path = NULL;
-        w->fd = socket_listen(o->address, 128, -1, NULL, &unix_path);
+        /* SOMAXCONN (the kernel caps it): a burst that overflows a short accept queue leaves
+         * clients that think they are connected waiting for SYN-ACK retries (1, 3, 7, 15 s). */
+        w->fd = socket_listen(o->address, SOMAXCONN, -1, NULL, &unix_path);
         if (w->fd < 0) {
                 log_warning_errno(w->fd, "Cannot listen on '%s' for the dashboard: %m, going on "
                                   "without", o->address);

@@ -194,7 +194,7 @@ int main(int argc, char **argv) {
                 (void) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
         } else {
                 _cleanup_free_ char *unix_path = NULL;
-                fd = socket_listen(listen_addr, 128, -1, NULL, &unix_path);
+                fd = socket_listen(listen_addr, SOMAXCONN, -1, NULL, &unix_path);
                 if (fd < 0) {
                         log_error_errno(fd, "Cannot listen on '%s': %m", listen_addr);
                         return EXIT_FAILURE;
