@@ -17,7 +17,6 @@ typedef enum DocKind {
         DOC_DIFFERENT, /* works, with a difference worth knowing */
         DOC_OURS,      /* not a uWSGI key */
         DOC_ACCEPTED,  /* accepted, no effect: it is how we always work */
-        DOC_NOT_YET,   /* accepted with a warning: not implemented yet */
         DOC_REFUSED,   /* an error saying what to use instead */
 } DocKind;
 
@@ -34,7 +33,7 @@ static DocKind kind_of(const ConfOption *o) {
         if (o->type == CONF_REFUSED)
                 return DOC_REFUSED;
         if (o->type == CONF_IGNORED)
-                return o->help && strstr(o->help, "not implemented") ? DOC_NOT_YET : DOC_ACCEPTED;
+                return DOC_ACCEPTED;
         if (o->offset == offsetof(VassalConfig, compat_flag))
                 return DOC_ACCEPTED;
         const char *d = difference_of(o->name);
@@ -136,15 +135,6 @@ static void man_list(FILE *f, DocKind kind) {
         fputs("\n", f);
 }
 
-static bool any_of(DocKind kind) {
-        size_t n;
-        const ConfOption *t = vassal_config_table(&n);
-        for (size_t i = 0; i < n; i++)
-                if (kind_of(&t[i]) == kind)
-                        return true;
-        return false;
-}
-
 static void print_man(FILE *f) {
         size_t n;
         const ConfOption *t = vassal_config_table(&n);
@@ -199,10 +189,6 @@ static void print_man(FILE *f) {
         fputs(".SS Accepted, with no effect\nWhat they ask for is how this server always "
               "works.\n.PP\n", f);
         man_list(f, DOC_ACCEPTED);
-        if (any_of(DOC_NOT_YET)) { /* none today: every key we know works or is refused */
-                fputs(".SS Not implemented yet\nAccepted with a warning.\n.PP\n", f);
-                man_list(f, DOC_NOT_YET);
-        }
         fputs(".SS Refused\nSee\n.BR \"REFUSED KEYS\" .\n"
               ".SH SEE ALSO\n.BR vassal (8),\n.BR emperor (8),\n.BR emperorctl (1)\n", f);
 }
@@ -214,7 +200,6 @@ static void print_readme(FILE *f) {
                 [DOC_DIFFERENT] = "works differently",
                 [DOC_OURS] = "ours, not in uWSGI",
                 [DOC_ACCEPTED] = "accepted, no effect",
-                [DOC_NOT_YET] = "not yet (warns)",
                 [DOC_REFUSED] = "refused",
         };
 
